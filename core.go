@@ -1,0 +1,65 @@
+package eventcore
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// Infinite, passed to [Core.ProcessEvents], waits until an event arrives.
+const Infinite = time.Duration(math.MaxInt64)
+
+// Core is the event loop itself: [Driver.Core] returns it.
+//
+// Except for Exit and RunInOwnerThread, which any goroutine may call, Core's
+// methods belong to the loop's owner: the goroutine that runs ProcessEvents.
+type Core struct{ l *loop }
+
+// WaiterCount returns the number of things that keep the loop alive: every
+// armed timer (set, and neither fired, if one-shot, nor stopped, whether
+// waited on or not), every pending read, write, connect, receive and send,
+// every listening socket waiting for connections, every event wait and every
+// signal listener. Handles that merely exist do not count. When it is zero,
+// no callback can run until a new one is registered, and ProcessEvents
+// returns ExitOutOfWaiters at once.
+func (c Core) WaiterCount() int { return c.l.waiters }
+
+// ProcessEvents runs the loop: it waits up to timeout for something to
+// happen, runs the callbacks of what did, and returns.
+//
+// A timeout of 0 only processes what is already pending; [Infinite] waits as
+// long as it takes. The result is ExitExited if Exit was called (before or
+// during the call; the flag is then cleared), ExitOutOfWaiters if
+// WaiterCount is (or dropped to) zero, ExitIdle if callbacks ran, and
+// ExitTimeout if the timeout elapsed with nothing to do. Functions queued by
+// RunInOwnerThread run first, even with no waiters.
+func (c Core) ProcessEvents(timeout time.Duration) ExitReason { return c.l.run(timeout) }
+
+// Exit makes ProcessEvents return ExitExited as soon as possible: a call in
+// progress is woken; with none in progress, the next call returns at once.
+// Exit may be called from any goroutine.
+func (c Core) Exit() {
+	c.l.exit.set()
+	c.l.xq.kick()
+}
+
+// ClearExitFlag undoes an Exit that no ProcessEvents has consumed yet.
+func (c Core) ClearExitFlag() { c.l.exit.take() }
+
+// RunInOwnerThread queues fn to run on the loop's owner goroutine, from
+// ProcessEvents, and wakes the loop. It may be called from any goroutine;
+// fn runs once, after the functions queued before it. fn does not count as a
+// waiter: ProcessEvents runs it on its next call even when WaiterCount is
+// zero. Functions queued after Dispose are dropped.
+func (c Core) RunInOwnerThread(fn func()) {
+	if fn != nil {
+		c.l.xq.push(crossItem{op: crossRun, fn: fn})
+	}
+}
+
+// atomicFlag is a flag set by any goroutine and consumed by the owner.
+type atomicFlag struct{ v atomic.Bool }
+
+func (f *atomicFlag) set()       { f.v.Store(true) }
+func (f *atomicFlag) load() bool { return f.v.Load() }
+func (f *atomicFlag) take() bool { return f.v.Load() && f.v.CompareAndSwap(true, false) }

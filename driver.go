@@ -1,0 +1,123 @@
+package eventcore
+
+import (
+	"os"
+	"sort"
+)
+
+// Driver is one event loop with everything that runs on it. Create it with
+// [New]; free it with Dispose.
+//
+// A Driver belongs to the goroutine that runs its loop (Core().ProcessEvents):
+// only that goroutine may call its methods, except the few documented as
+// goroutine-safe (Core.Exit, Core.RunInOwnerThread, Events.Trigger). Several
+// drivers may run in one process, each on its own goroutine.
+type Driver struct{ l *loop }
+
+// Option configures [New].
+type Option func(*config)
+
+type config struct {
+	driver string
+}
+
+// WithDriver picks a driver by name instead of the platform's default; see
+// [Drivers]. It overrides EVENTCORE_DRIVER.
+func WithDriver(name string) Option { return func(c *config) { c.driver = name } }
+
+type backend struct {
+	name string
+	prio int // the default is the backend with the lowest
+	init func(*loop) error
+}
+
+var backends []backend
+
+// registerBackend is called by the init function of each driver's file.
+func registerBackend(name string, prio int, init func(*loop) error) {
+	backends = append(backends, backend{name: name, prio: prio, init: init})
+	sort.SliceStable(backends, func(i, j int) bool { return backends[i].prio < backends[j].prio })
+}
+
+// Drivers returns the names of the drivers available on this platform, the
+// default first.
+func Drivers() []string {
+	names := make([]string, len(backends))
+	for i, b := range backends {
+		names[i] = b.name
+	}
+	return names
+}
+
+// New creates a driver: the one named by [WithDriver], else by the
+// environment variable EVENTCORE_DRIVER, else the platform's default
+// (epoll on Linux). An unknown name gives ErrUnknownDriver.
+func New(opts ...Option) (*Driver, error) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	name := cfg.driver
+	if name == "" {
+		name = os.Getenv("EVENTCORE_DRIVER")
+	}
+	for _, b := range backends {
+		if name == "" || name == b.name {
+			l := newLoop(b.name)
+			if err := b.init(l); err != nil {
+				return nil, err
+			}
+			return &Driver{l}, nil
+		}
+	}
+	return nil, ErrUnknownDriver
+}
+
+// Name returns the driver's name, e.g. "epoll".
+func (d *Driver) Name() string { return d.l.name }
+
+// Core returns the loop's control: ProcessEvents, Exit, WaiterCount.
+func (d *Driver) Core() Core { return Core{d.l} }
+
+// Timers returns the timer API.
+func (d *Driver) Timers() Timers { return Timers{d.l} }
+
+// Events returns the cross-goroutine event API.
+func (d *Driver) Events() Events { return Events{d.l} }
+
+// Signals returns the signal API.
+func (d *Driver) Signals() Signals { return Signals{d.l} }
+
+// Sockets returns the socket API.
+func (d *Driver) Sockets() Sockets { return Sockets{d.l} }
+
+// Dispose closes every handle still open and frees the driver. It reports
+// whether nothing was left open: when it returns false, OpenHandles lists
+// what was (the leak report). After Dispose every call fails gracefully:
+// handles are invalid, creating new ones fails with ErrDisposed, and
+// ProcessEvents returns ExitOutOfWaiters. Calling it again only repeats the
+// report.
+func (d *Driver) Dispose() bool { return d.l.dispose() }
+
+// OpenHandles lists the handles that are open now or, after Dispose, the
+// ones that Dispose found open.
+func (d *Driver) OpenHandles() []HandleInfo {
+	if d.l.disposed {
+		return append([]HandleInfo(nil), d.l.leaks...)
+	}
+	return d.l.openHandles()
+}
+
+// LastError returns the error behind the last failure status reported for
+// h (a failed connect, an IOStatusError or IOStatusDisconnected, a failed
+// option), nil if none; ErrInvalidHandle if h is not a live handle, and
+// ErrDisposed after Dispose.
+func (d *Driver) LastError(h Handle) error {
+	if d.l.disposed {
+		return ErrDisposed
+	}
+	if hd := d.l.header(h.raw()); hd != nil {
+		return hd.err
+	}
+	return ErrInvalidHandle
+}

@@ -1,0 +1,31 @@
+package eventcore
+
+import "errors"
+
+// Errors returned by synchronous calls and by [Driver.LastError]. Errors
+// that come from the operating system are returned as they are
+// (syscall.Errno, wrapped in *os.SyscallError where the call is not obvious),
+// so errors.Is(err, syscall.ECONNREFUSED) and friends work.
+var (
+	// ErrInvalidHandle: the handle is zero, released, of another kind or
+	// another driver.
+	ErrInvalidHandle = errors.New("eventcore: invalid handle")
+	// ErrDisposed: the driver has been disposed.
+	ErrDisposed = errors.New("eventcore: driver disposed")
+	// ErrBusy: an operation of the same kind is already pending.
+	ErrBusy = errors.New("eventcore: operation already pending")
+	// ErrClosed: the socket is shut down in the direction of the operation.
+	ErrClosed = errors.New("eventcore: connection closed")
+	// ErrAlreadyRegistered: an adopted descriptor is already owned by the
+	// driver.
+	ErrAlreadyRegistered = errors.New("eventcore: descriptor already registered")
+	// ErrNotSupported: the operation or option does not exist on this
+	// platform or for this kind of socket.
+	ErrNotSupported = errors.New("eventcore: not supported")
+	// ErrInvalidAddress: the address is missing or of the wrong family.
+	ErrInvalidAddress = errors.New("eventcore: invalid address")
+	// ErrUnknownDriver: no driver of that name exists on this platform.
+	ErrUnknownDriver = errors.New("eventcore: unknown driver")
+	// ErrTooManyHandles: the driver's handle table is full.
+	ErrTooManyHandles = errors.New("eventcore: too many handles")
+)

@@ -1,0 +1,172 @@
+package eventcore
+
+import "strconv"
+
+// handle is the value inside every public handle type. Its bits are
+//
+//	[63..59] kind  [58..32] slot index + 1  [31..0] generation
+//
+// The kind makes a handle of one type useless as another; the generation
+// makes a released handle useless once its slot is reused; the zero value
+// (index 0) is never valid.
+type handle uint64
+
+const (
+	handleKindShift = 59
+	handleIndexBits = 27
+	handleIndexMask = 1<<handleIndexBits - 1
+	maxSlots        = handleIndexMask - 1
+)
+
+// kind tells which table and which type a handle belongs to.
+type kind uint8
+
+const (
+	kindNone kind = iota
+	kindStreamSocket
+	kindStreamListener
+	kindDatagramSocket
+	kindTimer
+	kindEvent
+	kindEventWait
+	kindSignal
+	numKinds
+)
+
+var kindNames = [numKinds]string{
+	kindNone:           "none",
+	kindStreamSocket:   "StreamSocket",
+	kindStreamListener: "StreamListener",
+	kindDatagramSocket: "DatagramSocket",
+	kindTimer:          "TimerID",
+	kindEvent:          "EventID",
+	kindEventWait:      "EventWaitID",
+	kindSignal:         "SignalID",
+}
+
+func (k kind) String() string {
+	if k < numKinds {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+func makeHandle(k kind, index, gen uint32) handle {
+	return handle(uint64(k)<<handleKindShift | uint64(index+1)<<32 | uint64(gen))
+}
+
+func (h handle) kind() kind { return kind(h >> handleKindShift) }
+
+// index returns the slot index and whether the handle names a slot at all.
+func (h handle) index() (uint32, bool) {
+	i := uint32(h>>32) & handleIndexMask
+	return i - 1, i != 0
+}
+
+func (h handle) gen() uint32 { return uint32(h) }
+
+func (h handle) format() string {
+	if h == 0 {
+		return "invalid"
+	}
+	i, _ := h.index()
+	return strconv.FormatUint(uint64(i), 10) + "." + strconv.FormatUint(uint64(h.gen()), 16)
+}
+
+// Handle is implemented by every handle type of this package. It is used
+// where an operation applies to handles of any kind: [Driver.LastError] and
+// [UserData].
+type Handle interface {
+	// String returns the kind, slot and generation, for logs.
+	String() string
+	raw() handle
+}
+
+// SocketHandle is implemented by the three socket handle types,
+// [StreamSocket], [StreamListener] and [DatagramSocket]; it is accepted
+// where the seed takes any socket (reference counting, addresses, options).
+type SocketHandle interface {
+	Handle
+	isSocket()
+}
+
+// StreamSocket is a connected (or connecting) stream socket: TCP over IPv4
+// or IPv6, or a Unix-domain stream socket. The zero value is invalid.
+type StreamSocket struct{ h handle }
+
+// StreamListener is a socket listening for stream connections.
+// The zero value is invalid.
+type StreamListener struct{ h handle }
+
+// DatagramSocket is a UDP or Unix-domain datagram socket.
+// The zero value is invalid.
+type DatagramSocket struct{ h handle }
+
+// TimerID is a timer. The zero value is invalid.
+type TimerID struct{ h handle }
+
+// EventID is a cross-goroutine event. The zero value is invalid.
+type EventID struct{ h handle }
+
+// EventWaitID identifies one pending [Events.Wait], so that it can be
+// cancelled: Go funcs are not comparable, so the seed's
+// cancelWait(event, callback) becomes CancelWait(event, waitID).
+// The zero value is invalid.
+type EventWaitID struct{ h handle }
+
+// SignalID is a signal listener. The zero value is invalid.
+type SignalID struct{ h handle }
+
+func (s StreamSocket) raw() handle   { return s.h }
+func (s StreamListener) raw() handle { return s.h }
+func (s DatagramSocket) raw() handle { return s.h }
+func (t TimerID) raw() handle        { return t.h }
+func (e EventID) raw() handle        { return e.h }
+func (w EventWaitID) raw() handle    { return w.h }
+func (s SignalID) raw() handle       { return s.h }
+
+func (StreamSocket) isSocket()   {}
+func (StreamListener) isSocket() {}
+func (DatagramSocket) isSocket() {}
+
+// String returns "StreamSocket(slot.generation)".
+func (s StreamSocket) String() string { return "StreamSocket(" + s.h.format() + ")" }
+
+// String returns "StreamListener(slot.generation)".
+func (s StreamListener) String() string { return "StreamListener(" + s.h.format() + ")" }
+
+// String returns "DatagramSocket(slot.generation)".
+func (s DatagramSocket) String() string { return "DatagramSocket(" + s.h.format() + ")" }
+
+// String returns "TimerID(slot.generation)".
+func (t TimerID) String() string { return "TimerID(" + t.h.format() + ")" }
+
+// String returns "EventID(slot.generation)".
+func (e EventID) String() string { return "EventID(" + e.h.format() + ")" }
+
+// String returns "EventWaitID(slot.generation)".
+func (w EventWaitID) String() string { return "EventWaitID(" + w.h.format() + ")" }
+
+// String returns "SignalID(slot.generation)".
+func (s SignalID) String() string { return "SignalID(" + s.h.format() + ")" }
+
+// UserData returns the value of type T attached to h, creating a zero T on
+// first access. The value lives as long as the handle: it is dropped when the
+// last reference is released. UserData returns nil if h is not a live handle
+// of d, or if the handle already carries a value of another type.
+//
+// It replaces the seed's userData!T; like every method but the
+// goroutine-safe ones it must be called from the loop's owner goroutine.
+func UserData[T any, H Handle](d *Driver, h H) *T {
+	hd := d.l.header(h.raw())
+	if hd == nil {
+		return nil
+	}
+	if hd.user == nil {
+		p := new(T)
+		hd.user = p
+		return p
+	}
+	p, _ := hd.user.(*T)
+	return p
+}

@@ -1,0 +1,207 @@
+package eventcore
+
+import (
+	"math/rand/v2"
+	"os"
+	"time"
+)
+
+// loop is the state every driver shares: handle tables, the timer heap, the
+// waiter count, the cross-goroutine queue. What differs per OS mechanism is
+// in the embedded sysLoop (loop_posix.go, loop_windows.go).
+type loop struct {
+	name     string
+	disposed bool
+	waiters  int // see Core.WaiterCount
+	depth    int // nesting of callbacks on the stack, see maxSyncDepth
+	epoch    time.Time
+	exit     atomicFlag
+
+	xq crossQueue
+
+	timers     table[timerObj]
+	timerHeap  []timerRef
+	timerRound uint32
+
+	events     table[eventObj]
+	eventWaits table[eventWaitObj]
+
+	signals    table[signalObj]
+	signalRefs map[os.Signal]int // listeners per signal, to (un)subscribe once
+
+	leaks []HandleInfo // what Dispose found open
+
+	sysLoop
+}
+
+// maxSyncDepth bounds how deeply an operation that could complete at once
+// may run its callback synchronously inside another callback; deeper
+// operations complete from the loop instead, so a peer that always has data
+// ready cannot grow the stack without bound.
+const maxSyncDepth = 8
+
+func newLoop(name string) *loop {
+	l := &loop{name: name, epoch: time.Now()}
+	salt := rand.Uint32()
+	l.timers.salt = salt
+	l.events.salt = salt
+	l.eventWaits.salt = salt
+	l.signals.salt = salt
+	return l
+}
+
+// now is the loop's monotonic clock in nanoseconds.
+func (l *loop) now() int64 { return int64(time.Since(l.epoch)) }
+
+// header returns the common part of the live entry h names, nil if none.
+func (l *loop) header(h handle) *header {
+	if l.disposed {
+		return nil
+	}
+	switch h.kind() {
+	case kindTimer:
+		if e := l.timers.get(h, kindTimer); e != nil {
+			return &e.header
+		}
+	case kindEvent:
+		if e := l.events.get(h, kindEvent); e != nil {
+			return &e.header
+		}
+	case kindEventWait:
+		if e := l.eventWaits.get(h, kindEventWait); e != nil {
+			return &e.header
+		}
+	case kindSignal:
+		if e := l.signals.get(h, kindSignal); e != nil {
+			return &e.header
+		}
+	default:
+		return l.sysHeader(h)
+	}
+	return nil
+}
+
+// run is Core.ProcessEvents.
+func (l *loop) run(timeout time.Duration) ExitReason {
+	l.depth = 0
+	if l.disposed {
+		return ExitOutOfWaiters
+	}
+	got := l.drainCross()
+	if l.exit.take() {
+		return ExitExited
+	}
+	if l.waiters == 0 {
+		return ExitOutOfWaiters
+	}
+	start := l.now()
+	for {
+		now := l.now()
+		wait := time.Duration(0)
+		if timeout > 0 {
+			wait = l.nextTimerWait(now)
+			if timeout != Infinite {
+				wait = min(wait, timeout-time.Duration(now-start))
+			}
+			wait = max(wait, 0)
+		}
+		got = l.sysWait(wait) || got
+		got = l.drainCross() || got
+		got = l.fireTimers(l.now()) || got
+		if l.exit.load() || l.waiters == 0 || got || l.disposed {
+			break
+		}
+		if timeout != Infinite && time.Duration(l.now()-start) >= timeout {
+			break
+		}
+	}
+	switch {
+	case l.exit.take():
+		return ExitExited
+	case l.waiters == 0 || l.disposed:
+		return ExitOutOfWaiters
+	case got:
+		return ExitIdle
+	}
+	return ExitTimeout
+}
+
+// sleepTimeout is what the backend may block for: zero when work is
+// already queued. It marks the loop as sleeping first (see wakeup.go).
+func (l *loop) sleepTimeout(wait time.Duration) time.Duration {
+	if wait <= 0 {
+		return 0
+	}
+	l.xq.sleeping.Store(true)
+	if l.xq.n.Load() > 0 || l.exit.load() || l.sysPending() {
+		return 0
+	}
+	return wait
+}
+
+// awake undoes sleepTimeout once the backend returned.
+func (l *loop) awake() {
+	l.xq.sleeping.Store(false)
+	l.xq.woken.Store(false)
+}
+
+// drainCross runs what other goroutines queued; it reports whether there
+// was anything.
+func (l *loop) drainCross() bool {
+	items := l.xq.take()
+	for i := range items {
+		it := &items[i]
+		switch it.op {
+		case crossRun:
+			l.depth++
+			it.fn()
+			l.depth--
+		case crossTrigger, crossTriggerAll:
+			l.triggerEvent(it.h, it.op == crossTriggerAll)
+		case crossSignal:
+			l.deliverSignal(it.sig)
+		}
+		if l.disposed {
+			return true
+		}
+	}
+	clear(items)
+	return len(items) > 0
+}
+
+// dispose frees every resource; it returns whether none was still open.
+func (l *loop) dispose() bool {
+	if l.disposed {
+		return len(l.leaks) == 0
+	}
+	l.leaks = l.openHandles()
+	l.xq.close()
+	l.disposeSignals()
+	l.timers = table[timerObj]{}
+	l.timerHeap = nil
+	l.events = table[eventObj]{}
+	l.eventWaits = table[eventWaitObj]{}
+	l.sysDispose()
+	l.waiters = 0
+	l.disposed = true
+	return len(l.leaks) == 0
+}
+
+// HandleInfo describes a handle that is still open: see [Driver.OpenHandles].
+type HandleInfo struct {
+	Kind   string // the handle's type, e.g. "StreamSocket"
+	Handle string // the handle as its String method prints it
+	Refs   int    // its reference count
+}
+
+func (l *loop) openHandles() []HandleInfo {
+	var out []HandleInfo
+	add := func(h handle, hd *header) {
+		out = append(out, HandleInfo{Kind: h.kind().String(), Handle: h.kind().String() + "(" + h.format() + ")", Refs: int(hd.refs)})
+	}
+	l.timers.each(func(h handle, e *entry[timerObj]) { add(h, &e.header) })
+	l.events.each(func(h handle, e *entry[eventObj]) { add(h, &e.header) })
+	l.signals.each(func(h handle, e *entry[signalObj]) { add(h, &e.header) })
+	l.sysEachOpen(add)
+	return out
+}

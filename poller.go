@@ -1,0 +1,69 @@
+//go:build unix
+
+package eventcore
+
+import "time"
+
+// poller is all that differs between the readiness drivers (epoll, poll,
+// kqueue): the shared POSIX code (loop_posix.go, sockets_posix.go) does the
+// non-blocking system calls, and asks the poller only to tell it when a
+// descriptor may have become ready.
+//
+// An edge-triggered poller (epoll with EPOLLET, kqueue with EV_CLEAR) is told
+// about a descriptor once, for both directions, and reports each change; a
+// level-triggered one (poll) must be told what to watch as operations start
+// and end (modify), or it would report a writable socket forever.
+type poller interface {
+	// add starts watching fd; h is what wait reports for it.
+	add(fd int, h handle) error
+	// modify sets the directions a level-triggered poller watches; an
+	// edge-triggered poller ignores it.
+	modify(fd int, h handle, want readyBits) error
+	// del stops watching fd; it is called before fd is closed.
+	del(fd int)
+	// wait blocks for up to timeout (0: do not block; Infinite: no limit)
+	// and appends what became ready to evs. A wake-up consumed by wait is
+	// not reported.
+	wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, error)
+	// wake makes a blocked wait return. It is safe from any goroutine.
+	wake()
+	edgeTriggered() bool
+	close()
+}
+
+type readyBits uint8
+
+const (
+	evRead readyBits = 1 << iota
+	evWrite
+	evError // hang-up or error: both directions should look
+)
+
+type readyEvent struct {
+	h  handle
+	ev readyBits
+}
+
+// registerPoller makes a readiness driver available to New.
+func registerPoller(name string, prio int, newPoller func() (poller, error)) {
+	registerBackend(name, prio, func(l *loop) error {
+		p, err := newPoller()
+		if err != nil {
+			return err
+		}
+		l.initPosix(p)
+		return nil
+	})
+}
+
+// waitMillis converts a poller timeout to the milliseconds of poll(2) and
+// epoll_wait(2), rounding up so that a timer is never woken for early.
+func waitMillis(timeout time.Duration) int {
+	switch {
+	case timeout <= 0:
+		return 0
+	case timeout >= time.Duration(1<<31-1)*time.Millisecond:
+		return -1
+	}
+	return int((timeout + time.Millisecond - 1) / time.Millisecond)
+}

@@ -1,0 +1,331 @@
+package eventcore
+
+import "time"
+
+// ConnectCallback is called once per ConnectStream, with the socket and the
+// outcome. On failure the socket is closed (ConnectionClosed) but its handle
+// stays valid, so that LastError can tell why, until it is released.
+type ConnectCallback func(s StreamSocket, status ConnectStatus)
+
+// AcceptCallback is called for every accepted connection. The new socket has
+// one reference, owned by the callback's receiver. remote is the peer's
+// address; for a Unix-domain listener it is usually an unnamed Unix Addr.
+type AcceptCallback func(l StreamListener, s StreamSocket, remote Addr)
+
+// IOCallback is called once per Read or Write (unless cancelled) with the
+// status and the number of bytes transferred.
+type IOCallback func(s StreamSocket, status IOStatus, n int)
+
+// DatagramIOCallback is called once per Receive or Send (unless cancelled)
+// with the status, the datagram's length, and the peer's address (the
+// sender for Receive, the target for Send). The address is a value: it stays
+// valid after the callback returns.
+type DatagramIOCallback func(s DatagramSocket, status IOStatus, n int, addr Addr)
+
+// StreamListenOptions are flags for [Sockets.ListenStream].
+type StreamListenOptions uint8
+
+const (
+	// ListenReusePort sets SO_REUSEPORT: several sockets may listen on the
+	// same address, and the kernel spreads connections over them.
+	ListenReusePort StreamListenOptions = 1 << iota
+	// ListenReuseAddress sets SO_REUSEADDR: the address can be bound again
+	// while old connections to it linger in TIME_WAIT.
+	ListenReuseAddress
+	// ListenIPTransparent sets IP_TRANSPARENT (Linux, needs CAP_NET_ADMIN):
+	// the socket may bind to a non-local address, for transparent proxies.
+	ListenIPTransparent
+
+	// ListenDefaults is what most servers want: ListenReuseAddress.
+	ListenDefaults = ListenReuseAddress
+)
+
+// DatagramCreateOptions are flags for [Sockets.CreateDatagramSocket].
+type DatagramCreateOptions uint8
+
+const (
+	// DatagramReuseAddress sets SO_REUSEADDR before binding.
+	DatagramReuseAddress DatagramCreateOptions = 1 << iota
+	// DatagramReusePort sets SO_REUSEPORT before binding.
+	DatagramReusePort
+	// DatagramBroadcast sets SO_BROADCAST.
+	DatagramBroadcast
+)
+
+// SocketOption is an option that [Sockets.SetOption] turns on or off.
+type SocketOption uint8
+
+const (
+	// SocketOptionNoDelay (stream): TCP_NODELAY, sending small segments at
+	// once instead of coalescing them (Nagle's algorithm). Connections made
+	// or accepted by the driver start with it on, as in Go's net.
+	SocketOptionNoDelay SocketOption = iota
+	// SocketOptionKeepAlive (stream): SO_KEEPALIVE.
+	SocketOptionKeepAlive
+	// SocketOptionBroadcast (datagram): SO_BROADCAST.
+	SocketOptionBroadcast
+	// SocketOptionMulticastLoopback (datagram): whether multicast datagrams
+	// we send are delivered to our own host's members of the group.
+	SocketOptionMulticastLoopback
+)
+
+// Sockets is stream and datagram networking: [Driver.Sockets] returns it.
+// Its methods belong to the loop's owner goroutine.
+//
+// Stream sockets are TCP over IPv4 and IPv6, and Unix-domain stream sockets;
+// datagram sockets are UDP and Unix-domain datagram sockets. The family is
+// that of the address given.
+//
+// Callbacks follow the seed's rules: a callback other than an accept
+// callback runs at most once, and exactly once unless its operation is
+// cancelled; after a cancel returns, its callback never runs. A callback may
+// run before the call that started its operation returns, when the result
+// is known at once (data already there, an error, a misuse); each method
+// says so. Misuse (an invalid handle, a second pending read) is reported
+// through the callback's status and [Driver.LastError], never by a panic.
+type Sockets struct{ l *loop }
+
+// ConnectStream connects to peer, from bind if bind is not the zero Addr,
+// and calls cb with the outcome. It always returns a socket with one
+// reference, which the caller must release, even when the connection fails.
+// cb may run before ConnectStream returns: when the connection is made at
+// once (often so for Unix-domain sockets) or fails at once.
+func (s Sockets) ConnectStream(peer, bind Addr, cb ConnectCallback) StreamSocket {
+	return s.l.sockConnect(peer, bind, cb)
+}
+
+// CancelConnectStream aborts a connection attempt: cb will not be called.
+// The socket is closed and its handle becomes invalid whatever its
+// reference count, as in the seed. It does nothing unless the socket is in
+// ConnectionConnecting.
+func (s Sockets) CancelConnectStream(sock StreamSocket) { s.l.sockCancelConnect(sock.h) }
+
+// AdoptStream takes over fd, a connected stream socket (for example one
+// inherited from a parent process or taken from a net.Conn's File). It is
+// switched to non-blocking mode; the driver closes it when the last
+// reference is released. It fails with ErrAlreadyRegistered if the driver
+// already owns fd.
+func (s Sockets) AdoptStream(fd uintptr) (StreamSocket, error) {
+	h, err := s.l.sockAdopt(fd, kindStreamSocket)
+	return StreamSocket{h}, err
+}
+
+// ListenStream creates a socket listening on bind. If cb is not nil, the
+// socket waits for connections at once (as with WaitForConnections).
+// Binding port 0 picks a free port; LocalAddress tells which. A Unix-domain
+// socket file created here is removed when the listener is freed.
+func (s Sockets) ListenStream(bind Addr, opts StreamListenOptions, cb AcceptCallback) (StreamListener, error) {
+	h, err := s.l.sockListen(bind, opts, cb)
+	return StreamListener{h}, err
+}
+
+// WaitForConnections starts (or replaces the callback of) accepting
+// connections on the listener: cb is called for each, from ProcessEvents,
+// until the listener is released. A waiting listener counts as one waiter.
+// It reports false if the handle is invalid.
+func (s Sockets) WaitForConnections(l StreamListener, cb AcceptCallback) bool {
+	return s.l.sockWaitForConnections(l.h, cb)
+}
+
+// ConnectionState returns the socket's state; ConnectionClosed for an
+// invalid handle.
+func (s Sockets) ConnectionState(sock StreamSocket) ConnectionState { return s.l.sockState(sock.h) }
+
+// LocalAddress returns the address the socket is bound to.
+func (s Sockets) LocalAddress(sock SocketHandle) (Addr, error) {
+	return s.l.sockAddress(socketRaw(sock), false)
+}
+
+// RemoteAddress returns the address of the connected peer.
+func (s Sockets) RemoteAddress(sock SocketHandle) (Addr, error) {
+	return s.l.sockAddress(socketRaw(sock), true)
+}
+
+// SetTCPNoDelay sets TCP_NODELAY (see SocketOptionNoDelay).
+func (s Sockets) SetTCPNoDelay(sock StreamSocket, enable bool) error {
+	return s.l.sockSetOption(sock.h, SocketOptionNoDelay, enable)
+}
+
+// SetKeepAlive sets SO_KEEPALIVE.
+func (s Sockets) SetKeepAlive(sock StreamSocket, enable bool) error {
+	return s.l.sockSetOption(sock.h, SocketOptionKeepAlive, enable)
+}
+
+// SetKeepAliveParams enables keep-alive and sets its timing: the idle time
+// before the first probe, the interval between probes, and how many
+// unanswered probes drop the connection (probes is ignored where the OS
+// has no such setting). Durations are rounded up to whole seconds.
+func (s Sockets) SetKeepAliveParams(sock StreamSocket, idle, interval time.Duration, probes int) error {
+	return s.l.sockKeepAliveParams(sock.h, idle, interval, probes)
+}
+
+// SetUserTimeout sets TCP_USER_TIMEOUT (RFC 5482): how long sent data may
+// stay unacknowledged before the connection is dropped (Linux only; other
+// systems give ErrNotSupported). Zero restores the system default.
+func (s Sockets) SetUserTimeout(sock StreamSocket, timeout time.Duration) error {
+	return s.l.sockUserTimeout(sock.h, timeout)
+}
+
+// SetOption turns an option on or off; stream options apply to stream
+// sockets, datagram options to datagram sockets.
+func (s Sockets) SetOption(sock SocketHandle, opt SocketOption, enable bool) error {
+	return s.l.sockSetOption(socketRaw(sock), opt, enable)
+}
+
+// Read reads into buf and calls cb with the status and the byte count (see
+// [IOMode]). With a zero-length buf and IOModeOnce or IOModeAll it waits
+// until data can be read, without reading; its status then does not reliably
+// tell a closed connection, which only a real read does.
+//
+// A read that sees the end of the peer's stream completes with
+// IOStatusDisconnected (and the bytes read so far) and moves the socket to
+// ConnectionPassiveClose. Only one read may be pending: a second gets
+// IOStatusBusy. cb may run before Read returns.
+func (s Sockets) Read(sock StreamSocket, buf []byte, mode IOMode, cb IOCallback) {
+	s.l.streamRead(sock.h, buf, mode, cb)
+}
+
+// CancelRead cancels the pending read, if any: its callback will not run.
+// Bytes it has already read into the buffer are lost to the caller.
+func (s Sockets) CancelRead(sock StreamSocket) { s.l.sockCancel(sock.h, kindStreamSocket, false) }
+
+// Write writes buf and calls cb with the status and the byte count (see
+// [IOMode]). The driver keeps buf until cb runs: the caller must not change
+// it meanwhile. After our side shut down writing, a write completes with
+// IOStatusDisconnected and 0 bytes. Only one write may be pending (a read
+// may be pending at the same time): a second gets IOStatusBusy. cb may run
+// before Write returns.
+func (s Sockets) Write(sock StreamSocket, buf []byte, mode IOMode, cb IOCallback) {
+	s.l.streamWrite(sock.h, buf, mode, cb)
+}
+
+// CancelWrite cancels the pending write, if any: its callback will not run.
+// Part of the buffer may already have been sent.
+func (s Sockets) CancelWrite(sock StreamSocket) { s.l.sockCancel(sock.h, kindStreamSocket, true) }
+
+// WaitForData calls cb once data (or the end of the stream) can be read,
+// without reading: Read with an empty buffer and IOModeOnce.
+func (s Sockets) WaitForData(sock StreamSocket, cb IOCallback) {
+	s.l.streamRead(sock.h, nil, IOModeOnce, cb)
+}
+
+// Shutdown shuts down reading, writing or both. Shutting down writing sends
+// the end of our stream to the peer and moves the socket to
+// ConnectionActiveClose (ConnectionClosed if the peer had closed already);
+// a write pending at that moment completes with IOStatusDisconnected. A
+// read pending when reading is shut down completes with
+// IOStatusDisconnected.
+func (s Sockets) Shutdown(sock StreamSocket, read, write bool) error {
+	return s.l.sockShutdown(sock.h, read, write)
+}
+
+// CreateDatagramSocket creates a datagram socket bound to bind (unless bind
+// is the zero Addr) and, if target is not the zero Addr, connected to
+// target: Send with the zero Addr then sends there, and only datagrams from
+// target are received.
+func (s Sockets) CreateDatagramSocket(bind, target Addr, opts DatagramCreateOptions) (DatagramSocket, error) {
+	h, err := s.l.dgramCreate(bind, target, opts)
+	return DatagramSocket{h}, err
+}
+
+// AdoptDatagramSocket takes over fd, a bound datagram socket. It is switched
+// to non-blocking mode; the driver closes it when the last reference is
+// released. It fails with ErrAlreadyRegistered if the driver already owns fd.
+func (s Sockets) AdoptDatagramSocket(fd uintptr) (DatagramSocket, error) {
+	h, err := s.l.sockAdopt(fd, kindDatagramSocket)
+	return DatagramSocket{h}, err
+}
+
+// SetTargetAddress connects the socket to target (see
+// CreateDatagramSocket); the zero Addr dissolves the association.
+func (s Sockets) SetTargetAddress(sock DatagramSocket, target Addr) error {
+	return s.l.dgramSetTarget(sock.h, target)
+}
+
+// SetBroadcast sets SO_BROADCAST.
+func (s Sockets) SetBroadcast(sock DatagramSocket, enable bool) error {
+	return s.l.sockSetOption(sock.h, SocketOptionBroadcast, enable)
+}
+
+// JoinMulticastGroup joins the multicast group on the interface of index
+// ifIndex (0: the system's choice).
+func (s Sockets) JoinMulticastGroup(sock DatagramSocket, group Addr, ifIndex uint32) error {
+	return s.l.dgramMulticast(sock.h, mcastJoin, group, ifIndex)
+}
+
+// LeaveMulticastGroup leaves a group joined with JoinMulticastGroup.
+func (s Sockets) LeaveMulticastGroup(sock DatagramSocket, group Addr, ifIndex uint32) error {
+	return s.l.dgramMulticast(sock.h, mcastLeave, group, ifIndex)
+}
+
+// SetMulticastInterface chooses the interface, by index, that multicast
+// datagrams are sent from.
+func (s Sockets) SetMulticastInterface(sock DatagramSocket, ifIndex uint32) error {
+	return s.l.dgramMulticast(sock.h, mcastInterface, Addr{}, ifIndex)
+}
+
+// SetMulticastTTL sets the time-to-live (hop limit) of multicast datagrams
+// sent; 0 keeps them on this host.
+func (s Sockets) SetMulticastTTL(sock DatagramSocket, ttl int) error {
+	return s.l.dgramMulticast(sock.h, mcastTTL, Addr{}, uint32(ttl))
+}
+
+// Receive receives one datagram into buf and calls cb with its length and
+// sender. A datagram longer than buf is truncated to len(buf). With a
+// zero-length buf and IOModeOnce or IOModeAll it waits until a datagram can
+// be received, without receiving it. IOModeImmediate completes with
+// IOStatusWouldBlock if none is queued. Only one receive may be pending.
+// cb may run before Receive returns.
+func (s Sockets) Receive(sock DatagramSocket, buf []byte, mode IOMode, cb DatagramIOCallback) {
+	s.l.dgramReceive(sock.h, buf, mode, cb)
+}
+
+// CancelReceive cancels the pending receive, if any: its callback will not
+// run.
+func (s Sockets) CancelReceive(sock DatagramSocket) {
+	s.l.sockCancel(sock.h, kindDatagramSocket, false)
+}
+
+// Send sends buf as one datagram to to, or to the connected target if to is
+// the zero Addr, and calls cb. IOModeImmediate completes with
+// IOStatusWouldBlock if the socket's buffer is full; the other modes wait
+// for room. Only one send may be pending. cb may run before Send returns.
+func (s Sockets) Send(sock DatagramSocket, buf []byte, mode IOMode, to Addr, cb DatagramIOCallback) {
+	s.l.dgramSend(sock.h, buf, mode, to, cb)
+}
+
+// CancelSend cancels the pending send, if any: its callback will not run.
+func (s Sockets) CancelSend(sock DatagramSocket) { s.l.sockCancel(sock.h, kindDatagramSocket, true) }
+
+// AddRef adds a reference to the socket.
+func (s Sockets) AddRef(sock SocketHandle) { s.l.sockAddRef(socketRaw(sock)) }
+
+// ReleaseRef drops a reference; the last one closes the socket, cancelling
+// its pending operations (their callbacks do not run). It reports whether
+// the socket is still alive: false when this call freed it or the handle
+// was invalid.
+func (s Sockets) ReleaseRef(sock SocketHandle) bool { return s.l.sockRelease(socketRaw(sock)) }
+
+type mcastOp uint8
+
+const (
+	mcastJoin mcastOp = iota
+	mcastLeave
+	mcastInterface
+	mcastTTL
+)
+
+// socketRaw unwraps a SocketHandle with a type switch rather than a method
+// call, so that passing a handle as a SocketHandle does not make it escape
+// (and allocate).
+func socketRaw(s SocketHandle) handle {
+	switch v := s.(type) {
+	case StreamSocket:
+		return v.h
+	case StreamListener:
+		return v.h
+	case DatagramSocket:
+		return v.h
+	}
+	return 0
+}

@@ -1,0 +1,1023 @@
+//go:build unix
+
+package eventcore
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sockets on readiness drivers. Every operation first tries its
+// non-blocking system call; only when that would block does it wait for the
+// poller, which then calls onReady → serviceRead/serviceWrite. So an
+// operation that can complete at once costs one system call, and no
+// readiness is ever missed: an edge that came before the operation started
+// is covered by the first attempt.
+
+type fdObj struct {
+	fd       int32
+	state    ConnectionState
+	flags    fdFlags
+	interest readyBits // what a level-triggered poller watches
+	rd, wr   ioOp
+	ext      *fdExt
+}
+
+type fdFlags uint8
+
+const (
+	fdUnix      fdFlags = 1 << iota // AF_UNIX
+	fdIPv6                          // AF_INET6
+	fdShutWrite                     // we shut down writing
+)
+
+// ioOp is one pending operation: a read or receive (fdObj.rd), a write,
+// send or connect (fdObj.wr), or a listener's accept callback (rd).
+type ioOp struct {
+	buf    []byte
+	done   int
+	cb     any // IOCallback, DatagramIOCallback, ConnectCallback or AcceptCallback
+	mode   IOMode
+	active bool
+}
+
+// fdExt holds what only some sockets need.
+type fdExt struct {
+	to       Addr   // datagram: where the pending send goes
+	peerPath string // datagram: last Unix-domain sender, reused when it repeats
+	unlink   string // Unix listener: the socket file to remove when freed
+}
+
+const maxAcceptBatch = 64
+
+func (l *loop) serviceRead(h handle, e *entry[fdObj]) {
+	switch h.kind() {
+	case kindStreamSocket:
+		l.serviceStreamRead(h, e)
+	case kindStreamListener:
+		l.serviceAccept(h, e)
+	case kindDatagramSocket:
+		l.serviceReceive(h, e)
+	}
+}
+
+func (l *loop) serviceWrite(h handle, e *entry[fdObj]) {
+	switch h.kind() {
+	case kindStreamSocket:
+		if e.v.state == ConnectionConnecting {
+			l.finishConnect(h, e)
+		} else {
+			l.serviceStreamWrite(h, e)
+		}
+	case kindDatagramSocket:
+		l.serviceSend(h, e)
+	}
+}
+
+// ---- stream sockets ----
+
+func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
+	if l.disposed {
+		l.callConnect(cb, 0, ConnectStatusSocketCreateFailure)
+		return StreamSocket{}
+	}
+	h, e := l.fds.alloc(kindStreamSocket)
+	if e == nil {
+		l.callConnect(cb, 0, ConnectStatusSocketCreateFailure)
+		return StreamSocket{}
+	}
+	e.v.fd = -1
+	e.v.state = ConnectionClosed
+	sa, family, flags, err := sockaddrOf(peer)
+	if err != nil {
+		return l.connectFailed(h, e, cb, ConnectStatusUnknownError, err)
+	}
+	fd, err := sysSocket(family, unix.SOCK_STREAM)
+	if err != nil {
+		return l.connectFailed(h, e, cb, ConnectStatusSocketCreateFailure, err)
+	}
+	e.v.fd = int32(fd)
+	e.v.flags = flags
+	if !bind.IsZero() {
+		bsa, bfamily, _, err := sockaddrOf(bind)
+		if err == nil && bfamily != family {
+			err = ErrInvalidAddress
+		}
+		if err == nil {
+			err = unix.Bind(fd, bsa)
+		}
+		if err != nil {
+			return l.connectFailed(h, e, cb, ConnectStatusBindFailure, err)
+		}
+	}
+	if flags&fdUnix == 0 {
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	if err := l.p.add(fd, h); err != nil {
+		return l.connectFailed(h, e, cb, ConnectStatusSocketCreateFailure, err)
+	}
+	for fd >= len(l.byFD) {
+		l.byFD = append(l.byFD, 0)
+	}
+	l.byFD[fd] = h
+	e.v.state = ConnectionConnecting
+	switch err := unix.Connect(fd, sa); err {
+	case nil:
+		e.v.state = ConnectionConnected
+		l.callConnect(cb, h, ConnectStatusConnected)
+	case unix.EINPROGRESS, unix.EINTR:
+		e.v.wr = ioOp{cb: cb, active: true}
+		l.waiters++
+		l.syncInterest(h)
+	default:
+		l.connectFailed(h, e, cb, connectStatusOf(err), err)
+	}
+	return StreamSocket{h}
+}
+
+func (l *loop) connectFailed(h handle, e *entry[fdObj], cb ConnectCallback, st ConnectStatus, err error) StreamSocket {
+	e.err = err
+	l.closeSysFD(e)
+	e.v.state = ConnectionClosed
+	l.callConnect(cb, h, st)
+	return StreamSocket{h}
+}
+
+func (l *loop) callConnect(cb ConnectCallback, h handle, st ConnectStatus) {
+	if cb != nil {
+		l.depth++
+		cb(StreamSocket{h}, st)
+		l.depth--
+	}
+}
+
+func connectStatusOf(err error) ConnectStatus {
+	switch err {
+	case unix.ECONNREFUSED, unix.ENOENT, unix.ECONNRESET, unix.EAGAIN:
+		return ConnectStatusRefused
+	case unix.ETIMEDOUT:
+		return ConnectStatusTimeout
+	case unix.ENETUNREACH, unix.EHOSTUNREACH, unix.ENETDOWN, unix.EHOSTDOWN:
+		return ConnectStatusUnreachable
+	}
+	return ConnectStatusUnknownError
+}
+
+func (l *loop) finishConnect(h handle, e *entry[fdObj]) {
+	soerr, err := unix.GetsockoptInt(int(e.v.fd), unix.SOL_SOCKET, unix.SO_ERROR)
+	if err == nil && soerr != 0 {
+		err = unix.Errno(soerr)
+	}
+	switch err {
+	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
+		return
+	}
+	cb, _ := e.v.wr.cb.(ConnectCallback)
+	e.v.wr = ioOp{}
+	l.waiters--
+	if err != nil {
+		l.connectFailed(h, e, cb, connectStatusOf(err), err)
+		return
+	}
+	e.v.state = ConnectionConnected
+	l.syncInterest(h)
+	l.callConnect(cb, h, ConnectStatusConnected)
+}
+
+func (l *loop) sockCancelConnect(h handle) {
+	e := l.fds.get(h, kindStreamSocket)
+	if e == nil || e.v.state != ConnectionConnecting {
+		return
+	}
+	l.closeFD(h, e)
+}
+
+func (l *loop) sockListen(bind Addr, opts StreamListenOptions, cb AcceptCallback) (handle, error) {
+	if l.disposed {
+		return 0, ErrDisposed
+	}
+	sa, family, flags, err := sockaddrOf(bind)
+	if err != nil {
+		return 0, err
+	}
+	fd, err := sysSocket(family, unix.SOCK_STREAM)
+	if err != nil {
+		return 0, err
+	}
+	if err := listenOptions(fd, flags, opts); err != nil {
+		unix.Close(fd)
+		return 0, err
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return 0, err
+	}
+	if err := unix.Listen(fd, listenBacklog); err != nil {
+		unix.Close(fd)
+		return 0, err
+	}
+	h, e, err := l.newFD(kindStreamListener, fd, flags)
+	if err != nil {
+		unix.Close(fd)
+		return 0, err
+	}
+	e.v.state = ConnectionConnected
+	if p := bind.Path(); flags&fdUnix != 0 && p != "" && p[0] != '@' {
+		e.v.ext = &fdExt{unlink: p}
+	}
+	if cb != nil {
+		e.v.rd = ioOp{cb: cb, active: true}
+		l.waiters++
+		l.syncInterest(h)
+	}
+	return h, nil
+}
+
+// listenBacklog is clamped by the kernel to its own maximum (somaxconn).
+const listenBacklog = 1<<16 - 1
+
+func listenOptions(fd int, flags fdFlags, opts StreamListenOptions) error {
+	if flags&fdUnix == 0 {
+		if opts&ListenReuseAddress != 0 {
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+				return err
+			}
+		}
+		// Accepted connections inherit it, saving a system call per accept.
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	if opts&ListenReusePort != 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			return err
+		}
+	}
+	if opts&ListenIPTransparent != 0 {
+		return setIPTransparent(fd, flags&fdIPv6 != 0)
+	}
+	return nil
+}
+
+func (l *loop) sockWaitForConnections(h handle, cb AcceptCallback) bool {
+	e := l.fds.get(h, kindStreamListener)
+	if e == nil {
+		return false
+	}
+	if cb == nil {
+		if e.v.rd.active {
+			e.v.rd = ioOp{}
+			l.waiters--
+			l.syncInterest(h)
+		}
+		return true
+	}
+	if !e.v.rd.active {
+		l.waiters++
+	}
+	e.v.rd = ioOp{cb: cb, active: true}
+	// Connections may have queued while no one waited, and an
+	// edge-triggered poller would not report them again.
+	l.deferService(h)
+	l.syncInterest(h)
+	return true
+}
+
+func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
+	lfd := int(e.v.fd)
+	for range maxAcceptBatch {
+		fd, salen, err := sysAccept(lfd, &l.rsa)
+		if err != nil {
+			switch err {
+			case unix.EINTR, unix.ECONNABORTED:
+				continue
+			case unix.EAGAIN:
+				return
+			}
+			e.err = err
+			return
+		}
+		remote := decodeSockaddr(&l.rsa, salen, nil)
+		sh, se, err := l.newFD(kindStreamSocket, fd, e.v.flags&(fdUnix|fdIPv6))
+		if err != nil {
+			unix.Close(fd)
+			e.err = err
+			continue
+		}
+		se.v.state = ConnectionConnected
+		cb, _ := e.v.rd.cb.(AcceptCallback)
+		l.depth++
+		cb(StreamListener{h}, StreamSocket{sh}, remote)
+		l.depth--
+		if e = l.fds.get(h, kindStreamListener); e == nil || !e.v.rd.active {
+			return
+		}
+	}
+	// More may be queued: take them after the others had their turn.
+	l.deferService(h)
+}
+
+func (l *loop) streamRead(h handle, buf []byte, mode IOMode, cb IOCallback) {
+	e := l.fds.get(h, kindStreamSocket)
+	if e == nil {
+		l.callIO(cb, h, IOStatusInvalidHandle, 0)
+		return
+	}
+	if e.v.rd.active {
+		e.err = ErrBusy
+		l.callIO(cb, h, IOStatusBusy, 0)
+		return
+	}
+	if e.v.fd < 0 || e.v.state == ConnectionConnecting {
+		e.err = unix.ENOTCONN
+		l.callIO(cb, h, IOStatusError, 0)
+		return
+	}
+	e.v.rd = ioOp{buf: buf, cb: cb, mode: mode, active: true}
+	l.waiters++
+	if l.depth >= maxSyncDepth {
+		l.deferService(h)
+	} else {
+		l.serviceStreamRead(h, e)
+	}
+	l.syncInterest(h)
+}
+
+func (l *loop) serviceStreamRead(h handle, e *entry[fdObj]) {
+	op := &e.v.rd
+	fd := int(e.v.fd)
+	if len(op.buf) == 0 {
+		l.serviceWaitReadable(h, e, op)
+		return
+	}
+	for {
+		n, err := unix.Read(fd, op.buf[op.done:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			if op.mode == IOModeImmediate {
+				l.completeStream(h, op, statusSoFar(op))
+			}
+			return
+		case err != nil:
+			l.completeStream(h, op, l.streamFailed(e, err))
+			return
+		case n == 0:
+			switch e.v.state {
+			case ConnectionConnected:
+				e.v.state = ConnectionPassiveClose
+			case ConnectionActiveClose:
+				e.v.state = ConnectionClosed
+			}
+			l.completeStream(h, op, IOStatusDisconnected)
+			return
+		}
+		op.done += n
+		if op.mode != IOModeAll || op.done == len(op.buf) {
+			l.completeStream(h, op, IOStatusOK)
+			return
+		}
+	}
+}
+
+// serviceWaitReadable completes a zero-length read or receive once data
+// could be read.
+func (l *loop) serviceWaitReadable(h handle, e *entry[fdObj], op *ioOp) {
+	ok, err := readable(int(e.v.fd))
+	switch {
+	case err != nil:
+		e.err = err
+		l.complete(h, op, IOStatusError, Addr{})
+	case ok:
+		l.complete(h, op, IOStatusOK, Addr{})
+	case op.mode == IOModeImmediate:
+		l.complete(h, op, IOStatusWouldBlock, Addr{})
+	}
+}
+
+func (l *loop) streamWrite(h handle, buf []byte, mode IOMode, cb IOCallback) {
+	e := l.fds.get(h, kindStreamSocket)
+	if e == nil {
+		l.callIO(cb, h, IOStatusInvalidHandle, 0)
+		return
+	}
+	if e.v.wr.active {
+		e.err = ErrBusy
+		l.callIO(cb, h, IOStatusBusy, 0)
+		return
+	}
+	if e.v.fd < 0 || e.v.state == ConnectionConnecting {
+		e.err = unix.ENOTCONN
+		l.callIO(cb, h, IOStatusError, 0)
+		return
+	}
+	if e.v.flags&fdShutWrite != 0 {
+		e.err = ErrClosed
+		l.callIO(cb, h, IOStatusDisconnected, 0)
+		return
+	}
+	if len(buf) == 0 {
+		l.callIO(cb, h, IOStatusOK, 0)
+		return
+	}
+	e.v.wr = ioOp{buf: buf, cb: cb, mode: mode, active: true}
+	l.waiters++
+	if l.depth >= maxSyncDepth {
+		l.deferService(h)
+	} else {
+		l.serviceStreamWrite(h, e)
+	}
+	l.syncInterest(h)
+}
+
+func (l *loop) serviceStreamWrite(h handle, e *entry[fdObj]) {
+	op := &e.v.wr
+	fd := int(e.v.fd)
+	for {
+		n, err := sysSend(fd, op.buf[op.done:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			if op.mode == IOModeImmediate {
+				l.completeStream(h, op, statusSoFar(op))
+			}
+			return
+		case err != nil:
+			l.completeStream(h, op, l.streamFailed(e, err))
+			return
+		}
+		op.done += n
+		if op.done == len(op.buf) || op.mode == IOModeOnce {
+			l.completeStream(h, op, IOStatusOK)
+			return
+		}
+	}
+}
+
+func statusSoFar(op *ioOp) IOStatus {
+	if op.done > 0 {
+		return IOStatusOK
+	}
+	return IOStatusWouldBlock
+}
+
+// streamFailed records err and tells whether it ended the connection.
+func (l *loop) streamFailed(e *entry[fdObj], err error) IOStatus {
+	e.err = err
+	switch err {
+	case unix.ECONNRESET, unix.EPIPE, unix.ENOTCONN, unix.ETIMEDOUT, unix.ECONNABORTED,
+		unix.ENETRESET, unix.EHOSTUNREACH, unix.ENETUNREACH:
+		e.v.state = ConnectionClosed
+		return IOStatusDisconnected
+	}
+	return IOStatusError
+}
+
+func (l *loop) completeStream(h handle, op *ioOp, st IOStatus) { l.complete(h, op, st, Addr{}) }
+
+// complete ends the pending operation op of h and runs its callback.
+func (l *loop) complete(h handle, op *ioOp, st IOStatus, addr Addr) {
+	cb, n := op.cb, op.done
+	*op = ioOp{}
+	l.waiters--
+	l.depth++
+	switch cb := cb.(type) {
+	case IOCallback:
+		if cb != nil {
+			cb(StreamSocket{h}, st, n)
+		}
+	case DatagramIOCallback:
+		if cb != nil {
+			cb(DatagramSocket{h}, st, n, addr)
+		}
+	}
+	l.depth--
+}
+
+func (l *loop) callIO(cb IOCallback, h handle, st IOStatus, n int) {
+	if cb != nil {
+		l.depth++
+		cb(StreamSocket{h}, st, n)
+		l.depth--
+	}
+}
+
+func (l *loop) sockCancel(h handle, k kind, write bool) {
+	e := l.fds.get(h, k)
+	if e == nil {
+		return
+	}
+	op := &e.v.rd
+	if write {
+		if e.v.state == ConnectionConnecting {
+			return // the connect, cancelled only by CancelConnectStream
+		}
+		op = &e.v.wr
+	}
+	if op.active {
+		*op = ioOp{}
+		l.waiters--
+		l.syncInterest(h)
+	}
+}
+
+func (l *loop) sockShutdown(h handle, read, write bool) error {
+	e := l.fds.get(h, kindStreamSocket)
+	if e == nil {
+		return ErrInvalidHandle
+	}
+	if e.v.fd < 0 || e.v.state == ConnectionConnecting {
+		return unix.ENOTCONN
+	}
+	how := unix.SHUT_RDWR
+	switch {
+	case read && !write:
+		how = unix.SHUT_RD
+	case write && !read:
+		how = unix.SHUT_WR
+	case !read && !write:
+		return nil
+	}
+	if err := unix.Shutdown(int(e.v.fd), how); err != nil && err != unix.ENOTCONN {
+		e.err = err
+		return err
+	}
+	if write {
+		e.v.flags |= fdShutWrite
+		switch e.v.state {
+		case ConnectionConnected:
+			e.v.state = ConnectionActiveClose
+		case ConnectionPassiveClose:
+			e.v.state = ConnectionClosed
+		}
+	}
+	if read && write {
+		e.v.state = ConnectionClosed
+	}
+	if write && e.v.wr.active {
+		e.err = ErrClosed
+		l.completeStream(h, &e.v.wr, IOStatusDisconnected)
+		if e = l.fds.get(h, kindStreamSocket); e == nil {
+			return nil
+		}
+	}
+	if read && e.v.rd.active {
+		l.completeStream(h, &e.v.rd, IOStatusDisconnected)
+	}
+	l.syncInterest(h)
+	return nil
+}
+
+func (l *loop) sockState(h handle) ConnectionState {
+	if e := l.fds.get(h, kindStreamSocket); e != nil {
+		return e.v.state
+	}
+	return ConnectionClosed
+}
+
+// ---- datagram sockets ----
+
+func (l *loop) dgramCreate(bind, target Addr, opts DatagramCreateOptions) (handle, error) {
+	if l.disposed {
+		return 0, ErrDisposed
+	}
+	a := bind
+	if a.IsZero() {
+		a = target
+	}
+	_, family, flags, err := sockaddrOf(a)
+	if err != nil {
+		return 0, err
+	}
+	fd, err := sysSocket(family, unix.SOCK_DGRAM)
+	if err != nil {
+		return 0, err
+	}
+	if err := dgramSetup(fd, bind, target, family, opts); err != nil {
+		unix.Close(fd)
+		return 0, err
+	}
+	h, e, err := l.newFD(kindDatagramSocket, fd, flags)
+	if err != nil {
+		unix.Close(fd)
+		return 0, err
+	}
+	e.v.ext = &fdExt{}
+	return h, nil
+}
+
+func dgramSetup(fd int, bind, target Addr, family int, opts DatagramCreateOptions) error {
+	set := func(on bool, opt int) error {
+		if !on {
+			return nil
+		}
+		return unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, 1)
+	}
+	if err := set(opts&DatagramReuseAddress != 0, unix.SO_REUSEADDR); err != nil {
+		return err
+	}
+	if err := set(opts&DatagramReusePort != 0, unix.SO_REUSEPORT); err != nil {
+		return err
+	}
+	if err := set(opts&DatagramBroadcast != 0, unix.SO_BROADCAST); err != nil {
+		return err
+	}
+	for _, step := range [2]struct {
+		a    Addr
+		bind bool
+	}{{bind, true}, {target, false}} {
+		if step.a.IsZero() {
+			continue
+		}
+		sa, f, _, err := sockaddrOf(step.a)
+		if err == nil && f != family {
+			err = ErrInvalidAddress
+		}
+		if err == nil && step.bind {
+			err = unix.Bind(fd, sa)
+		} else if err == nil {
+			err = unix.Connect(fd, sa)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *loop) dgramSetTarget(h handle, target Addr) error {
+	e := l.fds.get(h, kindDatagramSocket)
+	if e == nil {
+		return ErrInvalidHandle
+	}
+	var err error
+	if target.IsZero() {
+		err = sysDisconnect(int(e.v.fd))
+	} else {
+		var sa unix.Sockaddr
+		if sa, _, _, err = sockaddrOf(target); err == nil {
+			err = unix.Connect(int(e.v.fd), sa)
+		}
+	}
+	if err != nil {
+		e.err = err
+	}
+	return err
+}
+
+func (l *loop) dgramReceive(h handle, buf []byte, mode IOMode, cb DatagramIOCallback) {
+	e := l.fds.get(h, kindDatagramSocket)
+	if e == nil {
+		l.callDgram(cb, h, IOStatusInvalidHandle)
+		return
+	}
+	if e.v.rd.active {
+		e.err = ErrBusy
+		l.callDgram(cb, h, IOStatusBusy)
+		return
+	}
+	e.v.rd = ioOp{buf: buf, cb: cb, mode: mode, active: true}
+	l.waiters++
+	if l.depth >= maxSyncDepth {
+		l.deferService(h)
+	} else {
+		l.serviceReceive(h, e)
+	}
+	l.syncInterest(h)
+}
+
+func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
+	op := &e.v.rd
+	if len(op.buf) == 0 {
+		l.serviceWaitReadable(h, e, op)
+		return
+	}
+	for {
+		n, salen, err := sysRecvFrom(int(e.v.fd), op.buf, &l.rsa)
+		switch err {
+		case nil:
+			op.done = n
+			l.complete(h, op, IOStatusOK, decodeSockaddr(&l.rsa, salen, &e.v.ext.peerPath))
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			if op.mode == IOModeImmediate {
+				l.complete(h, op, IOStatusWouldBlock, Addr{})
+			}
+		default:
+			e.err = err
+			l.complete(h, op, IOStatusError, Addr{})
+		}
+		return
+	}
+}
+
+func (l *loop) dgramSend(h handle, buf []byte, mode IOMode, to Addr, cb DatagramIOCallback) {
+	e := l.fds.get(h, kindDatagramSocket)
+	if e == nil {
+		l.callDgram(cb, h, IOStatusInvalidHandle)
+		return
+	}
+	if e.v.wr.active {
+		e.err = ErrBusy
+		l.callDgram(cb, h, IOStatusBusy)
+		return
+	}
+	e.v.wr = ioOp{buf: buf, cb: cb, mode: mode, active: true}
+	e.v.ext.to = to
+	l.waiters++
+	if l.depth >= maxSyncDepth {
+		l.deferService(h)
+	} else {
+		l.serviceSend(h, e)
+	}
+	l.syncInterest(h)
+}
+
+func (l *loop) serviceSend(h handle, e *entry[fdObj]) {
+	op := &e.v.wr
+	to := e.v.ext.to
+	for {
+		var n int
+		var err error
+		if to.IsZero() {
+			n, err = sysSend(int(e.v.fd), op.buf)
+		} else {
+			var salen uint32
+			if salen, err = encodeSockaddr(to, &l.rsa); err == nil {
+				n, err = sysSendTo(int(e.v.fd), op.buf, &l.rsa, salen)
+			}
+		}
+		switch err {
+		case nil:
+			op.done = n
+			l.complete(h, op, IOStatusOK, to)
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			if op.mode == IOModeImmediate {
+				l.complete(h, op, IOStatusWouldBlock, to)
+			}
+		default:
+			e.err = err
+			l.complete(h, op, IOStatusError, to)
+		}
+		return
+	}
+}
+
+func (l *loop) callDgram(cb DatagramIOCallback, h handle, st IOStatus) {
+	if cb != nil {
+		l.depth++
+		cb(DatagramSocket{h}, st, 0, Addr{})
+		l.depth--
+	}
+}
+
+func (l *loop) dgramMulticast(h handle, op mcastOp, group Addr, ifIndex uint32) error {
+	e := l.fds.get(h, kindDatagramSocket)
+	if e == nil {
+		return ErrInvalidHandle
+	}
+	fd, v6 := int(e.v.fd), e.v.flags&fdIPv6 != 0
+	var err error
+	switch {
+	case e.v.flags&fdUnix != 0:
+		err = ErrNotSupported
+	case op == mcastJoin || op == mcastLeave:
+		ip := group.AddrPort().Addr()
+		switch {
+		case !ip.IsMulticast():
+			err = ErrInvalidAddress
+		case v6:
+			mreq := unix.IPv6Mreq{Multiaddr: ip.As16(), Interface: ifIndex}
+			opt := unix.IPV6_JOIN_GROUP
+			if op == mcastLeave {
+				opt = unix.IPV6_LEAVE_GROUP
+			}
+			err = unix.SetsockoptIPv6Mreq(fd, unix.IPPROTO_IPV6, opt, &mreq)
+		case ip.Is4():
+			err = mcastMembership4(fd, ip.As4(), ifIndex, op == mcastJoin)
+		default:
+			err = ErrInvalidAddress
+		}
+	case op == mcastInterface && v6:
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, int(ifIndex))
+	case op == mcastInterface:
+		err = mcastInterface4(fd, ifIndex)
+	case op == mcastTTL && v6:
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, int(ifIndex))
+	case op == mcastTTL:
+		err = mcastTTL4(fd, int(ifIndex))
+	}
+	if err != nil {
+		e.err = err
+	}
+	return err
+}
+
+// ---- any socket ----
+
+func (l *loop) sockAdopt(fd uintptr, k kind) (handle, error) {
+	if l.disposed {
+		return 0, ErrDisposed
+	}
+	ifd := int(fd)
+	if ifd < 0 || uintptr(ifd) != fd {
+		return 0, unix.EBADF
+	}
+	if l.fdRegistered(ifd) {
+		return 0, ErrAlreadyRegistered
+	}
+	typ, err := unix.GetsockoptInt(ifd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return 0, err
+	}
+	want := unix.SOCK_STREAM
+	if k == kindDatagramSocket {
+		want = unix.SOCK_DGRAM
+	}
+	if typ != want {
+		return 0, unix.EPROTOTYPE
+	}
+	sa, err := unix.Getsockname(ifd)
+	if err != nil {
+		return 0, err
+	}
+	var flags fdFlags
+	switch sa.(type) {
+	case *unix.SockaddrUnix:
+		flags = fdUnix
+	case *unix.SockaddrInet6:
+		flags = fdIPv6
+	}
+	if k == kindStreamSocket {
+		if _, err := unix.Getpeername(ifd); err != nil {
+			return 0, err
+		}
+	}
+	if err := unix.SetNonblock(ifd, true); err != nil {
+		return 0, err
+	}
+	unix.CloseOnExec(ifd)
+	h, e, err := l.newFD(k, ifd, flags)
+	if err != nil {
+		return 0, err
+	}
+	e.v.state = ConnectionConnected
+	if k == kindDatagramSocket {
+		e.v.ext = &fdExt{}
+	}
+	return h, nil
+}
+
+func (l *loop) sockAddress(h handle, remote bool) (Addr, error) {
+	e := l.fdEntry(h)
+	if e == nil {
+		return Addr{}, ErrInvalidHandle
+	}
+	if e.v.fd < 0 {
+		return Addr{}, ErrClosed
+	}
+	var sa unix.Sockaddr
+	var err error
+	if remote {
+		sa, err = unix.Getpeername(int(e.v.fd))
+	} else {
+		sa, err = unix.Getsockname(int(e.v.fd))
+	}
+	if err != nil {
+		e.err = err
+		return Addr{}, err
+	}
+	return addrOf(sa), nil
+}
+
+func (l *loop) sockSetOption(h handle, opt SocketOption, enable bool) error {
+	e := l.fdEntry(h)
+	if e == nil {
+		return ErrInvalidHandle
+	}
+	if e.v.fd < 0 {
+		return ErrClosed
+	}
+	stream := h.kind() == kindStreamSocket
+	v := 0
+	if enable {
+		v = 1
+	}
+	fd := int(e.v.fd)
+	var err error
+	switch {
+	case opt == SocketOptionNoDelay && stream && e.v.flags&fdUnix == 0:
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, v)
+	case opt == SocketOptionKeepAlive && stream && e.v.flags&fdUnix == 0:
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, v)
+	case opt == SocketOptionBroadcast && !stream:
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, v)
+	case opt == SocketOptionMulticastLoopback && !stream && e.v.flags&fdIPv6 != 0:
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_LOOP, v)
+	case opt == SocketOptionMulticastLoopback && !stream && e.v.flags&fdUnix == 0:
+		err = mcastLoop4(fd, enable)
+	default:
+		err = ErrNotSupported
+	}
+	if err != nil {
+		e.err = err
+	}
+	return err
+}
+
+func (l *loop) sockKeepAliveParams(h handle, idle, interval time.Duration, probes int) error {
+	e := l.fds.get(h, kindStreamSocket)
+	if e == nil {
+		return ErrInvalidHandle
+	}
+	if e.v.fd < 0 {
+		return ErrClosed
+	}
+	if e.v.flags&fdUnix != 0 {
+		return ErrNotSupported
+	}
+	err := setKeepAliveParams(int(e.v.fd), ceilSeconds(idle), ceilSeconds(interval), probes)
+	if err != nil {
+		e.err = err
+	}
+	return err
+}
+
+func ceilSeconds(d time.Duration) int {
+	return int(max((d+time.Second-1)/time.Second, 1))
+}
+
+func (l *loop) sockUserTimeout(h handle, timeout time.Duration) error {
+	e := l.fds.get(h, kindStreamSocket)
+	if e == nil {
+		return ErrInvalidHandle
+	}
+	if e.v.fd < 0 {
+		return ErrClosed
+	}
+	if e.v.flags&fdUnix != 0 {
+		return ErrNotSupported
+	}
+	err := setUserTimeout(int(e.v.fd), timeout)
+	if err != nil {
+		e.err = err
+	}
+	return err
+}
+
+func (l *loop) sockAddRef(h handle) {
+	if e := l.fdEntry(h); e != nil {
+		e.refs++
+	}
+}
+
+func (l *loop) sockRelease(h handle) bool {
+	e := l.fdEntry(h)
+	if e == nil {
+		return false
+	}
+	if e.refs--; e.refs > 0 {
+		return true
+	}
+	l.closeFD(h, e)
+	return false
+}
+
+// ---- addresses ----
+
+// sockaddrOf converts a for bind and connect.
+func sockaddrOf(a Addr) (unix.Sockaddr, int, fdFlags, error) {
+	switch {
+	case a.IsUnix():
+		if a.path == "" {
+			return nil, 0, 0, ErrInvalidAddress
+		}
+		return &unix.SockaddrUnix{Name: a.path}, unix.AF_UNIX, fdUnix, nil
+	case !a.ap.IsValid():
+		return nil, 0, 0, ErrInvalidAddress
+	case a.ap.Addr().Is4():
+		return &unix.SockaddrInet4{Port: int(a.ap.Port()), Addr: a.ap.Addr().As4()}, unix.AF_INET, 0, nil
+	}
+	zone, err := zoneIndex(a.ap.Addr().Zone())
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return &unix.SockaddrInet6{Port: int(a.ap.Port()), Addr: a.ap.Addr().As16(), ZoneId: zone},
+		unix.AF_INET6, fdIPv6, nil
+}
+
+func addrOf(sa unix.Sockaddr) Addr {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return Addr{ap: netipAddrPort4(sa.Addr, uint16(sa.Port))}
+	case *unix.SockaddrInet6:
+		return Addr{ap: netipAddrPort6(sa.Addr, sa.ZoneId, uint16(sa.Port))}
+	case *unix.SockaddrUnix:
+		return UnixAddr(sa.Name)
+	}
+	return Addr{}
+}

@@ -1,0 +1,61 @@
+package eventcore
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Socket options whose spelling differs between Linux and the BSDs.
+
+func setIPTransparent(fd int, v6 bool) error {
+	if v6 {
+		return unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_TRANSPARENT, 1)
+	}
+	return unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_TRANSPARENT, 1)
+}
+
+func setKeepAliveParams(fd, idle, interval, probes int) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1); err != nil {
+		return err
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, idle); err != nil {
+		return err
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, interval); err != nil {
+		return err
+	}
+	if probes > 0 {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, probes)
+	}
+	return nil
+}
+
+func setUserTimeout(fd int, timeout time.Duration) error {
+	ms := int(max(timeout, 0) / time.Millisecond)
+	return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ms)
+}
+
+func mcastMembership4(fd int, group [4]byte, ifIndex uint32, join bool) error {
+	opt := unix.IP_ADD_MEMBERSHIP
+	if !join {
+		opt = unix.IP_DROP_MEMBERSHIP
+	}
+	return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, opt, &unix.IPMreqn{Multiaddr: group, Ifindex: int32(ifIndex)})
+}
+
+func mcastInterface4(fd int, ifIndex uint32) error {
+	return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifIndex)})
+}
+
+func mcastTTL4(fd, ttl int) error {
+	return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, ttl)
+}
+
+func mcastLoop4(fd int, enable bool) error {
+	v := 0
+	if enable {
+		v = 1
+	}
+	return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, v)
+}

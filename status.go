@@ -1,0 +1,145 @@
+package eventcore
+
+import "strconv"
+
+// ExitReason tells why [Core.ProcessEvents] returned.
+type ExitReason uint8
+
+const (
+	// ExitTimeout: the timeout elapsed and nothing happened.
+	ExitTimeout ExitReason = iota
+	// ExitIdle: events were processed.
+	ExitIdle
+	// ExitOutOfWaiters: nothing is left that could ever produce an event
+	// (see [Core.WaiterCount]).
+	ExitOutOfWaiters
+	// ExitExited: [Core.Exit] was called.
+	ExitExited
+)
+
+// IOMode says how much of a buffer an I/O operation transfers before its
+// callback runs.
+type IOMode uint8
+
+const (
+	// IOModeImmediate transfers only what is possible without waiting; with
+	// nothing possible the operation completes with IOStatusWouldBlock.
+	IOModeImmediate IOMode = iota
+	// IOModeOnce waits until at least one byte (one datagram) can be
+	// transferred, then transfers what one system call does.
+	IOModeOnce
+	// IOModeAll transfers the whole buffer, or completes early with the
+	// bytes transferred so far and IOStatusDisconnected or IOStatusError.
+	IOModeAll
+)
+
+// IOStatus is the result of an I/O operation.
+type IOStatus uint8
+
+const (
+	// IOStatusOK: the data was transferred.
+	IOStatusOK IOStatus = iota
+	// IOStatusDisconnected: the connection was closed (by the peer, a reset,
+	// or our own shutdown) before all data could be transferred.
+	IOStatusDisconnected
+	// IOStatusError: the transfer failed; LastError says why.
+	IOStatusError
+	// IOStatusWouldBlock: IOModeImmediate found nothing to transfer.
+	IOStatusWouldBlock
+	// IOStatusInvalidHandle: the handle is zero, released, of another
+	// driver, or the driver has been disposed.
+	IOStatusInvalidHandle
+	// IOStatusBusy: an operation of the same direction is already pending
+	// on the handle; the pending one is not affected.
+	IOStatusBusy
+)
+
+// ConnectStatus is the result of [Sockets.ConnectStream].
+type ConnectStatus uint8
+
+const (
+	// ConnectStatusConnected: the connection is established.
+	ConnectStatusConnected ConnectStatus = iota
+	// ConnectStatusRefused: the peer refused the connection.
+	ConnectStatusRefused
+	// ConnectStatusTimeout: the connection attempt timed out in the kernel.
+	ConnectStatusTimeout
+	// ConnectStatusBindFailure: the bind address could not be bound.
+	ConnectStatusBindFailure
+	// ConnectStatusSocketCreateFailure: no socket could be created
+	// (descriptor exhaustion, unsupported family).
+	ConnectStatusSocketCreateFailure
+	// ConnectStatusUnreachable: no route to the peer's network or host.
+	ConnectStatusUnreachable
+	// ConnectStatusUnknownError: any other failure; LastError says why.
+	ConnectStatusUnknownError
+)
+
+// ConnectionState is the state of a stream socket, see
+// [Sockets.ConnectionState].
+type ConnectionState uint8
+
+const (
+	// ConnectionInitialized: created, not yet connecting.
+	ConnectionInitialized ConnectionState = iota
+	// ConnectionConnecting: a connect is in progress.
+	ConnectionConnecting
+	// ConnectionConnected: data flows both ways.
+	ConnectionConnected
+	// ConnectionPassiveClose: the peer has closed its sending side (a read
+	// saw end of stream); we may still write.
+	ConnectionPassiveClose
+	// ConnectionActiveClose: we shut down our sending side; we may still
+	// read.
+	ConnectionActiveClose
+	// ConnectionClosed: no data flows either way.
+	ConnectionClosed
+)
+
+// SignalStatus is the status passed to a signal callback.
+type SignalStatus uint8
+
+const (
+	// SignalStatusOK: the signal was received.
+	SignalStatusOK SignalStatus = iota
+	// SignalStatusError: the listener failed.
+	SignalStatusError
+)
+
+var (
+	exitReasonNames      = []string{"timeout", "idle", "outOfWaiters", "exited"}
+	ioModeNames          = []string{"immediate", "once", "all"}
+	ioStatusNames        = []string{"ok", "disconnected", "error", "wouldBlock", "invalidHandle", "busy"}
+	connectStatusNames   = []string{"connected", "refused", "timeout", "bindFailure", "socketCreateFailure", "unreachable", "unknownError"}
+	connectionStateNames = []string{"initialized", "connecting", "connected", "passiveClose", "activeClose", "closed"}
+	signalStatusNames    = []string{"ok", "error"}
+)
+
+func enumString(names []string, v uint8, typ string) string {
+	if int(v) < len(names) {
+		return names[v]
+	}
+	return typ + "(" + strconv.Itoa(int(v)) + ")"
+}
+
+// String returns the seed's name of the value, e.g. "outOfWaiters".
+func (r ExitReason) String() string { return enumString(exitReasonNames, uint8(r), "ExitReason") }
+
+// String returns the seed's name of the value, e.g. "once".
+func (m IOMode) String() string { return enumString(ioModeNames, uint8(m), "IOMode") }
+
+// String returns the seed's name of the value, e.g. "wouldBlock".
+func (s IOStatus) String() string { return enumString(ioStatusNames, uint8(s), "IOStatus") }
+
+// String returns the seed's name of the value, e.g. "refused".
+func (s ConnectStatus) String() string {
+	return enumString(connectStatusNames, uint8(s), "ConnectStatus")
+}
+
+// String returns the seed's name of the value, e.g. "passiveClose".
+func (s ConnectionState) String() string {
+	return enumString(connectionStateNames, uint8(s), "ConnectionState")
+}
+
+// String returns the seed's name of the value, e.g. "ok".
+func (s SignalStatus) String() string { return enumString(signalStatusNames, uint8(s), "SignalStatus") }

@@ -1,0 +1,104 @@
+package eventcore
+
+// The handle table: every driver keeps its objects in tables of fixed-size
+// chunks, so an entry never moves while a callback holds a pointer to it, and
+// a released slot is reused (no allocation in steady state) under a new
+// generation, so the old handle is refused.
+
+const (
+	chunkBits = 8
+	chunkSize = 1 << chunkBits
+)
+
+// header is what every entry has, whatever it holds.
+type header struct {
+	gen  uint32
+	refs int32
+	kind kind
+	user any   // UserData
+	err  error // LastError
+}
+
+type entry[T any] struct {
+	header
+	v T
+}
+
+type table[T any] struct {
+	chunks []*[chunkSize]entry[T]
+	n      uint32   // slots ever handed out
+	free   []uint32 // released slots, reused last-in first-out
+	salt   uint32   // first generation of every slot: differs per driver
+	live   int
+}
+
+// alloc takes a slot for a new object of kind k with one reference.
+// It returns nil when the table is full.
+func (t *table[T]) alloc(k kind) (handle, *entry[T]) {
+	var idx uint32
+	var e *entry[T]
+	if n := len(t.free); n > 0 {
+		idx = t.free[n-1]
+		t.free = t.free[:n-1]
+		e = t.at(idx)
+	} else {
+		if t.n >= maxSlots {
+			return 0, nil
+		}
+		idx = t.n
+		t.n++
+		if int(idx>>chunkBits) >= len(t.chunks) {
+			t.chunks = append(t.chunks, new([chunkSize]entry[T]))
+		}
+		e = t.at(idx)
+		e.gen = t.salt
+	}
+	e.kind = k
+	e.refs = 1
+	t.live++
+	return makeHandle(k, idx, e.gen), e
+}
+
+func (t *table[T]) at(idx uint32) *entry[T] {
+	return &t.chunks[idx>>chunkBits][idx&(chunkSize-1)]
+}
+
+// get returns the live entry h names if it is of kind k, else nil.
+func (t *table[T]) get(h handle, k kind) *entry[T] {
+	if h.kind() != k {
+		return nil
+	}
+	idx, ok := h.index()
+	if !ok || idx >= t.n {
+		return nil
+	}
+	e := t.at(idx)
+	if e.gen != h.gen() || e.refs <= 0 || e.kind != k {
+		return nil
+	}
+	return e
+}
+
+// release frees the slot of h, whatever its reference count.
+func (t *table[T]) release(h handle, e *entry[T]) {
+	idx, _ := h.index()
+	var zero T
+	e.v = zero
+	e.user = nil
+	e.err = nil
+	e.kind = kindNone
+	e.refs = 0
+	e.gen++
+	t.free = append(t.free, idx)
+	t.live--
+}
+
+// each calls fn for every live entry; fn may release the entry it is given.
+func (t *table[T]) each(fn func(h handle, e *entry[T])) {
+	for i := uint32(0); i < t.n; i++ {
+		e := t.at(i)
+		if e.refs > 0 {
+			fn(makeHandle(e.kind, i, e.gen), e)
+		}
+	}
+}

@@ -1,0 +1,286 @@
+package eventcore
+
+import "time"
+
+// Timers are served by the loop itself: armed timers sit in a binary heap
+// ordered by deadline, and the loop's wait in the kernel times out at the
+// earliest one (the seed's LoopTimeoutTimerDriver). Arming, re-arming and
+// firing allocate nothing.
+
+// TimerCallback is called once per Wait: with fired true when the timer
+// expires, with fired false when it is stopped while armed.
+type TimerCallback func(t TimerID, fired bool)
+
+// Timers creates and arms timers: [Driver.Timers] returns it.
+// Its methods belong to the loop's owner goroutine.
+type Timers struct{ l *loop }
+
+type timerObj struct {
+	when    int64 // deadline on the loop's clock
+	repeat  int64 // period; 0 for a one-shot timer
+	heapIdx int32 // position in loop.timerHeap, -1 when not armed
+	round   uint32
+	cb      TimerCallback
+}
+
+type timerRef struct {
+	when int64
+	idx  uint32
+}
+
+// Create returns a new timer, not armed, with one reference. It returns the
+// zero TimerID only after Dispose or when the handle table is full.
+func (t Timers) Create() TimerID {
+	l := t.l
+	if l.disposed {
+		return TimerID{}
+	}
+	h, e := l.timers.alloc(kindTimer)
+	if e == nil {
+		return TimerID{}
+	}
+	e.v.heapIdx = -1
+	return TimerID{h}
+}
+
+// Set arms the timer to expire after timeout and then, if repeat is
+// positive, every repeat after that (a periodic timer keeps its cadence: a
+// late firing does not shift the ones after it, and missed periods are
+// skipped, not fired in a burst). Setting an armed timer moves its deadline;
+// a pending Wait stays attached. A negative timeout counts as zero.
+// Set reports false if the handle is invalid.
+func (t Timers) Set(id TimerID, timeout, repeat time.Duration) bool {
+	l := t.l
+	e := l.timers.get(id.h, kindTimer)
+	if e == nil || l.disposed {
+		return false
+	}
+	when := l.now() + int64(max(timeout, 0))
+	e.v.repeat = int64(max(repeat, 0))
+	e.v.when = when
+	e.v.round = l.timerRound
+	if e.v.heapIdx >= 0 {
+		l.timerFix(int(e.v.heapIdx), when)
+	} else {
+		l.waiters++
+		l.timerPush(id.h, e)
+	}
+	return true
+}
+
+// Stop disarms the timer. If it was armed and waited on, the wait's
+// callback runs with fired false before Stop returns.
+func (t Timers) Stop(id TimerID) {
+	l := t.l
+	e := l.timers.get(id.h, kindTimer)
+	if e == nil || e.v.heapIdx < 0 {
+		return
+	}
+	l.timerRemove(int(e.v.heapIdx))
+	l.waiters--
+	if cb := e.v.cb; cb != nil {
+		e.v.cb = nil
+		l.depth++
+		cb(id, false)
+		l.depth--
+		l.timerRelease(id.h)
+	}
+}
+
+// IsPending reports whether the timer is armed.
+func (t Timers) IsPending(id TimerID) bool {
+	e := t.l.timers.get(id.h, kindTimer)
+	return e != nil && e.v.heapIdx >= 0
+}
+
+// IsPeriodic reports whether the timer was last set with a positive repeat.
+func (t Timers) IsPeriodic(id TimerID) bool {
+	e := t.l.timers.get(id.h, kindTimer)
+	return e != nil && e.v.repeat > 0
+}
+
+// Wait registers cb to run once: when the timer next expires (fired true),
+// or when it is stopped while armed (fired false). A periodic timer needs a
+// new Wait for each period it is to be notified of. The wait holds a
+// reference to the timer until cb has run or the wait is cancelled, so a
+// timer may be released right after Set and Wait ("fire and forget"); a wait
+// on a timer that is not armed and that no one else holds is cancelled.
+//
+// At most one wait may be pending per timer: Wait reports false, and
+// registers nothing, if one is or if the handle is invalid. cb never runs
+// before Wait returns.
+func (t Timers) Wait(id TimerID, cb TimerCallback) bool {
+	e := t.l.timers.get(id.h, kindTimer)
+	if e == nil || cb == nil {
+		return false
+	}
+	if e.v.cb != nil {
+		e.err = ErrBusy
+		return false
+	}
+	e.v.cb = cb
+	e.refs++
+	return true
+}
+
+// CancelWait removes the pending wait, if any; its callback will not run.
+func (t Timers) CancelWait(id TimerID) {
+	e := t.l.timers.get(id.h, kindTimer)
+	if e == nil || e.v.cb == nil {
+		return
+	}
+	e.v.cb = nil
+	t.l.timerRelease(id.h)
+}
+
+// AddRef adds a reference to the timer.
+func (t Timers) AddRef(id TimerID) {
+	if e := t.l.timers.get(id.h, kindTimer); e != nil {
+		e.refs++
+	}
+}
+
+// ReleaseRef drops a reference; the last one stops the timer (without
+// calling a wait, since a wait holds a reference itself) and frees it.
+// ReleaseRef reports whether the timer is still alive: false when this call
+// freed it or the handle was invalid.
+func (t Timers) ReleaseRef(id TimerID) bool { return t.l.timerRelease(id.h) }
+
+// IsUnique reports whether the timer has exactly one reference.
+func (t Timers) IsUnique(id TimerID) bool {
+	e := t.l.timers.get(id.h, kindTimer)
+	return e != nil && e.refs == 1
+}
+
+func (l *loop) timerRelease(h handle) bool {
+	e := l.timers.get(h, kindTimer)
+	if e == nil {
+		return false
+	}
+	e.refs--
+	if e.refs == 1 && e.v.cb != nil && e.v.heapIdx < 0 {
+		// Only the wait holds it and nothing can arm it again: a starved wait.
+		e.v.cb = nil
+		e.refs = 0
+	}
+	if e.refs > 0 {
+		return true
+	}
+	if e.v.heapIdx >= 0 {
+		l.timerRemove(int(e.v.heapIdx))
+		l.waiters--
+	}
+	l.timers.release(h, e)
+	return false
+}
+
+// nextTimerWait is how long the loop may sleep before the earliest timer.
+func (l *loop) nextTimerWait(now int64) time.Duration {
+	if len(l.timerHeap) == 0 {
+		return Infinite
+	}
+	return time.Duration(max(l.timerHeap[0].when-now, 0))
+}
+
+// fireTimers runs every timer due at now. Timers armed by its own callbacks
+// wait for the next round, so a callback that re-arms with a zero timeout
+// cannot keep the loop here forever.
+func (l *loop) fireTimers(now int64) bool {
+	l.timerRound++
+	fired := false
+	for len(l.timerHeap) > 0 && !l.disposed {
+		top := l.timerHeap[0]
+		if top.when > now {
+			break
+		}
+		e := l.timers.at(top.idx)
+		if e.v.round == l.timerRound {
+			break
+		}
+		h := makeHandle(kindTimer, top.idx, e.gen)
+		if e.v.repeat > 0 {
+			missed := (now - e.v.when) / e.v.repeat
+			e.v.when += (missed + 1) * e.v.repeat
+			l.timerFix(0, e.v.when)
+		} else {
+			l.timerRemove(0)
+			l.waiters--
+		}
+		fired = true
+		if cb := e.v.cb; cb != nil {
+			e.v.cb = nil
+			l.depth++
+			cb(TimerID{h}, true)
+			l.depth--
+			l.timerRelease(h)
+		}
+	}
+	return fired
+}
+
+func (l *loop) timerPush(h handle, e *entry[timerObj]) {
+	idx, _ := h.index()
+	l.timerHeap = append(l.timerHeap, timerRef{when: e.v.when, idx: idx})
+	i := len(l.timerHeap) - 1
+	e.v.heapIdx = int32(i)
+	l.timerUp(i)
+}
+
+func (l *loop) timerRemove(i int) {
+	hp := l.timerHeap
+	l.timers.at(hp[i].idx).v.heapIdx = -1
+	last := len(hp) - 1
+	if i != last {
+		hp[i] = hp[last]
+		l.timers.at(hp[i].idx).v.heapIdx = int32(i)
+	}
+	l.timerHeap = hp[:last]
+	if i != last {
+		l.timerDown(i)
+		l.timerUp(i)
+	}
+}
+
+func (l *loop) timerFix(i int, when int64) {
+	l.timerHeap[i].when = when
+	l.timerDown(i)
+	l.timerUp(i)
+}
+
+func (l *loop) timerUp(i int) {
+	hp := l.timerHeap
+	for i > 0 {
+		p := (i - 1) / 2
+		if hp[p].when <= hp[i].when {
+			break
+		}
+		l.timerSwap(i, p)
+		i = p
+	}
+}
+
+func (l *loop) timerDown(i int) {
+	hp := l.timerHeap
+	n := len(hp)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && hp[c+1].when < hp[c].when {
+			c++
+		}
+		if hp[i].when <= hp[c].when {
+			return
+		}
+		l.timerSwap(i, c)
+		i = c
+	}
+}
+
+func (l *loop) timerSwap(i, j int) {
+	hp := l.timerHeap
+	hp[i], hp[j] = hp[j], hp[i]
+	l.timers.at(hp[i].idx).v.heapIdx = int32(i)
+	l.timers.at(hp[j].idx).v.heapIdx = int32(j)
+}
