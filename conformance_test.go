@@ -1,0 +1,69 @@
+package eventcore
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+// The conformance suite: every test that takes a driver runs against each
+// driver usable here, or only the one EVENTCORE_DRIVER names, so that CI
+// can run the whole suite once per driver.
+
+func testDrivers(t *testing.T) []string {
+	if name := os.Getenv("EVENTCORE_DRIVER"); name != "" {
+		return []string{name}
+	}
+	return Drivers()
+}
+
+// forEachDriver runs fn once per driver on a fresh Driver, and fails the
+// test if fn leaves a handle open.
+func forEachDriver(t *testing.T, fn func(t *testing.T, d *Driver)) {
+	t.Helper()
+	for _, name := range testDrivers(t) {
+		t.Run(name, func(t *testing.T) {
+			d := newTestDriver(t, name)
+			fn(t, d)
+			if !d.Dispose() {
+				t.Errorf("handles left open: %+v", d.OpenHandles())
+			}
+		})
+	}
+}
+
+func newTestDriver(t *testing.T, name string) *Driver {
+	t.Helper()
+	d, err := New(WithDriver(name))
+	if err != nil {
+		t.Fatalf("New(%q): %v", name, err)
+	}
+	return d
+}
+
+// hangLimit only keeps a broken test from hanging: it is no timing
+// assertion, and generous enough for a loaded 2-core machine.
+const hangLimit = 20 * time.Second
+
+// runUntil processes events until cond holds.
+func runUntil(t *testing.T, d *Driver, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(hangLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		d.Core().ProcessEvents(10 * time.Millisecond)
+	}
+}
+
+// runFor processes events for about dur, for tests that check that
+// something does not happen.
+func runFor(d *Driver, dur time.Duration) {
+	end := time.Now().Add(dur)
+	for time.Now().Before(end) {
+		if d.Core().ProcessEvents(time.Until(end)) == ExitOutOfWaiters {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}

@@ -1,0 +1,267 @@
+package eventcore
+
+import (
+	"testing"
+	"time"
+)
+
+func TestTimerOneShot(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		id := tm.Create()
+		if tm.IsPending(id) || tm.IsPeriodic(id) || !tm.IsUnique(id) {
+			t.Fatal("new timer: pending, periodic or shared")
+		}
+		start := time.Now()
+		tm.Set(id, 30*time.Millisecond, 0)
+		if !tm.IsPending(id) {
+			t.Fatal("set timer is not pending")
+		}
+		calls, fired := 0, false
+		var at time.Time
+		if !tm.Wait(id, func(got TimerID, f bool) { calls, fired, at = calls+1, f, time.Now(); _ = got }) {
+			t.Fatal("Wait refused")
+		}
+		if tm.Wait(id, func(TimerID, bool) {}) {
+			t.Error("a second pending Wait was accepted")
+		}
+		runUntil(t, d, "timer", func() bool { return calls > 0 })
+		runFor(d, 20*time.Millisecond)
+		if calls != 1 || !fired {
+			t.Fatalf("callback ran %d times, fired=%v", calls, fired)
+		}
+		if at.Sub(start) < 30*time.Millisecond {
+			t.Errorf("timer fired early: after %v", at.Sub(start))
+		}
+		if tm.IsPending(id) || d.Core().WaiterCount() != 0 {
+			t.Error("fired one-shot timer still pending or counted")
+		}
+		if tm.ReleaseRef(id) {
+			t.Error("ReleaseRef of the last reference reported the timer alive")
+		}
+	})
+}
+
+func TestTimerPeriodic(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		id := tm.Create()
+		const period = 20 * time.Millisecond
+		start := time.Now()
+		tm.Set(id, period, period)
+		if !tm.IsPeriodic(id) {
+			t.Fatal("IsPeriodic false")
+		}
+		firstDeadline := d.l.timers.get(id.h, kindTimer).v.when
+		var times []time.Time
+		var deadlines []int64
+		var cb TimerCallback
+		cb = func(id TimerID, fired bool) {
+			if !fired {
+				t.Error("periodic wait called with fired=false")
+			}
+			times = append(times, time.Now())
+			deadlines = append(deadlines, d.l.timers.get(id.h, kindTimer).v.when)
+			if len(times) < 5 {
+				tm.Wait(id, cb)
+			}
+		}
+		tm.Wait(id, cb)
+		runUntil(t, d, "5 periods", func() bool { return len(times) == 5 })
+		for i, at := range times {
+			if min := time.Duration(i+1) * period; at.Sub(start) < min {
+				t.Errorf("period %d fired after %v, before %v", i+1, at.Sub(start), min)
+			}
+		}
+		// No drift: each next deadline is the first plus whole periods,
+		// however late a callback ran.
+		for i, dl := range deadlines {
+			if off := dl - firstDeadline; off <= 0 || off%int64(period) != 0 || off > int64(i+1)*int64(period)*10 {
+				t.Errorf("deadline after period %d is %v past the first: not on the cadence", i+1, time.Duration(off))
+			}
+		}
+		if !tm.IsPending(id) || d.Core().WaiterCount() != 1 {
+			t.Error("periodic timer stopped by itself")
+		}
+		tm.Stop(id)
+		if tm.IsPending(id) || d.Core().WaiterCount() != 0 {
+			t.Error("Stop left the timer pending or counted")
+		}
+		tm.ReleaseRef(id)
+	})
+}
+
+func TestTimerStopCallsWaitWithFalse(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		id := tm.Create()
+		tm.Set(id, time.Hour, 0)
+		calls, fired := 0, true
+		tm.Wait(id, func(_ TimerID, f bool) { calls++; fired = f })
+		tm.Stop(id)
+		if calls != 1 || fired {
+			t.Fatalf("Stop: callback ran %d times, fired=%v; want once with false", calls, fired)
+		}
+		tm.Stop(id) // stopping a stopped timer is harmless
+		tm.Set(id, time.Millisecond, 0)
+		runFor(d, 20*time.Millisecond)
+		if calls != 1 {
+			t.Fatalf("callback ran again after Stop: %d calls", calls)
+		}
+		tm.ReleaseRef(id)
+	})
+}
+
+func TestTimerCancelWait(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		id := tm.Create()
+		tm.Set(id, 5*time.Millisecond, 0)
+		called := false
+		tm.Wait(id, func(TimerID, bool) { called = true })
+		tm.CancelWait(id)
+		if !tm.IsUnique(id) {
+			t.Error("CancelWait did not drop the wait's reference")
+		}
+		runUntil(t, d, "timer to expire", func() bool { return !tm.IsPending(id) })
+		if called {
+			t.Fatal("cancelled wait was called")
+		}
+		tm.ReleaseRef(id)
+	})
+}
+
+func TestTimerRearmKeepsWait(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		id := tm.Create()
+		tm.Set(id, time.Hour, 0)
+		calls := 0
+		tm.Wait(id, func(TimerID, bool) { calls++ })
+		tm.Set(id, time.Millisecond, 0) // moves the deadline; the wait stays
+		if calls != 0 || d.Core().WaiterCount() != 1 {
+			t.Fatalf("re-arm: %d calls, WaiterCount %d", calls, d.Core().WaiterCount())
+		}
+		runUntil(t, d, "re-armed timer", func() bool { return calls == 1 })
+		tm.ReleaseRef(id)
+	})
+}
+
+func TestTimerFireAndForget(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		id := tm.Create()
+		tm.Set(id, time.Millisecond, 0)
+		fired := false
+		tm.Wait(id, func(TimerID, bool) { fired = true })
+		if !tm.ReleaseRef(id) {
+			t.Fatal("timer freed while its wait holds it")
+		}
+		runUntil(t, d, "timer", func() bool { return fired })
+		if tm.IsPending(id) || len(d.OpenHandles()) != 0 {
+			t.Fatalf("fired fire-and-forget timer still open: %+v", d.OpenHandles())
+		}
+	})
+}
+
+func TestTimerStarvedWaitIsCancelled(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		id := tm.Create()
+		called := false
+		tm.Wait(id, func(TimerID, bool) { called = true })
+		if tm.ReleaseRef(id) {
+			t.Fatal("unarmed timer with only its wait's reference stayed alive")
+		}
+		if called || len(d.OpenHandles()) != 0 {
+			t.Fatal("starved wait was called or the timer leaked")
+		}
+	})
+}
+
+func TestTimerZeroRearmDoesNotSpin(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		id := tm.Create()
+		n := 0
+		var cb TimerCallback
+		cb = func(id TimerID, _ bool) {
+			n++
+			tm.Set(id, 0, 0)
+			tm.Wait(id, cb)
+		}
+		tm.Set(id, 0, 0)
+		tm.Wait(id, cb)
+		for range 3 {
+			if r := d.Core().ProcessEvents(Infinite); r != ExitIdle {
+				t.Fatalf("ProcessEvents = %v", r)
+			}
+		}
+		if n < 1 || n > 3 {
+			t.Fatalf("timer re-armed with a zero timeout fired %d times in 3 rounds", n)
+		}
+		tm.CancelWait(id)
+		tm.ReleaseRef(id)
+	})
+}
+
+func TestTimerManyOrdered(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		const n = 200
+		var order []int64 // deadlines in the order the timers fired
+		ids := make([]TimerID, n)
+		for i := range n {
+			ids[i] = tm.Create()
+			j := (i * 7919) % n // a permutation of the timeouts
+			tm.Set(ids[i], time.Duration(j)*100*time.Microsecond, 0)
+			when := d.l.timers.get(ids[i].h, kindTimer).v.when
+			tm.Wait(ids[i], func(_ TimerID, fired bool) {
+				if fired {
+					order = append(order, when)
+				}
+			})
+			tm.ReleaseRef(ids[i])
+		}
+		// Stop every tenth: its wait runs with fired=false at once.
+		stopped := 0
+		for i := 0; i < n; i += 10 {
+			tm.Stop(ids[i])
+			stopped++
+		}
+		runUntil(t, d, "all timers", func() bool { return len(order) == n-stopped })
+		for i := 1; i < len(order); i++ {
+			if order[i] < order[i-1] {
+				t.Fatalf("timer with deadline %d fired after one with %d", order[i], order[i-1])
+			}
+		}
+		if len(d.OpenHandles()) != 0 {
+			t.Fatal("timers leaked")
+		}
+	})
+}
+
+func TestTimerInvalidHandles(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		id := tm.Create()
+		tm.ReleaseRef(id)
+		again := tm.Create() // reuses the slot under a new generation
+		for _, bad := range []TimerID{{}, id, {h: handle(0xdeadbeef12345678)}, {h: again.h ^ 1}, {h: makeHandle(kindEvent, 0, again.h.gen())}} {
+			if tm.Set(bad, time.Millisecond, 0) || tm.IsPending(bad) || tm.IsPeriodic(bad) || tm.IsUnique(bad) ||
+				tm.Wait(bad, func(TimerID, bool) { t.Error("callback on an invalid timer") }) || tm.ReleaseRef(bad) {
+				t.Errorf("invalid timer %v accepted", bad)
+			}
+			tm.Stop(bad)
+			tm.CancelWait(bad)
+			tm.AddRef(bad)
+			if d.LastError(bad) != ErrInvalidHandle {
+				t.Errorf("LastError(%v) = %v", bad, d.LastError(bad))
+			}
+		}
+		if !tm.IsUnique(again) || tm.IsPending(again) {
+			t.Fatal("operations on invalid handles touched the live timer")
+		}
+		tm.ReleaseRef(again)
+	})
+}
