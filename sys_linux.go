@@ -26,6 +26,7 @@ func sysAccept(fd int, rsa *unix.RawSockaddrAny) (int, uint32, error) {
 
 func sysRecvFrom(fd int, p []byte, rsa *unix.RawSockaddrAny) (int, uint32, error) {
 	salen := uint32(unix.SizeofSockaddrAny)
+	rsa.Addr.Family = unix.AF_UNSPEC // in case the kernel writes no address
 	r, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))),
 		uintptr(len(p)), 0, uintptr(unsafe.Pointer(rsa)), uintptr(unsafe.Pointer(&salen)))
 	if errno != 0 {

@@ -1,0 +1,139 @@
+package eventcore
+
+import (
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Steady-state hot paths allocate nothing: these tests fail if one does.
+// Callbacks are method values made once, as a server would keep them.
+
+func TestAllocsStreamRoundTrip(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		s := d.Sockets()
+		c, srv := streamPair(t, d, MustParseAddr("127.0.0.1:0"))
+		msg, buf := make([]byte, 64), make([]byte, 64)
+		var w, r ioResult
+		wcb, rcb := w.cb, r.cb
+		roundTrip := func() {
+			w, r = ioResult{}, ioResult{}
+			s.Read(srv, buf, IOModeAll, rcb)
+			s.Write(c, msg, IOModeAll, wcb)
+			for !r.done || !w.done {
+				d.Core().ProcessEvents(hangLimit)
+			}
+		}
+		roundTrip()
+		if n := testing.AllocsPerRun(1000, roundTrip); n != 0 {
+			t.Errorf("read+write round trip: %v allocations", n)
+		}
+		s.ReleaseRef(c)
+		s.ReleaseRef(srv)
+	})
+}
+
+func TestAllocsDatagram(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		s := d.Sockets()
+		a := newDgram(t, d, MustParseAddr("127.0.0.1:0"), Addr{})
+		b := newDgram(t, d, MustParseAddr("127.0.0.1:0"), Addr{})
+		to := mustLocal(t, s, b)
+		msg, buf := make([]byte, 64), make([]byte, 64)
+		var w, r dgramResult
+		wcb, rcb := w.cb, r.cb
+		roundTrip := func() {
+			w, r = dgramResult{}, dgramResult{}
+			s.Receive(b, buf, IOModeOnce, rcb)
+			s.Send(a, msg, IOModeOnce, to, wcb)
+			for !r.done || !w.done {
+				d.Core().ProcessEvents(hangLimit)
+			}
+		}
+		roundTrip()
+		if n := testing.AllocsPerRun(1000, roundTrip); n != 0 {
+			t.Errorf("send+receive: %v allocations", n)
+		}
+		s.ReleaseRef(a)
+		s.ReleaseRef(b)
+	})
+}
+
+func TestAllocsAccept(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		s := d.Sockets()
+		accepted := 0
+		acb := func(_ StreamListener, c StreamSocket, _ Addr) { accepted++; s.ReleaseRef(c) }
+		lst, err := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenDefaults, acb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := mustLocal(t, s, lst).Port()
+		sa := &syscall.SockaddrInet4{Port: int(port), Addr: [4]byte{127, 0, 0, 1}}
+		cycle := func() {
+			// The client side uses plain system calls, so that only the
+			// driver's accept path is measured.
+			fd, _ := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+			syscall.Connect(fd, sa)
+			want := accepted + 1
+			for accepted < want {
+				d.Core().ProcessEvents(hangLimit)
+			}
+			syscall.Close(fd)
+		}
+		for range 300 { // grow the tables to their steady size
+			cycle()
+		}
+		if n := testing.AllocsPerRun(300, cycle); n != 0 {
+			t.Errorf("accept+release: %v allocations", n)
+		}
+		s.ReleaseRef(lst)
+	})
+}
+
+func TestAllocsTimers(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		id := tm.Create()
+		if n := testing.AllocsPerRun(1000, func() { tm.Set(id, time.Hour, 0) }); n != 0 {
+			t.Errorf("timer re-arm: %v allocations", n)
+		}
+		fired := false
+		cb := func(TimerID, bool) { fired = true }
+		fire := func() {
+			fired = false
+			tm.Set(id, 0, 0)
+			tm.Wait(id, cb)
+			for !fired {
+				d.Core().ProcessEvents(hangLimit)
+			}
+		}
+		fire()
+		if n := testing.AllocsPerRun(1000, fire); n != 0 {
+			t.Errorf("timer arm+wait+fire: %v allocations", n)
+		}
+		tm.ReleaseRef(id)
+	})
+}
+
+func TestAllocsEvents(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		evs := d.Events()
+		ev := evs.Create()
+		woken := false
+		cb := func(EventID) { woken = true }
+		cycle := func() {
+			woken = false
+			evs.Wait(ev, cb)
+			evs.Trigger(ev, false)
+			for !woken {
+				d.Core().ProcessEvents(hangLimit)
+			}
+		}
+		cycle()
+		if n := testing.AllocsPerRun(1000, cycle); n != 0 {
+			t.Errorf("event wait+trigger: %v allocations", n)
+		}
+		evs.ReleaseRef(ev)
+	})
+}
