@@ -1,0 +1,77 @@
+// Package eventcore is a callback-based event loop: sockets (TCP, UDP,
+// Unix-domain), timers, signals and cross-goroutine events on one loop, with
+// no goroutine per connection and no allocation on the hot paths. It is the
+// Go counterpart of eventcore, the D library under vibe.d, and keeps its
+// interface: a [Driver] groups [Core], [Timers], [Events], [Signals] and
+// [Sockets], operations are proactor-style ("read into this buffer, call me
+// when done"), and results are status enums that a callback switches on.
+//
+// # Loop and owner
+//
+// [New] creates a driver; the platform's best mechanism is the default
+// (epoll on Linux) and [Drivers] lists the others. EVENTCORE_DRIVER or
+// [WithDriver] picks one by name. The goroutine that calls
+// Core().ProcessEvents owns the loop: every callback runs on it, from
+// ProcessEvents (or from the call that started an operation, see below),
+// and only it may call the driver's methods, except Core.Exit,
+// Core.RunInOwnerThread and Events.Trigger, which any goroutine may call.
+// Run one driver per goroutine to use several cores.
+//
+// # Callbacks
+//
+// Every callback other than a "listen" one (accept, signal) runs at most
+// once, and exactly once unless its operation is cancelled; after a cancel
+// returns, the callback never runs. When a result is known at once (data
+// already buffered, a failure, a misuse), the callback may run before the
+// call that started the operation returns, as in eventcore; the methods say
+// where. Such synchronous completions nest at most a few levels deep; beyond
+// that they are finished from the loop, so a peer that always has data ready
+// cannot grow the stack without bound.
+//
+// # Handles
+//
+// Handles are small value types, one per kind ([StreamSocket],
+// [StreamListener], [DatagramSocket], [TimerID], [EventID], [EventWaitID],
+// [SignalID]); the zero value is invalid. A handle carries a generation, so
+// a released handle is refused even after its slot, or its file descriptor,
+// has been reused; so are handles of another kind or another driver. Misuse
+// never panics: it is reported by a status (IOStatusInvalidHandle,
+// IOStatusBusy), a false result or an error, and [Driver.LastError] returns
+// the error behind the last failure status of a handle. Handles are
+// reference-counted (AddRef, ReleaseRef); [UserData] attaches a typed value
+// to any handle. [Driver.Dispose] frees everything and reports what was left
+// open.
+//
+// # Differences from eventcore
+//
+// The API is translated, not transliterated:
+//
+//   - Driver and its parts are concrete types, not interfaces: calls are
+//     direct and the compiler can prove that a handle passed as a
+//     [SocketHandle] does not escape, which keeps the hot paths free of
+//     allocation. Drivers differ internally (see Drivers).
+//   - Go funcs are not comparable, so Events.Wait returns an [EventWaitID]
+//     that Events.CancelWait takes (the seed's EventWaitID).
+//   - Events.Trigger is goroutine-safe and never runs callbacks itself: they
+//     run from ProcessEvents even when the owner triggers.
+//   - Timers.Set on an armed timer moves its deadline and keeps a pending
+//     wait, instead of stopping the timer first (which calls the wait with
+//     fired == false). Timers.Wait holds a reference, as in eventcore.
+//   - ReleaseRef reports whether the handle is still alive: false both when
+//     the call freed it and when the handle was invalid.
+//   - Sockets.ConnectStream always returns a handle, which the caller
+//     releases; when the connection fails the socket is closed but the handle
+//     stays valid, so that LastError can tell why.
+//   - Synchronous calls that can fail return an error in the Go way; the OS
+//     error is returned as is (errors.Is(err, syscall.EADDRINUSE) works).
+//   - Addresses are [Addr] values (an IP address and port, or a Unix-domain
+//     path) instead of std.socket.Address: converting and copying one
+//     allocates nothing.
+//   - RunInOwnerThread takes a func(), the closure replacing the seed's
+//     function pointer and parameter.
+//   - Signals arrive through os/signal: the Go runtime owns the process's
+//     signal handlers.
+//   - Sockets have LeaveMulticastGroup, SetMulticastInterface and
+//     SetMulticastTTL besides the seed's options, and stream connections
+//     start with TCP_NODELAY on, as in Go's net.
+package eventcore
