@@ -107,8 +107,6 @@ func (a Addr) String() string {
 	return ""
 }
 
-func (a Addr) is6() bool { return a.ap.Addr().Is6() && !a.ap.Addr().Is4In6() }
-
 func netipAddrPort4(a [4]byte, port uint16) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom4(a), port)
 }
