@@ -698,7 +698,11 @@ func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
 		switch err {
 		case nil:
 			op.done = n
-			l.complete(h, op, IOStatusOK, decodeSockaddr(&l.rsa, salen, &e.v.ext.peerPath))
+			from := decodeSockaddr(&l.rsa, salen, &e.v.ext.peerPath)
+			if salen == 0 && e.v.flags&fdUnix != 0 {
+				from = Addr{unix: true} // an unnamed Unix-domain sender
+			}
+			l.complete(h, op, IOStatusOK, from)
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
