@@ -44,6 +44,7 @@ var kindNames = [numKinds]string{
 	kindSignal:         "SignalID",
 }
 
+// String names the handle type of the kind, for messages and leak reports.
 func (k kind) String() string {
 	if k < numKinds {
 		return kindNames[k]
