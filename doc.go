@@ -26,7 +26,10 @@
 // call that started the operation returns, as in eventcore; the methods say
 // where. Such synchronous completions nest at most a few levels deep; beyond
 // that they are finished from the loop, so a peer that always has data ready
-// cannot grow the stack without bound.
+// cannot grow the stack without bound. An operation in IOModeImmediate is
+// the exception: it always completes, and runs its callback, before the
+// call that started it returns, so a callback may hand it a buffer that is
+// reused right after (see examples/http).
 //
 // # Handles
 //

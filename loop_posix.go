@@ -22,6 +22,10 @@ type sysLoop struct {
 	deferred, deferredSpare []handle
 
 	rsa unix.RawSockaddrAny // scratch address for accept and receive
+
+	// waitGen counts the poller's waits; a descriptor read since the
+	// latest one may no longer be as that wait reported it.
+	waitGen uint32
 }
 
 func (l *loop) initPosix(p poller) {
@@ -33,11 +37,12 @@ func (l *loop) initPosix(p poller) {
 
 func (l *loop) sysWait(timeout time.Duration) bool {
 	t := l.sleepTimeout(timeout)
+	l.waitGen++
 	evs, _ := l.p.wait(l.ready[:0], t)
 	l.awake()
 	l.ready = evs
 	for i := range evs {
-		l.onReady(evs[i].h, evs[i].ev)
+		l.onPolled(evs[i].h, evs[i].ev)
 	}
 	got := len(evs) > 0
 	if len(l.deferred) > 0 {
@@ -162,6 +167,26 @@ func (l *loop) syncInterest(h handle) {
 	}
 }
 
+// onPolled takes what the poller reported for h, then services it.
+func (l *loop) onPolled(h handle, ev readyBits) {
+	if e := l.fdEntry(h); e != nil {
+		if ev&evUrgent != 0 {
+			e.v.flags |= fdUrgent
+		}
+		if ev&(evRead|evError) != 0 {
+			// Pollers report the state a descriptor was in when the wait
+			// returned (epoll polls each ready one again before reporting
+			// it): it could be read then. That still holds unless a
+			// callback run for an earlier event of this batch read it.
+			e.v.rdState = rdUnknown
+			if e.v.readGen != l.waitGen {
+				e.v.rdState = rdReadable
+			}
+		}
+	}
+	l.onReady(h, ev)
+}
+
 // onReady services the pending operations of h after the poller reported
 // it, or when it was deferred.
 func (l *loop) onReady(h handle, ev readyBits) {
@@ -169,7 +194,7 @@ func (l *loop) onReady(h handle, ev readyBits) {
 	if e == nil {
 		return
 	}
-	if ev&(evRead|evError) != 0 && e.v.rd.active {
+	if ev&(evRead|evUrgent|evError) != 0 && e.v.rd.active {
 		l.serviceRead(h, e)
 		if e = l.fdEntry(h); e == nil {
 			return
@@ -183,14 +208,4 @@ func (l *loop) onReady(h handle, ev readyBits) {
 
 // readable reports whether a read on fd would not block (data, end of
 // stream, or an error to collect), without reading.
-func readable(fd int) (bool, error) {
-	var pfd [1]unix.PollFd
-	pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-	for {
-		n, err := unix.Poll(pfd[:], 0)
-		if err == unix.EINTR {
-			continue
-		}
-		return n > 0, err
-	}
-}
+func readable(fd int) (bool, error) { return sysReadable(fd) }

@@ -23,7 +23,9 @@ type poller interface {
 	del(fd int)
 	// wait blocks for up to timeout (0: do not block; Infinite: no limit)
 	// and appends what became ready to evs. A wake-up consumed by wait is
-	// not reported.
+	// not reported. An event must describe the descriptor's state when
+	// wait returns (as epoll and poll do): evRead means a read would not
+	// block then.
 	wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, error)
 	// wake makes a blocked wait return. It is safe from any goroutine.
 	wake()
@@ -34,9 +36,10 @@ type poller interface {
 type readyBits uint8
 
 const (
-	evRead readyBits = 1 << iota
+	evRead readyBits = 1 << iota // data or the end of the stream can be read
 	evWrite
-	evError // hang-up or error: both directions should look
+	evError  // hang-up or error: both directions should look
+	evUrgent // TCP urgent data is pending (EPOLLPRI, POLLPRI)
 )
 
 type readyEvent struct {

@@ -68,8 +68,11 @@ func (p *epoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, e
 			continue
 		}
 		var r readyBits
-		if e.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLPRI) != 0 {
+		if e.Events&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 {
 			r |= evRead
+		}
+		if e.Events&unix.EPOLLPRI != 0 {
+			r |= evUrgent
 		}
 		if e.Events&unix.EPOLLOUT != 0 {
 			r |= evWrite

@@ -20,9 +20,22 @@ type fdObj struct {
 	state    ConnectionState
 	flags    fdFlags
 	interest readyBits // what a level-triggered poller watches
+	rdState  rdState   // what is known of the read side, to skip system calls
+	readGen  uint32    // loop.waitGen when the descriptor was last read
 	rd, wr   ioOp
 	ext      *fdExt
 }
+
+// rdState is what the loop knows about whether a read would find
+// something, so that it can skip system calls whose result it knows:
+// a read that would only say EAGAIN, or a poll(2) for a zero-length read.
+type rdState uint8
+
+const (
+	rdUnknown  rdState = iota // try the system call
+	rdDrained                 // a read emptied the socket; the poller will report new data
+	rdReadable                // the poller saw data (or the end, or an error) and nothing read since
+)
 
 type fdFlags uint8
 
@@ -30,6 +43,7 @@ const (
 	fdUnix      fdFlags = 1 << iota // AF_UNIX
 	fdIPv6                          // AF_INET6
 	fdShutWrite                     // we shut down writing
+	fdUrgent                        // TCP urgent data was seen: short reads prove nothing
 )
 
 // ioOp is one pending operation: a read or receive (fdObj.rd), a write,
@@ -334,9 +348,14 @@ func (l *loop) streamRead(h handle, buf []byte, mode IOMode, cb IOCallback) {
 	}
 	e.v.rd = ioOp{buf: buf, cb: cb, mode: mode, active: true}
 	l.waiters++
-	if l.depth >= maxSyncDepth {
+	switch {
+	case mode == IOModeImmediate:
+		l.serviceStreamRead(h, e)
+	case e.v.rdState == rdDrained:
+		// Nothing to read until the poller reports more: wait for it.
+	case l.depth >= maxSyncDepth:
 		l.deferService(h)
-	} else {
+	default:
 		l.serviceStreamRead(h, e)
 	}
 	l.syncInterest(h)
@@ -350,11 +369,15 @@ func (l *loop) serviceStreamRead(h handle, e *entry[fdObj]) {
 		return
 	}
 	for {
-		n, err := unix.Read(fd, op.buf[op.done:])
+		want := len(op.buf) - op.done
+		n, err := sysRead(fd, op.buf[op.done:])
+		e.v.readGen = l.waitGen
+		e.v.rdState = rdUnknown
 		switch {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN:
+			e.v.rdState = rdDrained
 			if op.mode == IOModeImmediate {
 				l.completeStream(h, op, statusSoFar(op))
 			}
@@ -372,6 +395,13 @@ func (l *loop) serviceStreamRead(h handle, e *entry[fdObj]) {
 			l.completeStream(h, op, IOStatusDisconnected)
 			return
 		}
+		if n < want && e.v.flags&(fdUnix|fdUrgent) == 0 {
+			// A TCP read returns all that is queued, stopping short only
+			// at urgent data: a short read emptied the socket, and data
+			// arriving later makes the poller report it. (Unix-domain
+			// stream reads may stop at a message boundary.)
+			e.v.rdState = rdDrained
+		}
 		op.done += n
 		if op.mode != IOModeAll || op.done == len(op.buf) {
 			l.completeStream(h, op, IOStatusOK)
@@ -383,7 +413,22 @@ func (l *loop) serviceStreamRead(h handle, e *entry[fdObj]) {
 // serviceWaitReadable completes a zero-length read or receive once data
 // could be read.
 func (l *loop) serviceWaitReadable(h handle, e *entry[fdObj], op *ioOp) {
+	switch e.v.rdState {
+	case rdReadable:
+		l.complete(h, op, IOStatusOK, Addr{})
+		return
+	case rdDrained:
+		if op.mode != IOModeImmediate {
+			return // the poller will report data
+		}
+	}
 	ok, err := readable(int(e.v.fd))
+	if err == nil {
+		e.v.rdState = rdDrained
+		if ok {
+			e.v.rdState = rdReadable
+		}
+	}
 	switch {
 	case err != nil:
 		e.err = err
@@ -422,7 +467,7 @@ func (l *loop) streamWrite(h handle, buf []byte, mode IOMode, cb IOCallback) {
 	}
 	e.v.wr = ioOp{buf: buf, cb: cb, mode: mode, active: true}
 	l.waiters++
-	if l.depth >= maxSyncDepth {
+	if l.depth >= maxSyncDepth && mode != IOModeImmediate {
 		l.deferService(h)
 	} else {
 		l.serviceStreamWrite(h, e)
@@ -552,6 +597,9 @@ func (l *loop) sockShutdown(h handle, read, write bool) error {
 			e.v.state = ConnectionClosed
 		}
 	}
+	if read {
+		e.v.rdState = rdUnknown
+	}
 	if read && write {
 		e.v.state = ConnectionClosed
 	}
@@ -679,7 +727,7 @@ func (l *loop) dgramReceive(h handle, buf []byte, mode IOMode, cb DatagramIOCall
 	}
 	e.v.rd = ioOp{buf: buf, cb: cb, mode: mode, active: true}
 	l.waiters++
-	if l.depth >= maxSyncDepth {
+	if l.depth >= maxSyncDepth && mode != IOModeImmediate {
 		l.deferService(h)
 	} else {
 		l.serviceReceive(h, e)
@@ -695,6 +743,8 @@ func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
 	}
 	for {
 		n, salen, err := sysRecvFrom(int(e.v.fd), op.buf, &l.rsa)
+		e.v.readGen = l.waitGen
+		e.v.rdState = rdUnknown
 		switch err {
 		case nil:
 			op.done = n
@@ -706,6 +756,7 @@ func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
+			e.v.rdState = rdDrained
 			if op.mode == IOModeImmediate {
 				l.complete(h, op, IOStatusWouldBlock, Addr{})
 			}
@@ -731,7 +782,7 @@ func (l *loop) dgramSend(h handle, buf []byte, mode IOMode, to Addr, cb Datagram
 	e.v.wr = ioOp{buf: buf, cb: cb, mode: mode, active: true}
 	e.v.ext.to = to
 	l.waiters++
-	if l.depth >= maxSyncDepth {
+	if l.depth >= maxSyncDepth && mode != IOModeImmediate {
 		l.deferService(h)
 	} else {
 		l.serviceSend(h, e)

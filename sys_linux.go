@@ -9,6 +9,15 @@ import (
 // System calls of the per-message paths, made directly so that the
 // address goes through the loop's scratch RawSockaddrAny: the x/sys
 // wrappers return a freshly allocated Sockaddr each time.
+//
+// They use RawSyscall6, not Syscall6. Syscall6 tells the scheduler that the
+// thread may block in the kernel (entersyscall/exitsyscall), so that its P
+// can run other goroutines meanwhile; sysmon takes the P away from a call
+// that lasts over 20 µs, and getting it back costs a thread hand-off. Every
+// call here is on a non-blocking descriptor (or has a zero timeout) and
+// returns at once, so that bookkeeping buys nothing and costs on every
+// message. The loop's blocking wait goes through the Go runtime's poller
+// instead (poller_epoll.go).
 
 func sysSocket(family, typ int) (int, error) {
 	return unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
@@ -16,7 +25,7 @@ func sysSocket(family, typ int) (int, error) {
 
 func sysAccept(fd int, rsa *unix.RawSockaddrAny) (int, uint32, error) {
 	salen := uint32(unix.SizeofSockaddrAny)
-	r, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(rsa)),
+	r, _, errno := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(rsa)),
 		uintptr(unsafe.Pointer(&salen)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
 	if errno != 0 {
 		return -1, 0, errno
@@ -27,7 +36,7 @@ func sysAccept(fd int, rsa *unix.RawSockaddrAny) (int, uint32, error) {
 func sysRecvFrom(fd int, p []byte, rsa *unix.RawSockaddrAny) (int, uint32, error) {
 	salen := uint32(unix.SizeofSockaddrAny)
 	rsa.Addr.Family = unix.AF_UNSPEC // in case the kernel writes no address
-	r, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))),
+	r, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))),
 		uintptr(len(p)), 0, uintptr(unsafe.Pointer(rsa)), uintptr(unsafe.Pointer(&salen)))
 	if errno != 0 {
 		return 0, 0, errno
@@ -36,7 +45,7 @@ func sysRecvFrom(fd int, p []byte, rsa *unix.RawSockaddrAny) (int, uint32, error
 }
 
 func sysSendTo(fd int, p []byte, rsa *unix.RawSockaddrAny, salen uint32) (int, error) {
-	r, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))),
+	r, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))),
 		uintptr(len(p)), unix.MSG_NOSIGNAL, uintptr(unsafe.Pointer(rsa)), uintptr(salen))
 	if errno != 0 {
 		return 0, errno
@@ -47,6 +56,33 @@ func sysSendTo(fd int, p []byte, rsa *unix.RawSockaddrAny, salen uint32) (int, e
 // sysSend writes to a connected socket; MSG_NOSIGNAL keeps a closed peer
 // from raising SIGPIPE.
 func sysSend(fd int, p []byte) (int, error) { return sysSendTo(fd, p, nil, 0) }
+
+// sysRead reads from a non-blocking descriptor.
+func sysRead(fd int, p []byte) (int, error) {
+	r, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}
+
+// sysReadable reports whether a read on fd would not block (data, the end
+// of the stream, or an error to collect), without reading: ppoll with a
+// zero timeout, which every Linux architecture has.
+func sysReadable(fd int) (bool, error) {
+	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	var ts unix.Timespec
+	for {
+		r, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		switch errno {
+		case 0:
+			return r > 0, nil
+		case unix.EINTR:
+			continue
+		}
+		return false, errno
+	}
+}
 
 // sysDisconnect dissolves a datagram socket's association.
 func sysDisconnect(fd int) error {

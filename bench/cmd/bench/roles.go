@@ -3,7 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
+	"strconv"
+	"time"
 )
 
 // The bench binary runs its helper processes by re-executing itself with
@@ -19,6 +22,8 @@ func runRole(role string, args []string) int {
 		err = timerRole(args)
 	case "wake":
 		err = wakeRole(args)
+	case "load":
+		err = loadRole(args)
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}
@@ -27,6 +32,31 @@ func runRole(role string, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// loadRole is "-role load ADDR CONNS SIZE DEPTH SECONDS": the echo load
+// client alone, against a server started by hand (for profiling it).
+func loadRole(args []string) error {
+	if len(args) != 5 {
+		return fmt.Errorf("usage: -role load ADDR CONNS SIZE DEPTH SECONDS")
+	}
+	addr, err := netip.ParseAddrPort(args[0])
+	if err != nil {
+		return err
+	}
+	var n [4]int
+	for i := range n {
+		if n[i], err = strconv.Atoi(args[i+1]); err != nil {
+			return err
+		}
+	}
+	cfg := echoConfig{conns: n[0], size: n[1], depth: n[2], warm: 200 * time.Millisecond, dur: time.Duration(n[3]) * time.Second}
+	res, err := runEcho(addr, cfg, clientCPU, func(bool) {})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%.0f msgs/s, p50 %d ns, p99 %d ns\n", float64(res.msgs)/res.secs, res.lat.percentile(0.5), res.lat.percentile(0.99))
+	return nil
 }
 
 // emit writes a role's figures for the parent to read.
