@@ -115,6 +115,23 @@ func TestRunInOwnerThread(t *testing.T) {
 	})
 }
 
+// Functions queued before ProcessEvents run at its start; having run
+// them, it returns instead of blocking for more, even with waiters left.
+func TestProcessEventsReturnsAfterQueuedWork(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		ev := d.Events().Create()
+		d.Events().Wait(ev, func(EventID) {})
+		ran := false
+		d.Core().RunInOwnerThread(func() { ran = true })
+		stop := time.AfterFunc(hangLimit, d.Core().Exit) // only if it hangs
+		defer stop.Stop()
+		if r := d.Core().ProcessEvents(Infinite); r != ExitIdle || !ran {
+			t.Errorf("ProcessEvents = %v (ran %v), want idle after running the queued function", r, ran)
+		}
+		d.Events().ReleaseRef(ev)
+	})
+}
+
 func TestDisposeReportsLeaks(t *testing.T) {
 	for _, name := range testDrivers(t) {
 		t.Run(name, func(t *testing.T) {

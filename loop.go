@@ -98,7 +98,10 @@ func (l *loop) run(timeout time.Duration) ExitReason {
 	for {
 		now := l.now()
 		wait := time.Duration(0)
-		if timeout > 0 {
+		// Once callbacks have run, only collect what is ready: blocking
+		// would hold back the return that reports them (and could wait
+		// forever for an event the callbacks were the last of).
+		if timeout > 0 && !got {
 			wait = l.nextTimerWait(now)
 			if timeout != Infinite {
 				wait = min(wait, timeout-time.Duration(now-start))
