@@ -1,13 +1,14 @@
 package eventcore
 
 import (
-	"syscall"
 	"testing"
 	"time"
 )
 
 // Steady-state hot paths allocate nothing: these tests fail if one does.
 // Callbacks are method values made once, as a server would keep them.
+// (TestAllocsHotPaths in hotpath_test.go checks accept and event triggers,
+// with the micro-benchmarks' cycles.)
 
 func TestAllocsStreamRoundTrip(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d *Driver) {
@@ -59,38 +60,6 @@ func TestAllocsDatagram(t *testing.T) {
 	})
 }
 
-func TestAllocsAccept(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *Driver) {
-		s := d.Sockets()
-		accepted := 0
-		acb := func(_ StreamListener, c StreamSocket, _ Addr) { accepted++; s.ReleaseRef(c) }
-		lst, err := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenDefaults, acb)
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := mustLocal(t, s, lst).Port()
-		sa := &syscall.SockaddrInet4{Port: int(port), Addr: [4]byte{127, 0, 0, 1}}
-		cycle := func() {
-			// The client side uses plain system calls, so that only the
-			// driver's accept path is measured.
-			fd, _ := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-			syscall.Connect(fd, sa)
-			want := accepted + 1
-			for accepted < want {
-				d.Core().ProcessEvents(hangLimit)
-			}
-			syscall.Close(fd)
-		}
-		for range 300 { // grow the tables to their steady size
-			cycle()
-		}
-		if n := testing.AllocsPerRun(300, cycle); n != 0 {
-			t.Errorf("accept+release: %v allocations", n)
-		}
-		s.ReleaseRef(lst)
-	})
-}
-
 func TestAllocsTimers(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		tm := d.Timers()
@@ -113,27 +82,5 @@ func TestAllocsTimers(t *testing.T) {
 			t.Errorf("timer arm+wait+fire: %v allocations", n)
 		}
 		tm.ReleaseRef(id)
-	})
-}
-
-func TestAllocsEvents(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *Driver) {
-		evs := d.Events()
-		ev := evs.Create()
-		woken := false
-		cb := func(EventID) { woken = true }
-		cycle := func() {
-			woken = false
-			evs.Wait(ev, cb)
-			evs.Trigger(ev, false)
-			for !woken {
-				d.Core().ProcessEvents(hangLimit)
-			}
-		}
-		cycle()
-		if n := testing.AllocsPerRun(1000, cycle); n != 0 {
-			t.Errorf("event wait+trigger: %v allocations", n)
-		}
-		evs.ReleaseRef(ev)
 	})
 }

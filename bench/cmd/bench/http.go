@@ -134,11 +134,7 @@ func (r *runner) wrk(w httpWorkload, url, script string, d time.Duration) (strin
 		args = append(args, "-s", script)
 	}
 	args = append(args, url)
-	if haveTaskset {
-		args = append([]string{"taskset", "-c", strconv.Itoa(clientCPU)}, args...)
-	}
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), "PIPELINE_DEPTH="+strconv.Itoa(w.depth))
+	cmd := execCommand(pinned(clientCPU, args), []string{"PIPELINE_DEPTH=" + strconv.Itoa(w.depth)})
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("wrk: %v\n%s", err, out)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -52,11 +51,7 @@ func (r *runner) idleOnce(self string, sv serverSpec, n int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	args := []string{self, "-role", "idle", p.addr.String(), strconv.Itoa(n)}
-	if haveTaskset {
-		args = append([]string{"taskset", "-c", strconv.Itoa(clientCPU)}, args...)
-	}
-	cmd := exec.Command(args[0], args[1:]...)
+	cmd := execCommand(pinned(clientCPU, []string{self, "-role", "idle", p.addr.String(), strconv.Itoa(n)}), nil)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return 0, err

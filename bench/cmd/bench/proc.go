@@ -47,11 +47,7 @@ func (l *lockedBuffer) String() string {
 // startServer runs argv pinned to cpu with the extra environment, waits for
 // the line that says where it listens, and returns it running.
 func startServer(name string, argv []string, env []string, cpu int) (*process, error) {
-	if cpu >= 0 && haveTaskset {
-		argv = append([]string{"taskset", "-c", strconv.Itoa(cpu)}, argv...)
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd := execCommand(pinned(cpu, argv), env)
 	p := &process{name: name, cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	out, err := cmd.StdoutPipe()
@@ -144,6 +140,15 @@ func rss(pid int) (int64, error) {
 	}
 	pages, err := strconv.ParseInt(f[1], 10, 64)
 	return pages * int64(os.Getpagesize()), err
+}
+
+// pinned prefixes argv with taskset to run it on cpu (if cpu >= 0 and
+// taskset is there).
+func pinned(cpu int, argv []string) []string {
+	if cpu < 0 || !haveTaskset {
+		return argv
+	}
+	return append([]string{"taskset", "-c", strconv.Itoa(cpu)}, argv...)
 }
 
 var haveTaskset = func() bool {

@@ -69,11 +69,7 @@ func (r *runner) runRoleProcess(role string, args []string, env []string, cpu in
 	if err != nil {
 		return nil, err
 	}
-	argv := append([]string{self, "-role", role}, args...)
-	if cpu >= 0 && haveTaskset {
-		argv = append([]string{"taskset", "-c", fmt.Sprint(cpu)}, argv...)
-	}
-	cmd := execCommand(argv, env)
+	cmd := execCommand(pinned(cpu, append([]string{self, "-role", role}, args...)), env)
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v: %s", role, err, stderrOf(err))

@@ -3,22 +3,14 @@
 package main
 
 import (
-	"flag"
-	"fmt"
 	"log"
-	"net"
-	"os"
 
+	"github.com/eventcore-go/eventcore/bench/servers/internal/announce"
 	"github.com/valyala/fasthttp"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
-	flag.Parse()
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatal(err)
-	}
+	ln := announce.Listen("fasthttp")
 	hello := []byte("Hello, World!")
 	h := func(ctx *fasthttp.RequestCtx) {
 		switch string(ctx.Path()) {
@@ -30,7 +22,5 @@ func main() {
 		}
 	}
 	srv := &fasthttp.Server{Handler: h, Name: "fasthttp"}
-	fmt.Printf("listening on %v (fasthttp)\n", ln.Addr())
-	os.Stdout.Sync()
 	log.Fatal(srv.Serve(ln))
 }

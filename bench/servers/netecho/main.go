@@ -3,22 +3,14 @@
 package main
 
 import (
-	"flag"
-	"fmt"
 	"log"
 	"net"
-	"os"
+
+	"github.com/eventcore-go/eventcore/bench/servers/internal/announce"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
-	flag.Parse()
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("listening on %v (net)\n", ln.Addr())
-	os.Stdout.Sync()
+	ln := announce.Listen("net")
 	for {
 		c, err := ln.Accept()
 		if err != nil {

@@ -3,21 +3,14 @@
 package main
 
 import (
-	"flag"
-	"fmt"
 	"log"
-	"net"
 	"net/http"
-	"os"
+
+	"github.com/eventcore-go/eventcore/bench/servers/internal/announce"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
-	flag.Parse()
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatal(err)
-	}
+	ln := announce.Listen("net/http")
 	hello := []byte("Hello, World!")
 	h := func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" && r.URL.Path != "/plaintext" {
@@ -29,7 +22,5 @@ func main() {
 		hd["Content-Type"] = []string{"text/plain"}
 		w.Write(hello)
 	}
-	fmt.Printf("listening on %v (net/http)\n", ln.Addr())
-	os.Stdout.Sync()
 	log.Fatal(http.Serve(ln, http.HandlerFunc(h)))
 }

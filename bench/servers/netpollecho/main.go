@@ -5,25 +5,17 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"log"
-	"net"
-	"os"
 
 	"github.com/cloudwego/netpoll"
+	"github.com/eventcore-go/eventcore/bench/servers/internal/announce"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
-	flag.Parse()
 	if err := netpoll.Configure(netpoll.Config{PollerNum: 1}); err != nil {
 		log.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatal(err)
-	}
+	ln := announce.Listen("netpoll")
 	nl, err := netpoll.ConvertListener(ln)
 	if err != nil {
 		log.Fatal(err)
@@ -32,8 +24,6 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("listening on %v (netpoll)\n", ln.Addr())
-	os.Stdout.Sync()
 	log.Fatal(loop.Serve(nl))
 }
 
