@@ -98,6 +98,7 @@ func main() {
 	}
 
 	started := time.Now()
+	loadStart := loadAvg()
 	dir, err := os.MkdirTemp("", "eventcore-bench-")
 	if err != nil {
 		log.Fatal(err)
@@ -145,6 +146,7 @@ func main() {
 		fail(r.writeReport(reportInfo{
 			command: strings.TrimSpace(cmdline), mode: mode, started: started,
 			elapsed: elapsed, jsonPath: *jsonOut, notes: *notes,
+			load: [2]string{loadStart, loadAvg()},
 			reportPath: *report, chart: *charts,
 		}))
 		r.log.Printf("wrote %s and charts in %s", *report, *charts)

@@ -279,6 +279,7 @@ type reportInfo struct {
 	elapsed           time.Duration
 	jsonPath, notes   string
 	reportPath, chart string
+	load              [2]string // /proc/loadavg at the start and the end
 }
 
 // writeReport writes the Markdown report and its charts.
@@ -309,6 +310,7 @@ func (r *runner) writeReport(info reportInfo) error {
 	for _, l := range machineInfo() {
 		b.WriteString("- " + l + "\n")
 	}
+	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) at the start: %s; at the end: %s. The machine is shared with other work, which the load average shows; alternating the implementations within each repetition spreads that noise over all of them.\n", info.load[0], info.load[1])
 	b.WriteString("\n## Method\n\n" + methodText + "\n")
 	if bar := r.barReport(true); bar != "" {
 		b.WriteString("## The bar\n\neventcore-epoll against the bar of issue 3, medians of this run:\n\n" + bar + "\n")
@@ -364,6 +366,18 @@ func machineInfo() []string {
 		out = append(out, "wrk: "+v)
 	}
 	return out
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
 }
 
 func firstLine(argv ...string) string {
