@@ -99,7 +99,11 @@ func (r *runner) echoOnce(w echoWorkload, sv serverSpec) error {
 		return err
 	}
 	if res.msgs == 0 {
-		return fmt.Errorf("no message was echoed")
+		// A machine busy with other work can starve a run; it counts as
+		// what it was, and the median over repetitions copes.
+		r.log.Printf("warning: %s, %s: no message was echoed in the window", w.name, sv.impl)
+		r.res.add(w.name, sv.impl, "msgs/s", "messages/s", 0)
+		return nil
 	}
 	rate := float64(res.msgs) / res.secs
 	r.res.add(w.name, sv.impl, "msgs/s", "messages/s", rate)

@@ -146,7 +146,7 @@ func main() {
 		fail(r.writeReport(reportInfo{
 			command: strings.TrimSpace(cmdline), mode: mode, started: started,
 			elapsed: elapsed, jsonPath: *jsonOut, notes: *notes,
-			load: [2]string{loadStart, loadAvg()},
+			load:       [2]string{loadStart, loadAvg()},
 			reportPath: *report, chart: *charts,
 		}))
 		r.log.Printf("wrote %s and charts in %s", *report, *charts)
