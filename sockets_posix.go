@@ -223,7 +223,7 @@ func (l *loop) sockListen(bind Addr, opts StreamListenOptions, cb AcceptCallback
 		return 0, err
 	}
 	e.v.state = ConnectionConnected
-	if p := bind.Path(); flags&fdUnix != 0 && p != "" && p[0] != '@' {
+	if p := bind.Path(); flags&fdUnix != 0 && p != "" && !(abstractUnixPaths && p[0] == '@') {
 		e.v.ext = &fdExt{unlink: p}
 	}
 	if cb != nil {
@@ -748,10 +748,7 @@ func (l *loop) serviceSend(h handle, e *entry[fdObj]) {
 		if to.IsZero() {
 			n, err = sysSend(int(e.v.fd), op.buf)
 		} else {
-			var salen uint32
-			if salen, err = encodeSockaddr(to, &l.rsa); err == nil {
-				n, err = sysSendTo(int(e.v.fd), op.buf, &l.rsa, salen)
-			}
+			n, err = sysSendTo(int(e.v.fd), op.buf, to, &l.rsa)
 		}
 		switch err {
 		case nil:

@@ -491,6 +491,7 @@ func TestStreamSocketOptions(t *testing.T) {
 			t.Errorf("SetKeepAlive: %v", err)
 		}
 		checkKeepAliveParams(t, s, c, get)
+		checkUserTimeout(t, s, c, get)
 		if err := s.SetOption(c, SocketOptionBroadcast, true); !errors.Is(err, ErrNotSupported) {
 			t.Errorf("datagram option on a stream socket: %v", err)
 		}
