@@ -68,7 +68,11 @@ func sysSend(fd int, p []byte) (int, error) {
 func sockaddrToRaw(sa unix.Sockaddr, rsa *unix.RawSockaddrAny) uint32 {
 	rsa.Addr.Family = unix.AF_UNSPEC
 	a := addrOf(sa)
-	if a.IsZero() || a.IsUnix() && a.Path() == "" {
+	switch {
+	case a.IsUnix() && a.Path() == "":
+		rsa.Addr.Family = unix.AF_UNIX // an unnamed peer
+		return sunPathOffset
+	case a.IsZero():
 		return 0
 	}
 	n, err := encodeSockaddr(a, rsa)
