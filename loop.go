@@ -2,6 +2,7 @@ package eventcore
 
 import (
 	"math/rand/v2"
+	"net"
 	"os"
 	"time"
 )
@@ -31,6 +32,10 @@ type loop struct {
 
 	leaks []HandleInfo // what Dispose found open
 
+	workers  workerPool
+	lookups  table[dnsObj]
+	resolver *net.Resolver
+
 	sysLoop
 }
 
@@ -47,6 +52,9 @@ func newLoop(name string) *loop {
 	l.events.salt = salt
 	l.eventWaits.salt = salt
 	l.signals.salt = salt
+	l.lookups.salt = salt
+	l.workers = workerPool{max: DefaultWorkers, xq: &l.xq}
+	l.resolver = net.DefaultResolver
 	return l
 }
 
@@ -73,6 +81,10 @@ func (l *loop) header(h handle) *header {
 		}
 	case kindSignal:
 		if e := l.signals.get(h, kindSignal); e != nil {
+			return &e.header
+		}
+	case kindDNSLookup:
+		if e := l.lookups.get(h, kindDNSLookup); e != nil {
 			return &e.header
 		}
 	default:
@@ -160,6 +172,8 @@ func (l *loop) drainCross() bool {
 			l.triggerEvent(it.h, it.op == crossTriggerAll)
 		case crossSignal:
 			l.deliverSignal(it.sig)
+		case crossJob:
+			it.job.finish(l)
 		}
 		if l.disposed {
 			return true
@@ -176,6 +190,8 @@ func (l *loop) dispose() bool {
 	}
 	l.leaks = l.openHandles()
 	l.xq.close()
+	l.workers.close()
+	l.disposeLookups()
 	l.disposeSignals()
 	l.timers = table[timerObj]{}
 	l.timerHeap = nil
@@ -202,6 +218,7 @@ func (l *loop) openHandles() []HandleInfo {
 	l.timers.each(func(h handle, e *entry[timerObj]) { add(h, &e.header) })
 	l.events.each(func(h handle, e *entry[eventObj]) { add(h, &e.header) })
 	l.signals.each(func(h handle, e *entry[signalObj]) { add(h, &e.header) })
+	l.lookups.each(func(h handle, e *entry[dnsObj]) { add(h, &e.header) })
 	l.sysEachOpen(add)
 	return out
 }
