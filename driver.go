@@ -100,6 +100,12 @@ func (d *Driver) Signals() Signals { return Signals{d.l} }
 // Sockets returns the socket API.
 func (d *Driver) Sockets() Sockets { return Sockets{d.l} }
 
+// Files returns the file API.
+func (d *Driver) Files() Files { return Files{d.l} }
+
+// Pipes returns the pipe API.
+func (d *Driver) Pipes() Pipes { return Pipes{d.l} }
+
 // DNS returns the name resolution API.
 func (d *Driver) DNS() DNS { return DNS{d.l} }
 

@@ -222,3 +222,28 @@ func (l *loop) openHandles() []HandleInfo {
 	l.sysEachOpen(add)
 	return out
 }
+
+// callIO runs an I/O callback of any handle kind, counting the nesting
+// depth; a nil callback is skipped.
+func (l *loop) callIO(cb any, h handle, st IOStatus, n int, addr Addr) {
+	l.depth++
+	switch cb := cb.(type) {
+	case IOCallback:
+		if cb != nil {
+			cb(StreamSocket{h}, st, n)
+		}
+	case DatagramIOCallback:
+		if cb != nil {
+			cb(DatagramSocket{h}, st, n, addr)
+		}
+	case PipeIOCallback:
+		if cb != nil {
+			cb(Pipe{h}, st, n)
+		}
+	case FileIOCallback:
+		if cb != nil {
+			cb(File{h}, st, n)
+		}
+	}
+	l.depth--
+}

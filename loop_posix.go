@@ -10,10 +10,11 @@ import (
 
 // sysLoop is the readiness-driver part of a loop, shared by every poller.
 type sysLoop struct {
-	p    poller
-	lt   bool // level-triggered poller: watched directions follow pending operations
-	fds  table[fdObj]
-	byFD []handle // descriptor number → handle, to refuse adopting an fd twice
+	p     poller
+	lt    bool // level-triggered poller: watched directions follow pending operations
+	fds   table[fdObj]
+	files table[fileObj]
+	byFD  []handle // descriptor number → handle, to refuse adopting an fd twice
 
 	ready []readyEvent
 	// deferred holds handles whose pending operations are serviced from the
@@ -28,6 +29,7 @@ func (l *loop) initPosix(p poller) {
 	l.p = p
 	l.lt = !p.edgeTriggered()
 	l.fds.salt = l.timers.salt
+	l.files.salt = l.timers.salt
 	l.xq.wake = p.wake
 }
 
@@ -60,16 +62,22 @@ func (l *loop) sysHeader(h handle) *header {
 	if e := l.fdEntry(h); e != nil {
 		return &e.header
 	}
+	if e := l.files.get(h, kindFile); e != nil {
+		return &e.header
+	}
 	return nil
 }
 
 func (l *loop) sysEachOpen(add func(handle, *header)) {
 	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
+	l.files.each(func(h handle, e *entry[fileObj]) { add(h, &e.header) })
 }
 
 func (l *loop) sysDispose() {
 	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })
+	l.files.each(func(h handle, e *entry[fileObj]) { l.fileFree(h, e) })
 	l.fds = table[fdObj]{}
+	l.files = table[fileObj]{}
 	l.byFD = nil
 	l.deferred = nil
 	l.p.close()
@@ -78,7 +86,7 @@ func (l *loop) sysDispose() {
 // fdEntry returns the live descriptor entry h names, whatever its kind.
 func (l *loop) fdEntry(h handle) *entry[fdObj] {
 	switch k := h.kind(); k {
-	case kindStreamSocket, kindStreamListener, kindDatagramSocket:
+	case kindStreamSocket, kindStreamListener, kindDatagramSocket, kindPipe:
 		return l.fds.get(h, k)
 	}
 	return nil
@@ -96,28 +104,38 @@ func (l *loop) newFD(k kind, fd int, flags fdFlags) (handle, *entry[fdObj], erro
 		l.fds.release(h, e)
 		return 0, nil, err
 	}
-	for fd >= len(l.byFD) {
-		l.byFD = append(l.byFD, 0)
-	}
-	l.byFD[fd] = h
+	l.setByFD(fd, h)
 	return h, e, nil
 }
 
 func (l *loop) fdRegistered(fd int) bool { return fd < len(l.byFD) && l.byFD[fd] != 0 }
 
-// closeSysFD closes the descriptor of e, leaving the entry.
-func (l *loop) closeSysFD(e *entry[fdObj]) {
-	fd := int(e.v.fd)
-	if fd < 0 {
-		return
+func (l *loop) setByFD(fd int, h handle) {
+	for fd >= len(l.byFD) {
+		l.byFD = append(l.byFD, 0)
 	}
-	l.p.del(fd)
-	if fd < len(l.byFD) {
+	l.byFD[fd] = h
+}
+
+func (l *loop) clearByFD(fd int, h handle) {
+	if fd < len(l.byFD) && l.byFD[fd] == h {
 		l.byFD[fd] = 0
 	}
-	unix.Close(fd)
+}
+
+// closeSysFD closes the descriptor of e, leaving the entry.
+func (l *loop) closeSysFD(e *entry[fdObj]) error {
+	fd := int(e.v.fd)
+	if fd < 0 {
+		return nil
+	}
+	l.p.del(fd)
+	if fd < len(l.byFD) { // not yet there if registration failed
+		l.byFD[fd] = 0
+	}
 	e.v.fd = -1
 	e.v.interest = 0
+	return unix.Close(fd)
 }
 
 // closeFD frees the entry and its descriptor; pending operations are

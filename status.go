@@ -134,7 +134,8 @@ const (
 	// OpenStatusSharingViolation: another process holds the file in a way
 	// that excludes this open (Windows).
 	OpenStatusSharingViolation
-	// OpenStatusError: any other failure; LastError says why.
+	// OpenStatusError: any other failure (Files.Open returns the error
+	// itself).
 	OpenStatusError
 )
 
