@@ -106,6 +106,9 @@ func (d *Driver) Files() Files { return Files{d.l} }
 // Pipes returns the pipe API.
 func (d *Driver) Pipes() Pipes { return Pipes{d.l} }
 
+// Processes returns the child process API.
+func (d *Driver) Processes() Processes { return Processes{d.l} }
+
 // DNS returns the name resolution API.
 func (d *Driver) DNS() DNS { return DNS{d.l} }
 

@@ -25,7 +25,7 @@ type loop struct {
 	timerRound uint32
 
 	events     table[eventObj]
-	eventWaits table[eventWaitObj]
+	eventWaits table[waiter[EventCallback]]
 
 	signals    table[signalObj]
 	signalRefs map[os.Signal]int // listeners per signal, to (un)subscribe once
@@ -196,7 +196,7 @@ func (l *loop) dispose() bool {
 	l.timers = table[timerObj]{}
 	l.timerHeap = nil
 	l.events = table[eventObj]{}
-	l.eventWaits = table[eventWaitObj]{}
+	l.eventWaits = table[waiter[EventCallback]]{}
 	l.sysDispose()
 	l.waiters = 0
 	l.disposed = true

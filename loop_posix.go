@@ -23,6 +23,12 @@ type sysLoop struct {
 	deferred, deferredSpare []handle
 
 	rsa unix.RawSockaddrAny // scratch address for accept and receive
+
+	procs        table[processObj]
+	procWaits    table[waiter[ProcessExitCallback]]
+	orphans      map[handle]orphanProc // released processes still to be reaped
+	sigchldUsers int                   // processes watched through SIGCHLD
+	noPidfd      bool                  // tests: use SIGCHLD even where pidfd works
 }
 
 func (l *loop) initPosix(p poller) {
@@ -30,6 +36,8 @@ func (l *loop) initPosix(p poller) {
 	l.lt = !p.edgeTriggered()
 	l.fds.salt = l.timers.salt
 	l.files.salt = l.timers.salt
+	l.procs.salt = l.timers.salt
+	l.procWaits.salt = l.timers.salt
 	l.xq.wake = p.wake
 }
 
@@ -62,8 +70,19 @@ func (l *loop) sysHeader(h handle) *header {
 	if e := l.fdEntry(h); e != nil {
 		return &e.header
 	}
-	if e := l.files.get(h, kindFile); e != nil {
-		return &e.header
+	switch h.kind() {
+	case kindFile:
+		if e := l.files.get(h, kindFile); e != nil {
+			return &e.header
+		}
+	case kindProcess:
+		if e := l.procs.get(h, kindProcess); e != nil {
+			return &e.header
+		}
+	case kindProcessWait:
+		if e := l.procWaits.get(h, kindProcessWait); e != nil {
+			return &e.header
+		}
 	}
 	return nil
 }
@@ -71,13 +90,17 @@ func (l *loop) sysHeader(h handle) *header {
 func (l *loop) sysEachOpen(add func(handle, *header)) {
 	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
 	l.files.each(func(h handle, e *entry[fileObj]) { add(h, &e.header) })
+	l.procs.each(func(h handle, e *entry[processObj]) { add(h, &e.header) })
 }
 
 func (l *loop) sysDispose() {
 	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })
 	l.files.each(func(h handle, e *entry[fileObj]) { l.fileFree(h, e) })
+	l.disposeProcs()
 	l.fds = table[fdObj]{}
 	l.files = table[fileObj]{}
+	l.procs = table[processObj]{}
+	l.procWaits = table[waiter[ProcessExitCallback]]{}
 	l.byFD = nil
 	l.deferred = nil
 	l.p.close()
@@ -183,6 +206,10 @@ func (l *loop) syncInterest(h handle) {
 // onReady services the pending operations of h after the poller reported
 // it, or when it was deferred.
 func (l *loop) onReady(h handle, ev readyBits) {
+	if h.kind() == kindProcess {
+		l.procReady(h)
+		return
+	}
 	e := l.fdEntry(h)
 	if e == nil {
 		return

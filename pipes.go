@@ -17,9 +17,8 @@ type Pipes struct{ l *loop }
 // Adopt takes over fd, one end of a pipe (or a terminal, a FIFO, a
 // character device). It is switched to non-blocking mode; the driver closes
 // it when Close is called or the last reference is released. It fails with
-// ErrAlreadyRegistered if the driver already owns fd, and with the system's
-// error for a descriptor that cannot be watched for readiness (a regular
-// file).
+// ErrAlreadyRegistered if the driver already owns fd, and with
+// ErrNotSupported for a regular file or a directory (use [Files]).
 func (p Pipes) Adopt(fd uintptr) (Pipe, error) {
 	h, err := p.l.pipeAdopt(fd)
 	return Pipe{h}, err

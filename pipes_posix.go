@@ -18,6 +18,13 @@ func (l *loop) pipeAdopt(fd uintptr) (handle, error) {
 	if l.fdRegistered(ifd) {
 		return 0, ErrAlreadyRegistered
 	}
+	var st unix.Stat_t
+	if err := unix.Fstat(ifd, &st); err != nil {
+		return 0, err
+	}
+	if m := st.Mode & unix.S_IFMT; m == unix.S_IFREG || m == unix.S_IFDIR {
+		return 0, ErrNotSupported // always "ready": use Files
+	}
 	if err := unix.SetNonblock(ifd, true); err != nil {
 		return 0, err
 	}
