@@ -500,7 +500,6 @@ func (l *loop) serviceSend(h handle, e *entry[fdObj]) {
 	}
 }
 
-
 func (l *loop) dgramMulticast(h handle, op mcastOp, group Addr, ifIndex uint32) error {
 	e := l.fds.get(h, kindDatagramSocket)
 	if e == nil {
