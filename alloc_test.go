@@ -1,6 +1,7 @@
 package eventcore
 
 import (
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -135,5 +136,32 @@ func TestAllocsEvents(t *testing.T) {
 			t.Errorf("event wait+trigger: %v allocations", n)
 		}
 		evs.ReleaseRef(ev)
+	})
+}
+
+func TestAllocsFile(t *testing.T) {
+	dir := t.TempDir()
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		fs := d.Files()
+		f, err := fs.Open(filepath.Join(dir, d.Name()), FileCreateTrunc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4096)
+		var w, r fileResult
+		wcb, rcb := w.cb, r.cb
+		cycle := func() {
+			w, r = fileResult{}, fileResult{}
+			fs.Write(f, 0, buf, IOModeAll, wcb)
+			fs.Read(f, 0, buf, IOModeAll, rcb)
+			for !w.done || !r.done {
+				d.Core().ProcessEvents(hangLimit)
+			}
+		}
+		cycle()
+		if n := testing.AllocsPerRun(500, cycle); n != 0 {
+			t.Errorf("file write+read: %v allocations", n)
+		}
+		fs.ReleaseRef(f)
 	})
 }

@@ -4,10 +4,11 @@ import "sync"
 
 // The worker pool runs what has no asynchronous form on a readiness driver
 // (file I/O, DNS resolution, opening files) off the loop, on at most
-// maxWorkers goroutines per driver, and hands each finished job back to the
-// loop through the cross-goroutine queue. Workers exist only while there is
-// work: an idle pool has no goroutine. Jobs are objects that live with their
-// handle and are reused, so steady-state file I/O allocates nothing.
+// max goroutines per driver, and hands each finished job back to the loop
+// through the cross-goroutine queue. Workers start when work first needs
+// them, park on a condition variable while idle, and end with Dispose. Jobs
+// are objects that live with their handle and are reused, so steady-state
+// file I/O allocates nothing.
 
 // job is a piece of work for the pool.
 type job interface {
@@ -28,9 +29,11 @@ func WithWorkers(n int) Option { return func(c *config) { c.workers = max(n, 1) 
 
 type workerPool struct {
 	mu      sync.Mutex
+	work    sync.Cond // signalled when a job is queued or the pool closes
 	queue   []job
 	head    int
-	running int
+	started int // workers started
+	idle    int // workers parked on work
 	max     int
 	closed  bool
 	xq      *crossQueue
@@ -42,23 +45,30 @@ func (p *workerPool) submit(j job) {
 		p.mu.Unlock()
 		return
 	}
+	if p.work.L == nil {
+		p.work.L = &p.mu
+	}
 	p.queue = append(p.queue, j)
-	start := p.running < p.max
-	if start {
-		p.running++
+	switch {
+	case p.idle > 0:
+		p.work.Signal()
+	case p.started < p.max:
+		p.started++
+		go p.worker()
 	}
 	p.mu.Unlock()
-	if start {
-		go p.work()
-	}
 }
 
-func (p *workerPool) work() {
+func (p *workerPool) worker() {
+	p.mu.Lock()
 	for {
-		p.mu.Lock()
-		if p.head == len(p.queue) || p.closed {
+		for p.head == len(p.queue) && !p.closed {
 			p.queue, p.head = p.queue[:0], 0
-			p.running--
+			p.idle++
+			p.work.Wait()
+			p.idle--
+		}
+		if p.closed {
 			p.mu.Unlock()
 			return
 		}
@@ -68,15 +78,19 @@ func (p *workerPool) work() {
 		p.mu.Unlock()
 		j.run()
 		p.xq.push(crossItem{op: crossJob, job: j})
+		p.mu.Lock()
 	}
 }
 
-// close drops the queued jobs; running ones finish, and their results are
-// dropped by the closed cross-goroutine queue.
+// close drops the queued jobs and ends the workers; running jobs finish
+// first, and their results are dropped by the closed cross-goroutine queue.
 func (p *workerPool) close() {
 	p.mu.Lock()
 	p.closed = true
 	clear(p.queue)
 	p.queue, p.head = nil, 0
+	if p.work.L != nil {
+		p.work.Broadcast()
+	}
 	p.mu.Unlock()
 }
