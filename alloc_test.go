@@ -147,13 +147,13 @@ func TestAllocsFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		buf := make([]byte, 4096)
+		out, in := make([]byte, 4096), make([]byte, 4096)
 		var w, r fileResult
 		wcb, rcb := w.cb, r.cb
 		cycle := func() {
 			w, r = fileResult{}, fileResult{}
-			fs.Write(f, 0, buf, IOModeAll, wcb)
-			fs.Read(f, 0, buf, IOModeAll, rcb)
+			fs.Write(f, 0, out, IOModeAll, wcb)
+			fs.Read(f, 0, in, IOModeAll, rcb)
 			for !w.done || !r.done {
 				d.Core().ProcessEvents(hangLimit)
 			}
