@@ -10,7 +10,14 @@ import (
 // Steady-state hot paths allocate nothing: these tests fail if one does.
 // Callbacks are method values made once, as a server would keep them.
 
+func skipUnderRace(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
+}
+
 func TestAllocsStreamRoundTrip(t *testing.T) {
+	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()
 		c, srv := streamPair(t, d, MustParseAddr("127.0.0.1:0"))
@@ -35,6 +42,7 @@ func TestAllocsStreamRoundTrip(t *testing.T) {
 }
 
 func TestAllocsDatagram(t *testing.T) {
+	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()
 		a := newDgram(t, d, MustParseAddr("127.0.0.1:0"), Addr{})
@@ -61,6 +69,7 @@ func TestAllocsDatagram(t *testing.T) {
 }
 
 func TestAllocsAccept(t *testing.T) {
+	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()
 		accepted := 0
@@ -93,6 +102,7 @@ func TestAllocsAccept(t *testing.T) {
 }
 
 func TestAllocsTimers(t *testing.T) {
+	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		tm := d.Timers()
 		id := tm.Create()
@@ -118,6 +128,7 @@ func TestAllocsTimers(t *testing.T) {
 }
 
 func TestAllocsEvents(t *testing.T) {
+	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		evs := d.Events()
 		ev := evs.Create()
@@ -140,6 +151,7 @@ func TestAllocsEvents(t *testing.T) {
 }
 
 func TestAllocsFile(t *testing.T) {
+	skipUnderRace(t)
 	dir := t.TempDir()
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		fs := d.Files()
