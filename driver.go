@@ -103,6 +103,9 @@ func (d *Driver) Sockets() Sockets { return Sockets{d.l} }
 // Files returns the file API.
 func (d *Driver) Files() Files { return Files{d.l} }
 
+// Watchers returns the directory watching API.
+func (d *Driver) Watchers() Watchers { return Watchers{d.l} }
+
 // Pipes returns the pipe API.
 func (d *Driver) Pipes() Pipes { return Pipes{d.l} }
 

@@ -29,6 +29,8 @@ type sysLoop struct {
 	orphans      map[handle]orphanProc // released processes still to be reaped
 	sigchldUsers int                   // processes watched through SIGCHLD
 	noPidfd      bool                  // tests: use SIGCHLD even where pidfd works
+
+	watchState
 }
 
 func (l *loop) initPosix(p poller) {
@@ -38,6 +40,7 @@ func (l *loop) initPosix(p poller) {
 	l.files.salt = l.timers.salt
 	l.procs.salt = l.timers.salt
 	l.procWaits.salt = l.timers.salt
+	l.initWatchState()
 	l.xq.wake = p.wake
 }
 
@@ -83,6 +86,10 @@ func (l *loop) sysHeader(h handle) *header {
 		if e := l.procWaits.get(h, kindProcessWait); e != nil {
 			return &e.header
 		}
+	case kindWatcher:
+		if e := l.watchers.get(h, kindWatcher); e != nil {
+			return &e.header
+		}
 	}
 	return nil
 }
@@ -91,12 +98,14 @@ func (l *loop) sysEachOpen(add func(handle, *header)) {
 	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
 	l.files.each(func(h handle, e *entry[fileObj]) { add(h, &e.header) })
 	l.procs.each(func(h handle, e *entry[processObj]) { add(h, &e.header) })
+	l.watchers.each(func(h handle, e *entry[watcherObj]) { add(h, &e.header) })
 }
 
 func (l *loop) sysDispose() {
 	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })
 	l.files.each(func(h handle, e *entry[fileObj]) { l.fileFree(h, e) })
 	l.disposeProcs()
+	l.disposeWatchers()
 	l.fds = table[fdObj]{}
 	l.files = table[fileObj]{}
 	l.procs = table[processObj]{}
@@ -206,8 +215,12 @@ func (l *loop) syncInterest(h handle) {
 // onReady services the pending operations of h after the poller reported
 // it, or when it was deferred.
 func (l *loop) onReady(h handle, ev readyBits) {
-	if h.kind() == kindProcess {
+	switch h.kind() {
+	case kindProcess:
 		l.procReady(h)
+		return
+	case kindWatcher:
+		l.watchReady()
 		return
 	}
 	e := l.fdEntry(h)
