@@ -86,7 +86,7 @@ func (l *loop) inotifyStart() error {
 	if err != nil {
 		return err
 	}
-	if err := l.p.add(fd, inotifyHandle); err == nil {
+	if err = l.p.add(fd, inotifyHandle); err == nil {
 		err = l.p.modify(fd, inotifyHandle, evRead)
 	}
 	if err != nil {
