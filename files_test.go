@@ -249,3 +249,33 @@ func TestFileErrors(t *testing.T) {
 		fs.ReleaseRef(full)
 	})
 }
+
+func TestFileAdopt(t *testing.T) {
+	checkNoFDLeak(t)
+	dir := t.TempDir()
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		path := filepath.Join(dir, d.Name()+"-adopt")
+		os.WriteFile(path, []byte("adopted"), 0o644)
+		of, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd := dupFD(t, of)
+		of.Close()
+		f, err := d.Files().Adopt(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Files().Adopt(fd); !errors.Is(err, ErrAlreadyRegistered) {
+			t.Fatalf("adopting the same descriptor twice: %v", err)
+		}
+		// The descriptor was opened for appending: the offset is ignored.
+		if r := runFileOp(t, d, func(cb FileIOCallback) { d.Files().Write(f, 0, []byte("!"), IOModeAll, cb) }); r.status != IOStatusOK {
+			t.Fatalf("write: %+v", r)
+		}
+		if got, _ := os.ReadFile(path); string(got) != "adopted!" {
+			t.Fatalf("file holds %q", got)
+		}
+		d.Files().ReleaseRef(f)
+	})
+}
