@@ -152,4 +152,3 @@ func TestPipeAdoptErrors(t *testing.T) {
 		p.ReleaseRef(w)
 	})
 }
-
