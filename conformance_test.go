@@ -28,6 +28,7 @@ func forEachDriver(t *testing.T, fn func(t *testing.T, d *Driver), opts ...Optio
 			if !d.Dispose() {
 				t.Errorf("handles left open: %+v", d.OpenHandles())
 			}
+			checkNoDriverGoroutines(t)
 		})
 	}
 }
