@@ -8,72 +8,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Sockets on readiness drivers. Every operation first tries its
-// non-blocking system call; only when that would block does it wait for the
-// poller, which then calls onReady → serviceRead/serviceWrite. So an
-// operation that can complete at once costs one system call, and no
-// readiness is ever missed: an edge that came before the operation started
-// is covered by the first attempt.
-
-type fdObj struct {
-	fd       int32
-	state    ConnectionState
-	flags    fdFlags
-	interest readyBits // what a level-triggered poller watches
-	rd, wr   ioOp
-	ext      *fdExt
-}
-
-type fdFlags uint8
-
-const (
-	fdUnix      fdFlags = 1 << iota // AF_UNIX
-	fdIPv6                          // AF_INET6
-	fdShutWrite                     // we shut down writing
-)
-
-// ioOp is one pending operation: a read or receive (fdObj.rd), a write,
-// send or connect (fdObj.wr), or a listener's accept callback (rd).
-type ioOp struct {
-	buf    []byte
-	done   int
-	cb     any // IOCallback, DatagramIOCallback, ConnectCallback or AcceptCallback
-	mode   IOMode
-	active bool
-}
-
-// fdExt holds what only some sockets need.
-type fdExt struct {
-	to       Addr   // datagram: where the pending send goes
-	peerPath string // datagram: last Unix-domain sender, reused when it repeats
-	unlink   string // Unix listener: the socket file to remove when freed
-}
+// Sockets on readiness drivers: creating, connecting, accepting, options
+// and addresses. Reads and writes are in fdio_posix.go.
 
 const maxAcceptBatch = 64
-
-func (l *loop) serviceRead(h handle, e *entry[fdObj]) {
-	switch h.kind() {
-	case kindStreamSocket:
-		l.serviceStreamRead(h, e)
-	case kindStreamListener:
-		l.serviceAccept(h, e)
-	case kindDatagramSocket:
-		l.serviceReceive(h, e)
-	}
-}
-
-func (l *loop) serviceWrite(h handle, e *entry[fdObj]) {
-	switch h.kind() {
-	case kindStreamSocket:
-		if e.v.state == ConnectionConnecting {
-			l.finishConnect(h, e)
-		} else {
-			l.serviceStreamWrite(h, e)
-		}
-	case kindDatagramSocket:
-		l.serviceSend(h, e)
-	}
-}
 
 // ---- stream sockets ----
 
@@ -117,10 +55,7 @@ func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
 	if err := l.p.add(fd, h); err != nil {
 		return l.connectFailed(h, e, cb, ConnectStatusSocketCreateFailure, err)
 	}
-	for fd >= len(l.byFD) {
-		l.byFD = append(l.byFD, 0)
-	}
-	l.byFD[fd] = h
+	l.setByFD(fd, h)
 	e.v.state = ConnectionConnecting
 	switch err := unix.Connect(fd, sa); err {
 	case nil:
@@ -316,212 +251,6 @@ func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
 	l.deferService(h)
 }
 
-func (l *loop) streamRead(h handle, buf []byte, mode IOMode, cb IOCallback) {
-	e := l.fds.get(h, kindStreamSocket)
-	if e == nil {
-		l.callIO(cb, h, IOStatusInvalidHandle, 0)
-		return
-	}
-	if e.v.rd.active {
-		e.err = ErrBusy
-		l.callIO(cb, h, IOStatusBusy, 0)
-		return
-	}
-	if e.v.fd < 0 || e.v.state == ConnectionConnecting {
-		e.err = unix.ENOTCONN
-		l.callIO(cb, h, IOStatusError, 0)
-		return
-	}
-	e.v.rd = ioOp{buf: buf, cb: cb, mode: mode, active: true}
-	l.waiters++
-	if l.depth >= maxSyncDepth {
-		l.deferService(h)
-	} else {
-		l.serviceStreamRead(h, e)
-	}
-	l.syncInterest(h)
-}
-
-func (l *loop) serviceStreamRead(h handle, e *entry[fdObj]) {
-	op := &e.v.rd
-	fd := int(e.v.fd)
-	if len(op.buf) == 0 {
-		l.serviceWaitReadable(h, e, op)
-		return
-	}
-	for {
-		n, err := unix.Read(fd, op.buf[op.done:])
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			if op.mode == IOModeImmediate {
-				l.completeStream(h, op, statusSoFar(op))
-			}
-			return
-		case err != nil:
-			l.completeStream(h, op, l.streamFailed(e, err))
-			return
-		case n == 0:
-			switch e.v.state {
-			case ConnectionConnected:
-				e.v.state = ConnectionPassiveClose
-			case ConnectionActiveClose:
-				e.v.state = ConnectionClosed
-			}
-			l.completeStream(h, op, IOStatusDisconnected)
-			return
-		}
-		op.done += n
-		if op.mode != IOModeAll || op.done == len(op.buf) {
-			l.completeStream(h, op, IOStatusOK)
-			return
-		}
-	}
-}
-
-// serviceWaitReadable completes a zero-length read or receive once data
-// could be read.
-func (l *loop) serviceWaitReadable(h handle, e *entry[fdObj], op *ioOp) {
-	ok, err := readable(int(e.v.fd))
-	switch {
-	case err != nil:
-		e.err = err
-		l.complete(h, op, IOStatusError, Addr{})
-	case ok:
-		l.complete(h, op, IOStatusOK, Addr{})
-	case op.mode == IOModeImmediate:
-		l.complete(h, op, IOStatusWouldBlock, Addr{})
-	}
-}
-
-func (l *loop) streamWrite(h handle, buf []byte, mode IOMode, cb IOCallback) {
-	e := l.fds.get(h, kindStreamSocket)
-	if e == nil {
-		l.callIO(cb, h, IOStatusInvalidHandle, 0)
-		return
-	}
-	if e.v.wr.active {
-		e.err = ErrBusy
-		l.callIO(cb, h, IOStatusBusy, 0)
-		return
-	}
-	if e.v.fd < 0 || e.v.state == ConnectionConnecting {
-		e.err = unix.ENOTCONN
-		l.callIO(cb, h, IOStatusError, 0)
-		return
-	}
-	if e.v.flags&fdShutWrite != 0 {
-		e.err = ErrClosed
-		l.callIO(cb, h, IOStatusDisconnected, 0)
-		return
-	}
-	if len(buf) == 0 {
-		l.callIO(cb, h, IOStatusOK, 0)
-		return
-	}
-	e.v.wr = ioOp{buf: buf, cb: cb, mode: mode, active: true}
-	l.waiters++
-	if l.depth >= maxSyncDepth {
-		l.deferService(h)
-	} else {
-		l.serviceStreamWrite(h, e)
-	}
-	l.syncInterest(h)
-}
-
-func (l *loop) serviceStreamWrite(h handle, e *entry[fdObj]) {
-	op := &e.v.wr
-	fd := int(e.v.fd)
-	for {
-		n, err := sysSend(fd, op.buf[op.done:])
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			if op.mode == IOModeImmediate {
-				l.completeStream(h, op, statusSoFar(op))
-			}
-			return
-		case err != nil:
-			l.completeStream(h, op, l.streamFailed(e, err))
-			return
-		}
-		op.done += n
-		if op.done == len(op.buf) || op.mode == IOModeOnce {
-			l.completeStream(h, op, IOStatusOK)
-			return
-		}
-	}
-}
-
-func statusSoFar(op *ioOp) IOStatus {
-	if op.done > 0 {
-		return IOStatusOK
-	}
-	return IOStatusWouldBlock
-}
-
-// streamFailed records err and tells whether it ended the connection.
-func (l *loop) streamFailed(e *entry[fdObj], err error) IOStatus {
-	e.err = err
-	switch err {
-	case unix.ECONNRESET, unix.EPIPE, unix.ENOTCONN, unix.ETIMEDOUT, unix.ECONNABORTED,
-		unix.ENETRESET, unix.EHOSTUNREACH, unix.ENETUNREACH:
-		e.v.state = ConnectionClosed
-		return IOStatusDisconnected
-	}
-	return IOStatusError
-}
-
-func (l *loop) completeStream(h handle, op *ioOp, st IOStatus) { l.complete(h, op, st, Addr{}) }
-
-// complete ends the pending operation op of h and runs its callback.
-func (l *loop) complete(h handle, op *ioOp, st IOStatus, addr Addr) {
-	cb, n := op.cb, op.done
-	*op = ioOp{}
-	l.waiters--
-	l.depth++
-	switch cb := cb.(type) {
-	case IOCallback:
-		if cb != nil {
-			cb(StreamSocket{h}, st, n)
-		}
-	case DatagramIOCallback:
-		if cb != nil {
-			cb(DatagramSocket{h}, st, n, addr)
-		}
-	}
-	l.depth--
-}
-
-func (l *loop) callIO(cb IOCallback, h handle, st IOStatus, n int) {
-	if cb != nil {
-		l.depth++
-		cb(StreamSocket{h}, st, n)
-		l.depth--
-	}
-}
-
-func (l *loop) sockCancel(h handle, k kind, write bool) {
-	e := l.fds.get(h, k)
-	if e == nil {
-		return
-	}
-	op := &e.v.rd
-	if write {
-		if e.v.state == ConnectionConnecting {
-			return // the connect, cancelled only by CancelConnectStream
-		}
-		op = &e.v.wr
-	}
-	if op.active {
-		*op = ioOp{}
-		l.waiters--
-		l.syncInterest(h)
-	}
-}
-
 func (l *loop) sockShutdown(h handle, read, write bool) error {
 	e := l.fds.get(h, kindStreamSocket)
 	if e == nil {
@@ -557,13 +286,13 @@ func (l *loop) sockShutdown(h handle, read, write bool) error {
 	}
 	if write && e.v.wr.active {
 		e.err = ErrClosed
-		l.completeStream(h, &e.v.wr, IOStatusDisconnected)
+		l.complete(h, &e.v.wr, IOStatusDisconnected, Addr{})
 		if e = l.fds.get(h, kindStreamSocket); e == nil {
 			return nil
 		}
 	}
 	if read && e.v.rd.active {
-		l.completeStream(h, &e.v.rd, IOStatusDisconnected)
+		l.complete(h, &e.v.rd, IOStatusDisconnected, Addr{})
 	}
 	l.syncInterest(h)
 	return nil
@@ -669,12 +398,12 @@ func (l *loop) dgramSetTarget(h handle, target Addr) error {
 func (l *loop) dgramReceive(h handle, buf []byte, mode IOMode, cb DatagramIOCallback) {
 	e := l.fds.get(h, kindDatagramSocket)
 	if e == nil {
-		l.callDgram(cb, h, IOStatusInvalidHandle)
+		l.callIO(cb, h, IOStatusInvalidHandle, 0, Addr{})
 		return
 	}
 	if e.v.rd.active {
 		e.err = ErrBusy
-		l.callDgram(cb, h, IOStatusBusy)
+		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 		return
 	}
 	e.v.rd = ioOp{buf: buf, cb: cb, mode: mode, active: true}
@@ -720,12 +449,12 @@ func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
 func (l *loop) dgramSend(h handle, buf []byte, mode IOMode, to Addr, cb DatagramIOCallback) {
 	e := l.fds.get(h, kindDatagramSocket)
 	if e == nil {
-		l.callDgram(cb, h, IOStatusInvalidHandle)
+		l.callIO(cb, h, IOStatusInvalidHandle, 0, Addr{})
 		return
 	}
 	if e.v.wr.active {
 		e.err = ErrBusy
-		l.callDgram(cb, h, IOStatusBusy)
+		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 		return
 	}
 	e.v.wr = ioOp{buf: buf, cb: cb, mode: mode, active: true}
@@ -765,14 +494,6 @@ func (l *loop) serviceSend(h handle, e *entry[fdObj]) {
 			l.complete(h, op, IOStatusError, to)
 		}
 		return
-	}
-}
-
-func (l *loop) callDgram(cb DatagramIOCallback, h handle, st IOStatus) {
-	if cb != nil {
-		l.depth++
-		cb(DatagramSocket{h}, st, 0, Addr{})
-		l.depth--
 	}
 }
 

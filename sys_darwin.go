@@ -27,6 +27,19 @@ func sysSocket(family, typ int) (int, error) {
 	return fd, nil
 }
 
+// sysPipe creates a close-on-exec pipe (blocking: a child may get an end),
+// under ForkLock for the same reason.
+func sysPipe(p *[2]int) error {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	if err := unix.Pipe(p[:]); err != nil {
+		return err
+	}
+	unix.CloseOnExec(p[0])
+	unix.CloseOnExec(p[1])
+	return nil
+}
+
 // initSocket makes a new socket non-blocking, and keeps writes to a closed
 // peer from raising SIGPIPE: SO_NOSIGPIPE is darwin's documented way, and
 // accepted sockets need it set again.

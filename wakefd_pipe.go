@@ -2,11 +2,7 @@
 
 package eventcore
 
-import (
-	"syscall"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // wakeFD wakes a poller from another goroutine. Without eventfd it is a
 // non-blocking pipe: signal writes a byte to w, r is readable until drained.
@@ -14,16 +10,7 @@ type wakeFD struct{ r, w int }
 
 func newWakeFD() (wakeFD, error) {
 	var p [2]int
-	// Not every system has pipe2; ForkLock keeps a concurrent fork+exec
-	// from inheriting the pipe before it is marked close-on-exec.
-	syscall.ForkLock.RLock()
-	err := unix.Pipe(p[:])
-	if err == nil {
-		unix.CloseOnExec(p[0])
-		unix.CloseOnExec(p[1])
-	}
-	syscall.ForkLock.RUnlock()
-	if err != nil {
+	if err := sysPipe(&p); err != nil {
 		return wakeFD{}, err
 	}
 	w := wakeFD{r: p[0], w: p[1]}
