@@ -64,7 +64,15 @@ func (p *kqueuePoller) add(fd int, h handle) error {
 	unix.SetKevent(&p.chg[0], fd, unix.EVFILT_READ, unix.EV_ADD|unix.EV_CLEAR)
 	unix.SetKevent(&p.chg[1], fd, unix.EVFILT_WRITE, unix.EV_ADD|unix.EV_CLEAR)
 	if err := kevCtl(p.kq, p.chg[:]); err != nil {
-		return err
+		// Again one filter at a time, to tell which failed. A pipe whose
+		// other end is closed refuses EVFILT_WRITE (EPIPE); a write on it
+		// fails at once, so it needs no write filter.
+		if err := kevCtl(p.kq, p.chg[:1]); err != nil {
+			return err
+		}
+		if err := kevCtl(p.kq, p.chg[1:]); err != nil && err != unix.EPIPE {
+			return err
+		}
 	}
 	for fd >= len(p.byFD) {
 		p.byFD = append(p.byFD, 0)
