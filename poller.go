@@ -2,7 +2,11 @@
 
 package eventcore
 
-import "time"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // poller is all that differs between the readiness drivers (epoll, poll,
 // kqueue): the shared POSIX code (loop_posix.go, sockets_posix.go) does the
@@ -73,4 +77,13 @@ func waitMillis(timeout time.Duration) int {
 		return int(maxWait / time.Millisecond)
 	}
 	return int((timeout + time.Millisecond - 1) / time.Millisecond)
+}
+
+// notEINTR is err, except that a wait interrupted by a signal is no error:
+// the loop just comes back.
+func notEINTR(err error) error {
+	if err == unix.EINTR {
+		return nil
+	}
+	return err
 }

@@ -102,10 +102,7 @@ func (p *kqueuePoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEve
 	}
 	n, err := unix.Kevent(p.kq, nil, p.evs, ts)
 	if err != nil {
-		if err == unix.EINTR {
-			err = nil
-		}
-		return evs, err
+		return evs, notEINTR(err)
 	}
 	for i := range p.evs[:n] {
 		e := &p.evs[i]

@@ -102,10 +102,7 @@ func (p *pollPoller) remove(fd int, i int32) {
 func (p *pollPoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, error) {
 	n, err := unix.Poll(p.pfds, waitMillis(timeout))
 	if err != nil {
-		if err == unix.EINTR {
-			err = nil
-		}
-		return evs, err
+		return evs, notEINTR(err)
 	}
 	if n > 0 && p.pfds[0].Revents != 0 {
 		p.wfd.drain()
