@@ -76,15 +76,17 @@ func (l *loop) usable(h handle, e *entry[fdObj], write bool, cb any) bool {
 	switch {
 	case e == nil:
 		l.callIO(cb, h, IOStatusInvalidHandle, 0, Addr{})
-	case !write && e.v.rd.active, write && e.v.wr.active:
-		e.err = ErrBusy
-		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 	case e.v.fd < 0 && h.kind() == kindPipe:
 		e.err = ErrClosed
 		l.callIO(cb, h, IOStatusNotAllowed, 0, Addr{})
 	case e.v.fd < 0 || e.v.state == ConnectionConnecting:
+		// Checked before busy: a connecting socket's connect occupies the
+		// write slot, yet a write then is "not connected", not "busy".
 		e.err = unix.ENOTCONN
 		l.callIO(cb, h, IOStatusError, 0, Addr{})
+	case !write && e.v.rd.active, write && e.v.wr.active:
+		e.err = ErrBusy
+		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 	default:
 		return true
 	}
