@@ -1,6 +1,7 @@
 package eventcore
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -10,7 +11,14 @@ import (
 // (TestAllocsHotPaths in hotpath_test.go checks accept and event triggers,
 // with the micro-benchmarks' cycles.)
 
+func skipUnderRace(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
+}
+
 func TestAllocsStreamRoundTrip(t *testing.T) {
+	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()
 		c, srv := streamPair(t, d, MustParseAddr("127.0.0.1:0"))
@@ -35,6 +43,7 @@ func TestAllocsStreamRoundTrip(t *testing.T) {
 }
 
 func TestAllocsDatagram(t *testing.T) {
+	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()
 		a := newDgram(t, d, MustParseAddr("127.0.0.1:0"), Addr{})
@@ -61,6 +70,7 @@ func TestAllocsDatagram(t *testing.T) {
 }
 
 func TestAllocsTimers(t *testing.T) {
+	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		tm := d.Timers()
 		id := tm.Create()
@@ -82,5 +92,33 @@ func TestAllocsTimers(t *testing.T) {
 			t.Errorf("timer arm+wait+fire: %v allocations", n)
 		}
 		tm.ReleaseRef(id)
+	})
+}
+
+func TestAllocsFile(t *testing.T) {
+	skipUnderRace(t)
+	dir := t.TempDir()
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		fs := d.Files()
+		f, err := fs.Open(filepath.Join(dir, d.Name()), FileCreateTrunc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, in := make([]byte, 4096), make([]byte, 4096)
+		var w, r fileResult
+		wcb, rcb := w.cb, r.cb
+		cycle := func() {
+			w, r = fileResult{}, fileResult{}
+			fs.Write(f, 0, out, IOModeAll, wcb)
+			fs.Read(f, 0, in, IOModeAll, rcb)
+			for !w.done || !r.done {
+				d.Core().ProcessEvents(hangLimit)
+			}
+		}
+		cycle()
+		if n := testing.AllocsPerRun(500, cycle); n != 0 {
+			t.Errorf("file write+read: %v allocations", n)
+		}
+		fs.ReleaseRef(f)
 	})
 }

@@ -1,21 +1,44 @@
 // Package eventcore is a callback-based event loop: sockets (TCP, UDP,
-// Unix-domain), timers, signals and cross-goroutine events on one loop, with
-// no goroutine per connection and no allocation on the hot paths. It is the
-// Go counterpart of eventcore, the D library under vibe.d, and keeps its
-// interface: a [Driver] groups [Core], [Timers], [Events], [Signals] and
-// [Sockets], operations are proactor-style ("read into this buffer, call me
-// when done"), and results are status enums that a callback switches on.
+// Unix-domain), timers, signals, cross-goroutine events, file I/O, directory
+// watching, pipes, child processes and DNS on one loop, with no goroutine
+// per connection and no allocation on the hot paths. It is the Go
+// counterpart of eventcore, the D library under vibe.d, and keeps its
+// interface: a [Driver] groups [Core], [Timers], [Events], [Signals],
+// [Sockets], [DNS], [Files], [Watchers], [Pipes] and [Processes],
+// operations are proactor-style ("read into this buffer, call me when
+// done"), and results are status enums that a callback switches on.
+//
+// Work that has no asynchronous form on the platform (file I/O on readiness
+// drivers, name resolution) runs on a small pool of worker goroutines per
+// driver ([WithWorkers]) and completes on the loop like everything else.
 //
 // # Loop and owner
 //
 // [New] creates a driver; the platform's best mechanism is the default
-// (epoll on Linux) and [Drivers] lists the others. EVENTCORE_DRIVER or
+// (epoll on Linux, kqueue on macOS and the BSDs) and [Drivers] lists the
+// others (poll, on every POSIX system). EVENTCORE_DRIVER or
 // [WithDriver] picks one by name. The goroutine that calls
 // Core().ProcessEvents owns the loop: every callback runs on it, from
 // ProcessEvents (or from the call that started an operation, see below),
 // and only it may call the driver's methods, except Core.Exit,
 // Core.RunInOwnerThread and Events.Trigger, which any goroutine may call.
 // Run one driver per goroutine to use several cores.
+//
+// # Drivers
+//
+// Every driver implements the API with the same semantics; they differ in
+// the OS mechanism that tells the loop a descriptor is ready. What a system
+// lacks gives ErrNotSupported: directory watching needs inotify (Linux)
+// for now, and without pidfd (Linux) only children's exits can be watched.
+// epoll (Linux) and kqueue (macOS, FreeBSD, NetBSD, OpenBSD, DragonFly)
+// are edge-triggered: a descriptor is registered once. poll runs on every
+// POSIX system; it is level-triggered, so the loop tells it which
+// directions have pending operations, and each wait costs time in
+// proportion to the number of descriptors with pending operations. On
+// darwin and OpenBSD, which allow system calls only through their C
+// library, accepting a connection and receiving or sending a datagram with
+// an explicit address allocate that address (x/sys offers no
+// allocation-free form there); elsewhere those paths allocate nothing.
 //
 // # Callbacks
 //
@@ -35,7 +58,8 @@
 //
 // Handles are small value types, one per kind ([StreamSocket],
 // [StreamListener], [DatagramSocket], [TimerID], [EventID], [EventWaitID],
-// [SignalID]); the zero value is invalid. A handle carries a generation, so
+// [SignalID], [File], [Pipe], [WatcherID], [ProcessID], [ProcessWaitID],
+// [DNSLookupID]); the zero value is invalid. A handle carries a generation, so
 // a released handle is refused even after its slot, or its file descriptor,
 // has been reused; so are handles of another kind or another driver. Misuse
 // never panics: it is reported by a status (IOStatusInvalidHandle,
@@ -77,4 +101,9 @@
 //   - Sockets have LeaveMulticastGroup, SetMulticastInterface and
 //     SetMulticastTTL besides the seed's options, and stream connections
 //     start with TCP_NODELAY on, as in Go's net.
+//   - Files has FileCreate and FileCreateNew besides the seed's open modes,
+//     OpenAsync besides Open, and Truncate; IOStatus has readPastEOF,
+//     noSpaceLeft and notAllowed for what files report.
+//   - FileChangeOverflow reports that the system dropped directory changes.
+//   - Process waits return a ProcessWaitID for CancelWait, like events.
 package eventcore

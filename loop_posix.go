@@ -10,10 +10,11 @@ import (
 
 // sysLoop is the readiness-driver part of a loop, shared by every poller.
 type sysLoop struct {
-	p    poller
-	lt   bool // level-triggered poller: watched directions follow pending operations
-	fds  table[fdObj]
-	byFD []handle // descriptor number → handle, to refuse adopting an fd twice
+	p     poller
+	lt    bool // level-triggered poller: watched directions follow pending operations
+	fds   table[fdObj]
+	files table[fileObj]
+	byFD  []handle // descriptor number → handle, to refuse adopting an fd twice
 
 	ready []readyEvent
 	// deferred holds handles whose pending operations are serviced from the
@@ -26,12 +27,37 @@ type sysLoop struct {
 	// waitGen counts the poller's waits; a descriptor read since the
 	// latest one may no longer be as that wait reported it.
 	waitGen uint32
+	// trustReady: the poller's events describe each descriptor as it was
+	// when the wait returned (see statePoller).
+	trustReady bool
+	// shortReadDrains: a short TCP read (without urgent data, the end or an
+	// error seen) means the socket is empty, and the poller reports what
+	// arrives next.
+	shortReadDrains bool
+
+	procs        table[processObj]
+	procWaits    table[waiter[ProcessExitCallback]]
+	orphans      map[handle]orphanProc // released processes still to be reaped
+	sigchldUsers int                   // processes watched through SIGCHLD
+	noPidfd      bool                  // tests: use SIGCHLD even where pidfd works
+
+	watchState
 }
 
 func (l *loop) initPosix(p poller) {
 	l.p = p
 	l.lt = !p.edgeTriggered()
+	if sp, ok := p.(statePoller); ok {
+		l.trustReady = sp.reportsCurrentState()
+		// Without urgent data reported, a level-triggered poller still
+		// reports what a short read left; an edge-triggered one would not.
+		l.shortReadDrains = sp.reportsUrgent() || l.lt
+	}
 	l.fds.salt = l.timers.salt
+	l.files.salt = l.timers.salt
+	l.procs.salt = l.timers.salt
+	l.procWaits.salt = l.timers.salt
+	l.initWatchState()
 	l.xq.wake = p.wake
 }
 
@@ -65,16 +91,43 @@ func (l *loop) sysHeader(h handle) *header {
 	if e := l.fdEntry(h); e != nil {
 		return &e.header
 	}
+	switch h.kind() {
+	case kindFile:
+		if e := l.files.get(h, kindFile); e != nil {
+			return &e.header
+		}
+	case kindProcess:
+		if e := l.procs.get(h, kindProcess); e != nil {
+			return &e.header
+		}
+	case kindProcessWait:
+		if e := l.procWaits.get(h, kindProcessWait); e != nil {
+			return &e.header
+		}
+	case kindWatcher:
+		if e := l.watchers.get(h, kindWatcher); e != nil {
+			return &e.header
+		}
+	}
 	return nil
 }
 
 func (l *loop) sysEachOpen(add func(handle, *header)) {
 	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
+	l.files.each(func(h handle, e *entry[fileObj]) { add(h, &e.header) })
+	l.procs.each(func(h handle, e *entry[processObj]) { add(h, &e.header) })
+	l.watchers.each(func(h handle, e *entry[watcherObj]) { add(h, &e.header) })
 }
 
 func (l *loop) sysDispose() {
 	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })
+	l.files.each(func(h handle, e *entry[fileObj]) { l.fileFree(h, e) })
+	l.disposeProcs()
+	l.disposeWatchers()
 	l.fds = table[fdObj]{}
+	l.files = table[fileObj]{}
+	l.procs = table[processObj]{}
+	l.procWaits = table[waiter[ProcessExitCallback]]{}
 	l.byFD = nil
 	l.deferred = nil
 	l.p.close()
@@ -83,7 +136,7 @@ func (l *loop) sysDispose() {
 // fdEntry returns the live descriptor entry h names, whatever its kind.
 func (l *loop) fdEntry(h handle) *entry[fdObj] {
 	switch k := h.kind(); k {
-	case kindStreamSocket, kindStreamListener, kindDatagramSocket:
+	case kindStreamSocket, kindStreamListener, kindDatagramSocket, kindPipe:
 		return l.fds.get(h, k)
 	}
 	return nil
@@ -101,28 +154,38 @@ func (l *loop) newFD(k kind, fd int, flags fdFlags) (handle, *entry[fdObj], erro
 		l.fds.release(h, e)
 		return 0, nil, err
 	}
-	for fd >= len(l.byFD) {
-		l.byFD = append(l.byFD, 0)
-	}
-	l.byFD[fd] = h
+	l.setByFD(fd, h)
 	return h, e, nil
 }
 
 func (l *loop) fdRegistered(fd int) bool { return fd < len(l.byFD) && l.byFD[fd] != 0 }
 
-// closeSysFD closes the descriptor of e, leaving the entry.
-func (l *loop) closeSysFD(e *entry[fdObj]) {
-	fd := int(e.v.fd)
-	if fd < 0 {
-		return
+func (l *loop) setByFD(fd int, h handle) {
+	for fd >= len(l.byFD) {
+		l.byFD = append(l.byFD, 0)
 	}
-	l.p.del(fd)
-	if fd < len(l.byFD) {
+	l.byFD[fd] = h
+}
+
+func (l *loop) clearByFD(fd int, h handle) {
+	if fd < len(l.byFD) && l.byFD[fd] == h {
 		l.byFD[fd] = 0
 	}
-	unix.Close(fd)
+}
+
+// closeSysFD closes the descriptor of e, leaving the entry.
+func (l *loop) closeSysFD(e *entry[fdObj]) error {
+	fd := int(e.v.fd)
+	if fd < 0 {
+		return nil
+	}
+	l.p.del(fd)
+	if fd < len(l.byFD) { // not yet there if registration failed
+		l.byFD[fd] = 0
+	}
 	e.v.fd = -1
 	e.v.interest = 0
+	return unix.Close(fd)
 }
 
 // closeFD frees the entry and its descriptor; pending operations are
@@ -135,8 +198,11 @@ func (l *loop) closeFD(h handle, e *entry[fdObj]) {
 		l.waiters--
 	}
 	l.closeSysFD(e)
-	if x := e.v.ext; x != nil && x.unlink != "" {
-		unix.Unlink(x.unlink)
+	if x := e.v.ext; x != nil {
+		if x.unlink != "" {
+			unix.Unlink(x.unlink)
+		}
+		l.freeInternalTimer(x.retry)
 	}
 	l.fds.release(h, e)
 }
@@ -152,7 +218,7 @@ func (l *loop) syncInterest(h handle) {
 		return
 	}
 	var want readyBits
-	if e.v.rd.active {
+	if e.v.rd.active && e.v.flags&fdPaused == 0 {
 		want |= evRead
 	}
 	if e.v.wr.active {
@@ -170,16 +236,17 @@ func (l *loop) syncInterest(h handle) {
 // onPolled takes what the poller reported for h, then services it.
 func (l *loop) onPolled(h handle, ev readyBits) {
 	if e := l.fdEntry(h); e != nil {
-		if ev&evUrgent != 0 {
-			e.v.flags |= fdUrgent
+		if ev&(evUrgent|evEnd|evError) != 0 {
+			// Set before the read it could mislead, and for good: the
+			// poller reports each of these once.
+			e.v.flags |= fdReadMore
 		}
 		if ev&(evRead|evError) != 0 {
-			// Pollers report the state a descriptor was in when the wait
-			// returned (epoll polls each ready one again before reporting
-			// it): it could be read then. That still holds unless a
-			// callback run for an earlier event of this batch read it.
+			// The descriptor could be read when the wait returned. That
+			// still holds unless a callback run for an earlier event of
+			// this batch read it.
 			e.v.rdState = rdUnknown
-			if e.v.readGen != l.waitGen {
+			if l.trustReady && e.v.readGen != l.waitGen {
 				e.v.rdState = rdReadable
 			}
 		}
@@ -190,6 +257,14 @@ func (l *loop) onPolled(h handle, ev readyBits) {
 // onReady services the pending operations of h after the poller reported
 // it, or when it was deferred.
 func (l *loop) onReady(h handle, ev readyBits) {
+	switch h.kind() {
+	case kindProcess:
+		l.procReady(h)
+		return
+	case kindWatcher:
+		l.watchReady()
+		return
+	}
 	e := l.fdEntry(h)
 	if e == nil {
 		return
@@ -205,7 +280,3 @@ func (l *loop) onReady(h handle, ev readyBits) {
 	}
 	l.syncInterest(h)
 }
-
-// readable reports whether a read on fd would not block (data, end of
-// stream, or an error to collect), without reading.
-func readable(fd int) (bool, error) { return sysReadable(fd) }

@@ -2,7 +2,11 @@
 
 package eventcore
 
-import "time"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // poller is all that differs between the readiness drivers (epoll, poll,
 // kqueue): the shared POSIX code (loop_posix.go, sockets_posix.go) does the
@@ -23,14 +27,31 @@ type poller interface {
 	del(fd int)
 	// wait blocks for up to timeout (0: do not block; Infinite: no limit)
 	// and appends what became ready to evs. A wake-up consumed by wait is
-	// not reported. An event must describe the descriptor's state when
-	// wait returns (as epoll and poll do): evRead means a read would not
-	// block then.
+	// not reported.
 	wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, error)
 	// wake makes a blocked wait return. It is safe from any goroutine.
 	wake()
 	edgeTriggered() bool
 	close()
+}
+
+// statePoller is implemented by pollers that tell the loop enough to skip
+// system calls whose result it knows.
+type statePoller interface {
+	// reportsCurrentState: events describe each descriptor as it was when
+	// wait returned, not when it became ready (epoll polls every ready
+	// descriptor again before reporting it; poll(2) reports the state it
+	// found). The loop then takes evRead as "a read would not block" and
+	// completes a zero-length read without asking again.
+	reportsCurrentState() bool
+	// reportsUrgent: evUrgent comes with the readiness event that
+	// delivers TCP urgent data, and evEnd or evError with the one that
+	// delivers the end of the stream or an error. A TCP read stops short
+	// at the urgent mark or at the end, with more left to read (the data
+	// behind the mark; the end or the error itself) and no event to come,
+	// so the loop takes a short read for an empty socket only where it
+	// can tell those cases apart.
+	reportsUrgent() bool
 }
 
 type readyBits uint8
@@ -40,6 +61,7 @@ const (
 	evWrite
 	evError  // hang-up or error: both directions should look
 	evUrgent // TCP urgent data is pending (EPOLLPRI, POLLPRI)
+	evEnd    // the peer ended its side (EPOLLRDHUP); comes with evRead
 )
 
 type readyEvent struct {
@@ -59,14 +81,30 @@ func registerPoller(name string, prio int, newPoller func() (poller, error)) {
 	})
 }
 
+// maxWait is the longest a poller blocks when the loop asks for a finite
+// timeout: poll(2) and epoll_wait(2) count milliseconds in an int. A longer
+// timeout just makes the loop wait again.
+const maxWait = (1<<31 - 1) * time.Millisecond
+
 // waitMillis converts a poller timeout to the milliseconds of poll(2) and
 // epoll_wait(2), rounding up so that a timer is never woken for early.
 func waitMillis(timeout time.Duration) int {
 	switch {
 	case timeout <= 0:
 		return 0
-	case timeout >= time.Duration(1<<31-1)*time.Millisecond:
+	case timeout == Infinite:
 		return -1
+	case timeout >= maxWait:
+		return int(maxWait / time.Millisecond)
 	}
 	return int((timeout + time.Millisecond - 1) / time.Millisecond)
+}
+
+// notEINTR is err, except that a wait interrupted by a signal is no error:
+// the loop just comes back.
+func notEINTR(err error) error {
+	if err == unix.EINTR {
+		return nil
+	}
+	return err
 }

@@ -70,7 +70,7 @@ func newEpoller() (poller, error) {
 }
 
 func (p *epoller) add(fd int, h handle) error {
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLPRI | unix.EPOLLET}
 	ev.Fd, ev.Pad = int32(uint32(h)), int32(uint32(h>>32))
 	return unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev)
 }
@@ -83,7 +83,7 @@ func (p *epoller) del(fd int) {
 }
 
 // collectReady is an epoll_wait that does not block, made without entering
-// the scheduler (see sys_linux.go). It reports whether it found anything.
+// the scheduler (see sys_direct.go). It reports whether it found anything.
 func (p *epoller) collectReady(fd uintptr) bool {
 	r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&p.evs[0])), uintptr(len(p.evs)), 0, 0, 0)
 	switch errno {
@@ -109,10 +109,10 @@ func (p *epoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, e
 		}
 	case !p.collect(uintptr(p.epfd)) && timeout > 0:
 		n, err := unix.EpollWait(p.epfd, p.evs, waitMillis(timeout))
-		if err != nil && err != unix.EINTR {
-			return evs, err
+		if err != nil {
+			return evs, notEINTR(err)
 		}
-		p.n = max(n, 0)
+		p.n = n
 	}
 	if p.err != nil {
 		return evs, p.err
@@ -127,6 +127,9 @@ func (p *epoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, e
 		var r readyBits
 		if e.Events&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 {
 			r |= evRead
+		}
+		if e.Events&unix.EPOLLRDHUP != 0 {
+			r |= evEnd
 		}
 		if e.Events&unix.EPOLLPRI != 0 {
 			r |= evUrgent
@@ -166,6 +169,13 @@ func (p *epoller) block(timeout time.Duration) error {
 
 func (p *epoller) wake()               { p.wfd.signal() }
 func (p *epoller) edgeTriggered() bool { return true }
+
+// reportsCurrentState: epoll polls each ready descriptor again before
+// reporting it (ep_send_events), so an event says what holds at return.
+func (p *epoller) reportsCurrentState() bool { return true }
+
+// reportsUrgent: descriptors are registered for EPOLLPRI.
+func (p *epoller) reportsUrgent() bool { return true }
 
 func (p *epoller) close() {
 	p.wfd.close()

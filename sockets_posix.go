@@ -8,86 +8,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Sockets on readiness drivers. Every operation first tries its
-// non-blocking system call; only when that would block does it wait for the
-// poller, which then calls onReady → serviceRead/serviceWrite. So an
-// operation that can complete at once costs one system call, and no
-// readiness is ever missed: an edge that came before the operation started
-// is covered by the first attempt.
-
-type fdObj struct {
-	fd       int32
-	state    ConnectionState
-	flags    fdFlags
-	interest readyBits // what a level-triggered poller watches
-	rdState  rdState   // what is known of the read side, to skip system calls
-	readGen  uint32    // loop.waitGen when the descriptor was last read
-	rd, wr   ioOp
-	ext      *fdExt
-}
-
-// rdState is what the loop knows about whether a read would find
-// something, so that it can skip system calls whose result it knows:
-// a read that would only say EAGAIN, or a poll(2) for a zero-length read.
-type rdState uint8
-
-const (
-	rdUnknown  rdState = iota // try the system call
-	rdDrained                 // a read emptied the socket; the poller will report new data
-	rdReadable                // the poller saw data (or the end, or an error) and nothing read since
-)
-
-type fdFlags uint8
-
-const (
-	fdUnix      fdFlags = 1 << iota // AF_UNIX
-	fdIPv6                          // AF_INET6
-	fdShutWrite                     // we shut down writing
-	fdUrgent                        // TCP urgent data was seen: short reads prove nothing
-)
-
-// ioOp is one pending operation: a read or receive (fdObj.rd), a write,
-// send or connect (fdObj.wr), or a listener's accept callback (rd).
-type ioOp struct {
-	buf    []byte
-	done   int
-	cb     any // IOCallback, DatagramIOCallback, ConnectCallback or AcceptCallback
-	mode   IOMode
-	active bool
-}
-
-// fdExt holds what only some sockets need.
-type fdExt struct {
-	to       Addr   // datagram: where the pending send goes
-	peerPath string // datagram: last Unix-domain sender, reused when it repeats
-	unlink   string // Unix listener: the socket file to remove when freed
-}
+// Sockets on readiness drivers: creating, connecting, accepting, options
+// and addresses. Reads and writes are in fdio_posix.go.
 
 const maxAcceptBatch = 64
-
-func (l *loop) serviceRead(h handle, e *entry[fdObj]) {
-	switch h.kind() {
-	case kindStreamSocket:
-		l.serviceStreamRead(h, e)
-	case kindStreamListener:
-		l.serviceAccept(h, e)
-	case kindDatagramSocket:
-		l.serviceReceive(h, e)
-	}
-}
-
-func (l *loop) serviceWrite(h handle, e *entry[fdObj]) {
-	switch h.kind() {
-	case kindStreamSocket:
-		if e.v.state == ConnectionConnecting {
-			l.finishConnect(h, e)
-		} else {
-			l.serviceStreamWrite(h, e)
-		}
-	case kindDatagramSocket:
-		l.serviceSend(h, e)
-	}
-}
 
 // ---- stream sockets ----
 
@@ -131,10 +55,7 @@ func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
 	if err := l.p.add(fd, h); err != nil {
 		return l.connectFailed(h, e, cb, ConnectStatusSocketCreateFailure, err)
 	}
-	for fd >= len(l.byFD) {
-		l.byFD = append(l.byFD, 0)
-	}
-	l.byFD[fd] = h
+	l.setByFD(fd, h)
 	e.v.state = ConnectionConnecting
 	switch err := unix.Connect(fd, sa); err {
 	case nil:
@@ -237,7 +158,7 @@ func (l *loop) sockListen(bind Addr, opts StreamListenOptions, cb AcceptCallback
 		return 0, err
 	}
 	e.v.state = ConnectionConnected
-	if p := bind.Path(); flags&fdUnix != 0 && p != "" && p[0] != '@' {
+	if p := bind.Path(); flags&fdUnix != 0 && p != "" && !(abstractUnixPaths && p[0] == '@') {
 		e.v.ext = &fdExt{unlink: p}
 	}
 	if cb != nil {
@@ -297,6 +218,9 @@ func (l *loop) sockWaitForConnections(h handle, cb AcceptCallback) bool {
 }
 
 func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
+	if e.v.flags&fdPaused != 0 {
+		return
+	}
 	lfd := int(e.v.fd)
 	for range maxAcceptBatch {
 		fd, salen, err := sysAccept(lfd, &l.rsa)
@@ -308,7 +232,11 @@ func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
 				return
 			}
 			e.err = err
+			l.acceptPause(h, e)
 			return
+		}
+		if e.v.ext != nil {
+			e.v.ext.backoff = 0
 		}
 		remote := decodeSockaddr(&l.rsa, salen, nil)
 		sh, se, err := l.newFD(kindStreamSocket, fd, e.v.flags&(fdUnix|fdIPv6))
@@ -330,239 +258,31 @@ func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
 	l.deferService(h)
 }
 
-func (l *loop) streamRead(h handle, buf []byte, mode IOMode, cb IOCallback) {
-	e := l.fds.get(h, kindStreamSocket)
-	if e == nil {
-		l.callIO(cb, h, IOStatusInvalidHandle, 0)
-		return
+// acceptPause stops accepting on a listener whose accept failed for want of
+// a resource (EMFILE, ENFILE, ENOBUFS): the pending connection stays queued,
+// so a level-triggered poller would report the listener again at once (a
+// busy loop), and an edge-triggered one never again. Accepting resumes after
+// a backoff that doubles, up to a second, while the failures last.
+func (l *loop) acceptPause(h handle, e *entry[fdObj]) {
+	x := e.v.ext
+	if x == nil {
+		x = &fdExt{}
+		e.v.ext = x
 	}
-	if e.v.rd.active {
-		e.err = ErrBusy
-		l.callIO(cb, h, IOStatusBusy, 0)
-		return
+	if x.retry == 0 {
+		if x.retry = l.newInternalTimer(func() { l.acceptResume(h) }); x.retry == 0 {
+			return
+		}
 	}
-	if e.v.fd < 0 || e.v.state == ConnectionConnecting {
-		e.err = unix.ENOTCONN
-		l.callIO(cb, h, IOStatusError, 0)
-		return
-	}
-	e.v.rd = ioOp{buf: buf, cb: cb, mode: mode, active: true}
-	l.waiters++
-	switch {
-	case mode == IOModeImmediate:
-		l.serviceStreamRead(h, e)
-	case e.v.rdState == rdDrained:
-		// Nothing to read until the poller reports more: wait for it.
-	case l.depth >= maxSyncDepth:
+	x.backoff = min(max(2*x.backoff, 5*time.Millisecond), time.Second)
+	e.v.flags |= fdPaused
+	l.timerSet(x.retry, kindInternalTimer, x.backoff, 0)
+}
+
+func (l *loop) acceptResume(h handle) {
+	if e := l.fds.get(h, kindStreamListener); e != nil {
+		e.v.flags &^= fdPaused
 		l.deferService(h)
-	default:
-		l.serviceStreamRead(h, e)
-	}
-	l.syncInterest(h)
-}
-
-func (l *loop) serviceStreamRead(h handle, e *entry[fdObj]) {
-	op := &e.v.rd
-	fd := int(e.v.fd)
-	if len(op.buf) == 0 {
-		l.serviceWaitReadable(h, e, op)
-		return
-	}
-	for {
-		want := len(op.buf) - op.done
-		n, err := sysRead(fd, op.buf[op.done:])
-		e.v.readGen = l.waitGen
-		e.v.rdState = rdUnknown
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			e.v.rdState = rdDrained
-			if op.mode == IOModeImmediate {
-				l.completeStream(h, op, statusSoFar(op))
-			}
-			return
-		case err != nil:
-			l.completeStream(h, op, l.streamFailed(e, err))
-			return
-		case n == 0:
-			switch e.v.state {
-			case ConnectionConnected:
-				e.v.state = ConnectionPassiveClose
-			case ConnectionActiveClose:
-				e.v.state = ConnectionClosed
-			}
-			l.completeStream(h, op, IOStatusDisconnected)
-			return
-		}
-		if n < want && e.v.flags&(fdUnix|fdUrgent) == 0 {
-			// A TCP read returns all that is queued, stopping short only
-			// at urgent data: a short read emptied the socket, and data
-			// arriving later makes the poller report it. (Unix-domain
-			// stream reads may stop at a message boundary.)
-			e.v.rdState = rdDrained
-		}
-		op.done += n
-		if op.mode != IOModeAll || op.done == len(op.buf) {
-			l.completeStream(h, op, IOStatusOK)
-			return
-		}
-	}
-}
-
-// serviceWaitReadable completes a zero-length read or receive once data
-// could be read.
-func (l *loop) serviceWaitReadable(h handle, e *entry[fdObj], op *ioOp) {
-	switch e.v.rdState {
-	case rdReadable:
-		l.complete(h, op, IOStatusOK, Addr{})
-		return
-	case rdDrained:
-		if op.mode != IOModeImmediate {
-			return // the poller will report data
-		}
-	}
-	ok, err := readable(int(e.v.fd))
-	if err == nil {
-		e.v.rdState = rdDrained
-		if ok {
-			e.v.rdState = rdReadable
-		}
-	}
-	switch {
-	case err != nil:
-		e.err = err
-		l.complete(h, op, IOStatusError, Addr{})
-	case ok:
-		l.complete(h, op, IOStatusOK, Addr{})
-	case op.mode == IOModeImmediate:
-		l.complete(h, op, IOStatusWouldBlock, Addr{})
-	}
-}
-
-func (l *loop) streamWrite(h handle, buf []byte, mode IOMode, cb IOCallback) {
-	e := l.fds.get(h, kindStreamSocket)
-	if e == nil {
-		l.callIO(cb, h, IOStatusInvalidHandle, 0)
-		return
-	}
-	if e.v.wr.active {
-		e.err = ErrBusy
-		l.callIO(cb, h, IOStatusBusy, 0)
-		return
-	}
-	if e.v.fd < 0 || e.v.state == ConnectionConnecting {
-		e.err = unix.ENOTCONN
-		l.callIO(cb, h, IOStatusError, 0)
-		return
-	}
-	if e.v.flags&fdShutWrite != 0 {
-		e.err = ErrClosed
-		l.callIO(cb, h, IOStatusDisconnected, 0)
-		return
-	}
-	if len(buf) == 0 {
-		l.callIO(cb, h, IOStatusOK, 0)
-		return
-	}
-	e.v.wr = ioOp{buf: buf, cb: cb, mode: mode, active: true}
-	l.waiters++
-	if l.depth >= maxSyncDepth && mode != IOModeImmediate {
-		l.deferService(h)
-	} else {
-		l.serviceStreamWrite(h, e)
-	}
-	l.syncInterest(h)
-}
-
-func (l *loop) serviceStreamWrite(h handle, e *entry[fdObj]) {
-	op := &e.v.wr
-	fd := int(e.v.fd)
-	for {
-		n, err := sysSend(fd, op.buf[op.done:])
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			if op.mode == IOModeImmediate {
-				l.completeStream(h, op, statusSoFar(op))
-			}
-			return
-		case err != nil:
-			l.completeStream(h, op, l.streamFailed(e, err))
-			return
-		}
-		op.done += n
-		if op.done == len(op.buf) || op.mode == IOModeOnce {
-			l.completeStream(h, op, IOStatusOK)
-			return
-		}
-	}
-}
-
-func statusSoFar(op *ioOp) IOStatus {
-	if op.done > 0 {
-		return IOStatusOK
-	}
-	return IOStatusWouldBlock
-}
-
-// streamFailed records err and tells whether it ended the connection.
-func (l *loop) streamFailed(e *entry[fdObj], err error) IOStatus {
-	e.err = err
-	switch err {
-	case unix.ECONNRESET, unix.EPIPE, unix.ENOTCONN, unix.ETIMEDOUT, unix.ECONNABORTED,
-		unix.ENETRESET, unix.EHOSTUNREACH, unix.ENETUNREACH:
-		e.v.state = ConnectionClosed
-		return IOStatusDisconnected
-	}
-	return IOStatusError
-}
-
-func (l *loop) completeStream(h handle, op *ioOp, st IOStatus) { l.complete(h, op, st, Addr{}) }
-
-// complete ends the pending operation op of h and runs its callback.
-func (l *loop) complete(h handle, op *ioOp, st IOStatus, addr Addr) {
-	cb, n := op.cb, op.done
-	*op = ioOp{}
-	l.waiters--
-	l.depth++
-	switch cb := cb.(type) {
-	case IOCallback:
-		if cb != nil {
-			cb(StreamSocket{h}, st, n)
-		}
-	case DatagramIOCallback:
-		if cb != nil {
-			cb(DatagramSocket{h}, st, n, addr)
-		}
-	}
-	l.depth--
-}
-
-func (l *loop) callIO(cb IOCallback, h handle, st IOStatus, n int) {
-	if cb != nil {
-		l.depth++
-		cb(StreamSocket{h}, st, n)
-		l.depth--
-	}
-}
-
-func (l *loop) sockCancel(h handle, k kind, write bool) {
-	e := l.fds.get(h, k)
-	if e == nil {
-		return
-	}
-	op := &e.v.rd
-	if write {
-		if e.v.state == ConnectionConnecting {
-			return // the connect, cancelled only by CancelConnectStream
-		}
-		op = &e.v.wr
-	}
-	if op.active {
-		*op = ioOp{}
-		l.waiters--
 		l.syncInterest(h)
 	}
 }
@@ -605,13 +325,13 @@ func (l *loop) sockShutdown(h handle, read, write bool) error {
 	}
 	if write && e.v.wr.active {
 		e.err = ErrClosed
-		l.completeStream(h, &e.v.wr, IOStatusDisconnected)
+		l.complete(h, &e.v.wr, IOStatusDisconnected, Addr{})
 		if e = l.fds.get(h, kindStreamSocket); e == nil {
 			return nil
 		}
 	}
 	if read && e.v.rd.active {
-		l.completeStream(h, &e.v.rd, IOStatusDisconnected)
+		l.complete(h, &e.v.rd, IOStatusDisconnected, Addr{})
 	}
 	l.syncInterest(h)
 	return nil
@@ -717,12 +437,12 @@ func (l *loop) dgramSetTarget(h handle, target Addr) error {
 func (l *loop) dgramReceive(h handle, buf []byte, mode IOMode, cb DatagramIOCallback) {
 	e := l.fds.get(h, kindDatagramSocket)
 	if e == nil {
-		l.callDgram(cb, h, IOStatusInvalidHandle)
+		l.callIO(cb, h, IOStatusInvalidHandle, 0, Addr{})
 		return
 	}
 	if e.v.rd.active {
 		e.err = ErrBusy
-		l.callDgram(cb, h, IOStatusBusy)
+		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 		return
 	}
 	e.v.rd = ioOp{buf: buf, cb: cb, mode: mode, active: true}
@@ -771,12 +491,12 @@ func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
 func (l *loop) dgramSend(h handle, buf []byte, mode IOMode, to Addr, cb DatagramIOCallback) {
 	e := l.fds.get(h, kindDatagramSocket)
 	if e == nil {
-		l.callDgram(cb, h, IOStatusInvalidHandle)
+		l.callIO(cb, h, IOStatusInvalidHandle, 0, Addr{})
 		return
 	}
 	if e.v.wr.active {
 		e.err = ErrBusy
-		l.callDgram(cb, h, IOStatusBusy)
+		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 		return
 	}
 	e.v.wr = ioOp{buf: buf, cb: cb, mode: mode, active: true}
@@ -799,10 +519,7 @@ func (l *loop) serviceSend(h handle, e *entry[fdObj]) {
 		if to.IsZero() {
 			n, err = sysSend(int(e.v.fd), op.buf)
 		} else {
-			var salen uint32
-			if salen, err = encodeSockaddr(to, &l.rsa); err == nil {
-				n, err = sysSendTo(int(e.v.fd), op.buf, &l.rsa, salen)
-			}
+			n, err = sysSendTo(int(e.v.fd), op.buf, to, &l.rsa)
 		}
 		switch err {
 		case nil:
@@ -819,14 +536,6 @@ func (l *loop) serviceSend(h handle, e *entry[fdObj]) {
 			l.complete(h, op, IOStatusError, to)
 		}
 		return
-	}
-}
-
-func (l *loop) callDgram(cb DatagramIOCallback, h handle, st IOStatus) {
-	if cb != nil {
-		l.depth++
-		cb(DatagramSocket{h}, st, 0, Addr{})
-		l.depth--
 	}
 }
 

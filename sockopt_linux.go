@@ -6,29 +6,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Socket options whose spelling differs between Linux and the BSDs.
+// Socket options whose spelling differs between Linux and the BSDs (see
+// sockopt_bsd.go).
 
 func setIPTransparent(fd int, v6 bool) error {
 	if v6 {
 		return unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_TRANSPARENT, 1)
 	}
 	return unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_TRANSPARENT, 1)
-}
-
-func setKeepAliveParams(fd, idle, interval, probes int) error {
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1); err != nil {
-		return err
-	}
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, idle); err != nil {
-		return err
-	}
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, interval); err != nil {
-		return err
-	}
-	if probes > 0 {
-		return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, probes)
-	}
-	return nil
 }
 
 func setUserTimeout(fd int, timeout time.Duration) error {
