@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -102,20 +103,71 @@ func TestServerKeepAliveAndPipelining(t *testing.T) {
 	}
 }
 
+// expect reads one response from r and checks its status, body and
+// whether it announces that the connection closes.
+func expect(t *testing.T, r *bufio.Reader, what string, code int, body string, closing bool) {
+	t.Helper()
+	resp, got := readResponse(t, r, "GET")
+	if resp.StatusCode != code || got != body || resp.Close != closing {
+		t.Fatalf("%s: %d %q close %v, want %d %q close %v", what, resp.StatusCode, got, resp.Close, code, body, closing)
+	}
+}
+
+// Malformed requests (issue 7): each gets 400 Bad Request and its
+// connection is closed, and the server goes on serving: a keep-alive
+// connection opened before, one with a request half sent meanwhile, and
+// new connections.
 func TestServerMalformed(t *testing.T) {
 	addr := startServer(t)
-	for _, in := range []string{"BAD\r\n\r\n", "GET / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nHost : a\r\n\r\n"} {
-		c := dial(t, addr)
-		io.WriteString(c, in)
-		r := bufio.NewReader(c)
-		resp, _ := readResponse(t, r, "GET")
-		if resp.StatusCode != 400 || !resp.Close {
-			t.Errorf("%q: status %d close %v, want 400 and close", in, resp.StatusCode, resp.Close)
-		}
-		if _, err := r.ReadByte(); err != io.EOF {
-			t.Errorf("%q: connection not closed after 400: %v", in, err)
-		}
+	const get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	keep := dial(t, addr)
+	keepR := bufio.NewReader(keep)
+	io.WriteString(keep, get)
+	expect(t, keepR, "keep-alive connection, before", 200, hello, false)
+	half := dial(t, addr)
+	io.WriteString(half, "GET /plaintext HTTP/1.1\r\nHo")
+
+	bad := []struct {
+		name  string
+		parts []string // written one at a time
+		good  int      // well-formed requests ahead of the bad one
+	}{
+		{"junk line", []string{"BAD\r\n\r\n"}, 0},
+		{"binary", []string{"\x00\x01\x02\xff\xfe \x80 HTTP/1.1\r\n\r\n"}, 0},
+		{"missing host", []string{"GET / HTTP/1.1\r\n\r\n"}, 0},
+		{"space before colon", []string{"GET / HTTP/1.1\r\nHost : a\r\n\r\n"}, 0},
+		{"bad version", []string{"GET / HTTP/9.9\r\nHost: a\r\n\r\n"}, 0},
+		{"control in target", []string{"GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n"}, 0},
+		{"bad length", []string{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n"}, 0},
+		{"length and chunked", []string{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\nx"}, 0},
+		{"split across writes", []string{"GET / HTTP/1.1\r\nHo", "st: a\r\nX: \x01\r\n", "\r\n"}, 0},
+		{"after good ones in a pipeline", []string{get + get + "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"}, 2},
 	}
+	for _, b := range bad {
+		c := dial(t, addr)
+		for i, p := range b.parts {
+			if i > 0 {
+				time.Sleep(10 * time.Millisecond) // a separate read on the server
+			}
+			io.WriteString(c, p)
+		}
+		r := bufio.NewReader(c)
+		for i := range b.good {
+			expect(t, r, fmt.Sprintf("%s: request %d", b.name, i), 200, hello, false)
+		}
+		expect(t, r, b.name, 400, "", true)
+		if _, err := r.ReadByte(); err != io.EOF {
+			t.Errorf("%s: connection not closed after 400: %v", b.name, err)
+		}
+		io.WriteString(keep, get)
+		expect(t, keepR, "keep-alive connection after "+b.name, 200, hello, false)
+	}
+
+	io.WriteString(half, "st: a\r\n\r\n")
+	expect(t, bufio.NewReader(half), "the request half sent before", 200, hello, false)
+	fresh := dial(t, addr)
+	io.WriteString(fresh, get)
+	expect(t, bufio.NewReader(fresh), "a new connection", 200, hello, false)
 }
 
 func TestServerClose(t *testing.T) {
