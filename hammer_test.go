@@ -17,6 +17,7 @@ func TestGoroutineSafeEntryPointsHammered(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		per = 500
 	}
+	per *= soak
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		evs, core := d.Events(), d.Core()
 		ev := evs.Create()
