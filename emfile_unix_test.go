@@ -125,7 +125,7 @@ func TestEMFILEChild(t *testing.T) {
 	// Room for a few connections only.
 	var lim syscall.Rlimit
 	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
-	lim.Cur = uint64(openFDs(t) + 8)
+	setRlimitCur(&lim.Cur, openFDs(t)+8)
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
@@ -177,3 +177,7 @@ func TestEMFILEChild(t *testing.T) {
 	s.ReleaseRef(lst)
 	d.Dispose()
 }
+
+// setRlimitCur sets a soft limit whose field type differs by OS (uint64 on
+// Linux and macOS, int64 on FreeBSD).
+func setRlimitCur[T ~int64 | ~uint64](cur *T, n int) { *cur = T(n) }
