@@ -24,11 +24,13 @@ type sysLoop struct {
 
 	rsa unix.RawSockaddrAny // scratch address for accept and receive
 
-	procs        table[processObj]
-	procWaits    table[waiter[ProcessExitCallback]]
-	orphans      map[handle]orphanProc // released processes still to be reaped
-	sigchldUsers int                   // processes watched through SIGCHLD
-	noPidfd      bool                  // tests: use SIGCHLD even where pidfd works
+	procs         table[processObj]
+	procWaits     table[waiter[ProcessExitCallback]]
+	orphans       map[handle]orphanProc // released processes still to be reaped
+	sigchldUsers  int                   // processes watched through SIGCHLD
+	pollerExits   procWatcher           // the poller, if it watches process exits
+	noPidfd       bool                  // tests: do without pidfd where it works
+	noPollerExits bool                  // tests: do without pollerExits
 
 	watchState
 }
@@ -36,6 +38,7 @@ type sysLoop struct {
 func (l *loop) initPosix(p poller) {
 	l.p = p
 	l.lt = !p.edgeTriggered()
+	l.pollerExits, _ = p.(procWatcher)
 	l.fds.salt = l.timers.salt
 	l.files.salt = l.timers.salt
 	l.procs.salt = l.timers.salt

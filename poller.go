@@ -35,6 +35,33 @@ type poller interface {
 	close()
 }
 
+// procWatcher is implemented by a poller that reports process exits itself
+// (kqueue's EVFILT_PROC). The loop then watches a process through it
+// rather than through SIGCHLD, which only children raise; which mechanism
+// a loop uses follows from its poller, see procWatch.
+type procWatcher interface {
+	// watchExit makes wait report h, as readable, once process pid has
+	// exited. It fails with ESRCH if pid is not running, which for kqueue
+	// includes a child that has exited and not been reaped yet.
+	watchExit(pid int, h handle) error
+	// unwatchExit forgets h's watch of pid, whether or not it was
+	// reported.
+	unwatchExit(pid int, h handle)
+}
+
+// vnodeWatcher is implemented by a poller that reports changes to a file or
+// a directory (kqueue's EVFILT_VNODE): directory watchers then learn of
+// changes from it instead of scanning on a timer (watchers_scan.go).
+type vnodeWatcher interface {
+	// watchVnode opens path, not following a final symbolic link, and
+	// makes wait report h, as readable, whenever what it names changes:
+	// its data, attributes or links, a directory's entries, or its being
+	// deleted or renamed. The descriptor it returns is for unwatchVnode.
+	watchVnode(path string, h handle) (int, error)
+	// unwatchVnode stops watching and closes fd.
+	unwatchVnode(fd int)
+}
+
 type readyBits uint8
 
 const (

@@ -13,15 +13,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Child processes on readiness drivers. A process's exit is watched
-// through a descriptor the poller reports readable (a pidfd on Linux, see
-// procwatch_*.go) or, where there is none, through SIGCHLD; then the child
-// is reaped with wait4 and its waits run. A released process that still
-// runs becomes an orphan: watched out of sight until it can be reaped.
+// Child processes on readiness drivers. A process's exit is watched, in
+// order of preference, through a pidfd the poller reports readable (Linux,
+// procwatch_linux.go), through the poller itself where it can watch
+// processes (kqueue's EVFILT_PROC, a procWatcher), or through SIGCHLD,
+// which only children raise. When the exit is reported the process is
+// reaped with wait4 and its waits run. A released process that still runs
+// becomes an orphan: watched out of sight until it can be reaped.
 
 type processObj struct {
 	pid    int
-	watch  int // descriptor watched for the exit, -1 when SIGCHLD is used
+	watch  exitWatch
 	exited bool
 	code   int
 	waits  waitList
@@ -29,8 +31,28 @@ type processObj struct {
 
 type orphanProc struct {
 	pid   int
-	watch int
+	watch exitWatch
 }
+
+// exitWatch is how a process's exit is watched.
+type exitWatch struct {
+	via exitVia
+	fd  int // the pidfd, with viaPidfd
+}
+
+type exitVia uint8
+
+const (
+	viaNone    exitVia = iota // not watched: the exit is known
+	viaPidfd                  // a pidfd the poller reports readable
+	viaPoller                 // the poller's procWatcher
+	viaSIGCHLD                // SIGCHLD, for children only
+)
+
+// told reports whether the mechanism names the very process that exited,
+// so that a wait4 finding no child means the process is gone, its status
+// reported to its own parent (SIGCHLD says only that some child changed).
+func (w exitWatch) told() bool { return w.via == viaPidfd || w.via == viaPoller }
 
 func (l *loop) procSpawn(args []string, stdin, stdout, stderr Redirect, env map[string]string, config ProcessConfig, dir string) (Process, error) {
 	if l.disposed {
@@ -196,18 +218,45 @@ func (l *loop) procWatch(pid int, child bool) (handle, error) {
 	if e == nil {
 		return 0, ErrTooManyHandles
 	}
-	e.v = processObj{pid: pid, watch: -1}
-	fd, err := l.sysWatchExit(pid, child, h)
-	if err != nil {
+	e.v = processObj{pid: pid}
+	w, err := l.sysWatchExit(pid, child, h)
+	switch {
+	case err == unix.ESRCH:
+		// Not running: kqueue refuses a child that has exited and awaits
+		// reaping; its status is there to collect. A process that is no
+		// child of ours and gone cannot be adopted.
+		done, code := waitExit(pid, child)
+		if !done {
+			l.procs.release(h, e)
+			return 0, err
+		}
+		e.v.exited, e.v.code = true, code
+	case err != nil:
 		l.procs.release(h, e)
 		return 0, err
-	}
-	e.v.watch = fd
-	if fd < 0 {
-		l.sigchldWatch(true)
-		l.procReap(h, e) // it may have exited before SIGCHLD was watched
+	default:
+		e.v.watch = w
+		if w.via == viaSIGCHLD {
+			l.procReap(h, e) // it may have exited before SIGCHLD was watched
+		}
 	}
 	return h, nil
+}
+
+// watchExitNoPidfd watches pid's exit where there is no pidfd: through the
+// poller if it can watch processes (kqueue), else through SIGCHLD.
+func (l *loop) watchExitNoPidfd(pid int, child bool, h handle) (exitWatch, error) {
+	if l.pollerExits != nil && !l.noPollerExits {
+		if err := l.pollerExits.watchExit(pid, h); err != nil {
+			return exitWatch{}, err
+		}
+		return exitWatch{via: viaPoller}, nil
+	}
+	if err := sigchldWatchable(pid, child); err != nil {
+		return exitWatch{}, err
+	}
+	l.sigchldWatch(true)
+	return exitWatch{via: viaSIGCHLD}, nil
 }
 
 // sigchldWatch counts the processes watched through SIGCHLD.
@@ -227,20 +276,21 @@ func (l *loop) sysSignal(sig os.Signal) {
 		return
 	}
 	l.procs.each(func(h handle, e *entry[processObj]) {
-		if e.v.watch < 0 && !e.v.exited {
+		if e.v.watch.via == viaSIGCHLD {
 			l.procReap(h, e)
 		}
 	})
 	for h, o := range l.orphans {
-		if o.watch < 0 {
+		if o.watch.via == viaSIGCHLD {
 			l.orphanReap(h, o)
 		}
 	}
 }
 
 // waitExit reaps pid if it has exited: done reports whether it has, and
-// code its exit code.
-func waitExit(pid int, watched bool) (done bool, code int) {
+// code its exit code. gone says that pid is known to have exited, so that
+// finding no such child means its status went elsewhere.
+func waitExit(pid int, gone bool) (done bool, code int) {
 	for {
 		var ws unix.WaitStatus
 		got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
@@ -248,9 +298,9 @@ func waitExit(pid int, watched bool) (done bool, code int) {
 		case err == unix.EINTR:
 			continue
 		case err == unix.ECHILD:
-			// Not our child: with a watch descriptor reporting readiness it
-			// has exited, but its status went to its own parent.
-			return watched, ExitCodeUnknown
+			// Not our child (or no longer): if it has exited, its status
+			// went to its own parent.
+			return gone, ExitCodeUnknown
 		case err != nil || got == 0:
 			return false, 0
 		case ws.Exited():
@@ -262,7 +312,7 @@ func waitExit(pid int, watched bool) (done bool, code int) {
 	}
 }
 
-// procReady runs when the poller reports a process's watch descriptor.
+// procReady runs when the poller reports a process's exit.
 func (l *loop) procReady(h handle) {
 	if e := l.procs.get(h, kindProcess); e != nil {
 		l.procReap(h, e)
@@ -271,14 +321,27 @@ func (l *loop) procReady(h handle) {
 	}
 }
 
+// reapLater is for a process whose exit was reported before wait4 can
+// collect it: FreeBSD posts NOTE_EXIT before the process becomes a zombie.
+// The loop looks again on its next round, without blocking.
+func (l *loop) reapLater(h handle, w exitWatch) {
+	if w.told() {
+		l.deferService(h)
+	}
+}
+
 func (l *loop) procReap(h handle, e *entry[processObj]) {
-	done, code := waitExit(e.v.pid, e.v.watch >= 0)
+	if e.v.exited {
+		return
+	}
+	done, code := waitExit(e.v.pid, e.v.watch.told())
 	if !done {
+		l.reapLater(h, e.v.watch)
 		return
 	}
 	e.v.exited, e.v.code = true, code
-	l.procUnwatch(e.v.watch)
-	e.v.watch = -1
+	l.procUnwatch(h, e.v.pid, e.v.watch)
+	e.v.watch = exitWatch{}
 	limit := e.v.waits.seq
 	for {
 		cb, ok := popWaiter(&l.procWaits, &e.v.waits, limit)
@@ -296,17 +359,23 @@ func (l *loop) procReap(h handle, e *entry[processObj]) {
 }
 
 func (l *loop) orphanReap(h handle, o orphanProc) {
-	if done, _ := waitExit(o.pid, o.watch >= 0); done {
-		l.procUnwatch(o.watch)
+	if done, _ := waitExit(o.pid, o.watch.told()); done {
+		l.procUnwatch(h, o.pid, o.watch)
 		delete(l.orphans, h)
+	} else {
+		l.reapLater(h, o.watch)
 	}
 }
 
-func (l *loop) procUnwatch(fd int) {
-	if fd >= 0 {
-		l.p.del(fd)
-		unix.Close(fd)
-	} else {
+// procUnwatch stops watching process pid, watched by h through w.
+func (l *loop) procUnwatch(h handle, pid int, w exitWatch) {
+	switch w.via {
+	case viaPidfd:
+		l.p.del(w.fd)
+		unix.Close(w.fd)
+	case viaPoller:
+		l.pollerExits.unwatchExit(pid, h)
+	case viaSIGCHLD:
 		l.sigchldWatch(false)
 	}
 }
@@ -405,7 +474,7 @@ func (l *loop) procFree(h handle, e *entry[processObj]) {
 func (l *loop) disposeProcs() {
 	l.procs.each(func(h handle, e *entry[processObj]) { l.procFree(h, e) })
 	for h, o := range l.orphans {
-		l.procUnwatch(o.watch)
+		l.procUnwatch(h, o.pid, o.watch)
 		delete(l.orphans, h)
 	}
 }

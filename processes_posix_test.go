@@ -195,7 +195,7 @@ func TestProcessKillAndCancelWait(t *testing.T) {
 func TestProcessSIGCHLDFallback(t *testing.T) {
 	checkNoFDLeak(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
-		d.l.noPidfd = true
+		d.l.noPidfd, d.l.noPollerExits = true, true
 		_, _, code := spawnAndCollect(t, d, []string{"sh", "-c", "exit 7"}, RedirectNone, RedirectNone, nil, 0, "")
 		if code != 7 {
 			t.Fatalf("exit code through SIGCHLD: %d", code)
