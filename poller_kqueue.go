@@ -25,8 +25,8 @@ import (
 func init() { registerPoller("kqueue", 10, newKqueue) }
 
 type kqueuePoller struct {
-	kq   int
-	wk   kqWake // the cross-goroutine wake-up (kqwake_*.go)
+	kq    int
+	wk    kqWake // the cross-goroutine wake-up (kqwake_*.go)
 	byFD  []handle
 	procs map[int][]handle // pid → the handles watching its exit
 	evs   []unix.Kevent_t
