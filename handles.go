@@ -36,6 +36,9 @@ const (
 	kindWatcher
 	kindProcess
 	kindProcessWait
+	// kindWatchNode is internal: a file or directory a snapshot watcher
+	// watches (watchers_scan.go). No public handle type carries it.
+	kindWatchNode
 	numKinds
 )
 
@@ -54,6 +57,7 @@ var kindNames = [numKinds]string{
 	kindWatcher:        "WatcherID",
 	kindProcess:        "ProcessID",
 	kindProcessWait:    "ProcessWaitID",
+	kindWatchNode:      "watchNode",
 }
 
 // String names the handle type of the kind, for messages and leak reports.

@@ -215,7 +215,11 @@ func (l *loop) openHandles() []HandleInfo {
 	add := func(h handle, hd *header) {
 		out = append(out, HandleInfo{Kind: h.kind().String(), Handle: h.kind().String() + "(" + h.format() + ")", Refs: int(hd.refs)})
 	}
-	l.timers.each(func(h handle, e *entry[timerObj]) { add(h, &e.header) })
+	l.timers.each(func(h handle, e *entry[timerObj]) {
+		if !e.v.internal {
+			add(h, &e.header)
+		}
+	})
 	l.events.each(func(h handle, e *entry[eventObj]) { add(h, &e.header) })
 	l.signals.each(func(h handle, e *entry[signalObj]) { add(h, &e.header) })
 	l.lookups.each(func(h handle, e *entry[dnsObj]) { add(h, &e.header) })

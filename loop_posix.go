@@ -222,8 +222,8 @@ func (l *loop) onReady(h handle, ev readyBits) {
 	case kindProcess:
 		l.procReady(h)
 		return
-	case kindWatcher:
-		l.watchReady()
+	case kindWatcher, kindWatchNode:
+		l.sysWatchReady(h)
 		return
 	}
 	e := l.fdEntry(h)

@@ -21,6 +21,9 @@ type timerObj struct {
 	heapIdx int32 // position in loop.timerHeap, -1 when not armed
 	round   uint32
 	cb      TimerCallback
+	// internal: the driver's own timer (a snapshot watcher's polling),
+	// left out of OpenHandles and leak reports.
+	internal bool
 }
 
 type timerRef struct {
