@@ -27,8 +27,9 @@ const inotifyMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MODIFY | unix.IN_A
 	unix.IN_MOVED_FROM | unix.IN_MOVED_TO | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF |
 	unix.IN_ONLYDIR | unix.IN_DONT_FOLLOW | unix.IN_EXCL_UNLINK
 
-// sysWatchState is the Linux part of watchState.
-type sysWatchState struct {
+type watchState struct {
+	watchers  table[watcherObj]
+	scanState                  // watchers_scan.go
 	inotify   *inotifyInstance // nil while no watcher uses inotify
 	evbuf     []byte
 	noInotify bool // tests: snapshot watchers only
@@ -45,9 +46,9 @@ type wdUse struct {
 	dir string // the directory, relative to the watcher's base
 }
 
-// sysWatcher is the Linux part of watcherObj.
-type sysWatcher struct {
-	wds map[string]int32 // directory relative to base → watch descriptor
+type watcherObj struct {
+	watcherCommon                  // watchers_posix.go
+	wds           map[string]int32 // directory relative to base → watch descriptor
 }
 
 // inotifyHandle is what the poller reports for the inotify descriptor: no

@@ -6,12 +6,14 @@ package eventcore
 // (watchers_scan.go): told of changes by kqueue's EVFILT_VNODE with the
 // kqueue driver, rescanned on a timer with the poll driver.
 
-// sysWatchState and sysWatcher hold what inotify needs on Linux: nothing
-// here.
-type (
-	sysWatchState struct{}
-	sysWatcher    struct{}
-)
+type watchState struct {
+	watchers  table[watcherObj]
+	scanState // watchers_scan.go
+}
+
+type watcherObj struct {
+	watcherCommon // watchers_posix.go
+}
 
 func (l *loop) sysWatchStart(h handle, e *entry[watcherObj]) error { return l.scanStart(h, e) }
 func (l *loop) sysWatchStop(h handle, e *entry[watcherObj])        { l.scanStop(h, e) }

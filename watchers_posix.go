@@ -12,20 +12,16 @@ import (
 // the changes: inotify (Linux, watchers_inotify.go) and snapshots compared
 // when kqueue reports a change or on a timer (watchers_scan.go).
 // sysWatchStart, one per system, picks the mechanism of each watcher.
+// watchState and watcherObj are defined per system too, each made of the
+// common part below and what inotify needs on Linux.
 
-type watchState struct {
-	watchers table[watcherObj]
-	scanState
-	sysWatchState
-}
-
-type watcherObj struct {
+// watcherCommon is the part of watcherObj every system has.
+type watcherCommon struct {
 	base      string
 	recursive bool
 	cb        FileChangesCallback
 	ended     bool
 	scan      *scanWatch // the snapshot watcher; nil when inotify serves it
-	sysWatcher
 }
 
 func (l *loop) initWatchState() {
@@ -44,7 +40,7 @@ func (l *loop) watchDirectory(base string, recursive bool, cb FileChangesCallbac
 	if e == nil {
 		return 0, ErrTooManyHandles
 	}
-	e.v = watcherObj{base: filepath.Clean(base), recursive: recursive, cb: cb}
+	e.v = watcherObj{watcherCommon: watcherCommon{base: filepath.Clean(base), recursive: recursive, cb: cb}}
 	if err := l.sysWatchStart(h, e); err != nil {
 		l.watchers.release(h, e)
 		return 0, &os.PathError{Op: "watch", Path: base, Err: err}
