@@ -22,14 +22,44 @@ func testDrivers(t *testing.T) []string {
 func forEachDriver(t *testing.T, fn func(t *testing.T, d *Driver), opts ...Option) {
 	t.Helper()
 	for _, name := range testDrivers(t) {
-		t.Run(name, func(t *testing.T) {
-			d := newTestDriver(t, name, opts...)
-			fn(t, d)
-			if !d.Dispose() {
-				t.Errorf("handles left open: %+v", d.OpenHandles())
-			}
-			checkNoDriverGoroutines(t)
-		})
+		t.Run(name, func(t *testing.T) { testOn(t, newTestDriver(t, name, opts...), fn) })
+	}
+}
+
+// testOn runs fn on d, then disposes of d, failing the test if fn left a
+// handle open or a goroutine running.
+func testOn(t *testing.T, d *Driver, fn func(t *testing.T, d *Driver)) {
+	t.Helper()
+	fn(t, d)
+	if !d.Dispose() {
+		t.Errorf("handles left open: %+v", d.OpenHandles())
+	}
+	checkNoDriverGoroutines(t)
+}
+
+// standIn is a driver that New does not offer: a loop whose poller is made
+// to act like another system's, so that code written for that system runs
+// here (standin_linux_test.go: kqueue's process and vnode watching, built
+// from pidfd and inotify).
+type standIn struct {
+	name string
+	new  func(t *testing.T) *Driver
+}
+
+// The stand-ins the process and watcher tests run on besides the drivers,
+// set where there are any.
+var processStandIns, watcherStandIns []standIn
+
+// forEachDriverAnd runs fn like forEachDriver, then on each of standIns,
+// unless EVENTCORE_DRIVER names the one driver to test.
+func forEachDriverAnd(t *testing.T, standIns []standIn, fn func(t *testing.T, d *Driver)) {
+	t.Helper()
+	forEachDriver(t, fn)
+	if os.Getenv("EVENTCORE_DRIVER") != "" {
+		return
+	}
+	for _, s := range standIns {
+		t.Run(s.name, func(t *testing.T) { testOn(t, s.new(t), fn) })
 	}
 }
 

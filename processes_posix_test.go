@@ -56,7 +56,7 @@ func spawnAndCollect(t *testing.T, d *Driver, args []string, stdout, stderr Redi
 
 func TestProcessCatThroughPipes(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		pr := d.Processes()
 		proc, err := pr.Spawn([]string{"cat"}, RedirectPipe, RedirectPipe, RedirectInherit, nil, 0, "")
 		if err != nil {
@@ -98,7 +98,7 @@ func TestProcessCatThroughPipes(t *testing.T) {
 
 func TestProcessExitCodes(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		for args, want := range map[string]int{"true": 0, "false": 1, "exit 42": 42} {
 			_, _, code := spawnAndCollect(t, d, []string{"sh", "-c", args}, RedirectNone, RedirectNone, nil, 0, "")
 			if code != want {
@@ -110,7 +110,7 @@ func TestProcessExitCodes(t *testing.T) {
 
 func TestProcessRedirects(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		script := []string{"sh", "-c", "echo out; echo err >&2"}
 		out, errS, _ := spawnAndCollect(t, d, script, RedirectToStderr, RedirectPipe, nil, 0, "")
 		if out != "" || errS != "out\nerr\n" {
@@ -144,7 +144,7 @@ func TestProcessEnvironmentAndDir(t *testing.T) {
 	checkNoFDLeak(t)
 	t.Setenv("EVENTCORE_PARENT_VAR", "inherited")
 	dir, _ := filepath.EvalSymlinks(t.TempDir())
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		script := []string{"/bin/sh", "-c", `echo "$EVENTCORE_PARENT_VAR|$FOO|$(pwd)"`}
 		out, _, _ := spawnAndCollect(t, d, script, RedirectPipe, RedirectInherit, map[string]string{"FOO": "bar"}, 0, dir)
 		if want := "inherited|bar|" + dir + "\n"; out != want {
@@ -165,7 +165,7 @@ func TestProcessEnvironmentAndDir(t *testing.T) {
 
 func TestProcessKillAndCancelWait(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		pr := d.Processes()
 		proc, err := pr.Spawn([]string{"sleep", "60"}, RedirectNone, RedirectNone, RedirectNone, nil, ProcessDetached, "")
 		if err != nil {
@@ -194,7 +194,7 @@ func TestProcessKillAndCancelWait(t *testing.T) {
 
 func TestProcessSIGCHLDFallback(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		d.l.noPidfd, d.l.noPollerExits = true, true
 		_, _, code := spawnAndCollect(t, d, []string{"sh", "-c", "exit 7"}, RedirectNone, RedirectNone, nil, 0, "")
 		if code != 7 {
@@ -208,7 +208,7 @@ func TestProcessSIGCHLDFallback(t *testing.T) {
 
 func TestProcessReleasedWhileRunningIsReaped(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		pr := d.Processes()
 		proc, err := pr.Spawn([]string{"sleep", "0.05"}, RedirectNone, RedirectNone, RedirectNone, nil, 0, "")
 		if err != nil {
@@ -233,7 +233,7 @@ func TestProcessReleasedWhileRunningIsReaped(t *testing.T) {
 
 func TestProcessAdopt(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		pr := d.Processes()
 		pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", "exit 5"}, &syscall.ProcAttr{})
 		if err != nil {

@@ -42,7 +42,7 @@ func waitChange(t *testing.T, d *Driver, log *changeLog, k FileChangeKind, dir, 
 
 func TestWatcherChanges(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, watcherStandIns, func(t *testing.T, d *Driver) {
 		dir := t.TempDir()
 		id, log := watch(t, d, dir, false)
 		if d.Core().WaiterCount() != 1 {
@@ -80,7 +80,7 @@ func TestWatcherChanges(t *testing.T) {
 
 func TestWatcherRecursive(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, watcherStandIns, func(t *testing.T, d *Driver) {
 		dir := t.TempDir()
 		os.MkdirAll(filepath.Join(dir, "old", "deep"), 0o755)
 		id, log := watch(t, d, dir, true)
@@ -109,7 +109,7 @@ func TestWatcherRecursive(t *testing.T) {
 
 func TestWatcherBurst(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, watcherStandIns, func(t *testing.T, d *Driver) {
 		dir := t.TempDir()
 		id, log := watch(t, d, dir, false)
 		const n = 1000
@@ -132,7 +132,7 @@ func TestWatcherBurst(t *testing.T) {
 
 func TestWatcherBaseRemoved(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, watcherStandIns, func(t *testing.T, d *Driver) {
 		dir := filepath.Join(t.TempDir(), "watched")
 		os.Mkdir(dir, 0o755)
 		id, log := watch(t, d, dir, true)
