@@ -243,8 +243,16 @@ func (s *kqStandIn) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent,
 }
 
 // readVnodes drains inotify (epoll reports it edge-triggered) and reports
-// the handle of every vnode that changed.
+// the handle of every vnode that changed, once, as kqueue reports a knote
+// with EV_CLEAR once per wait.
 func (s *kqStandIn) readVnodes(evs []readyEvent) []readyEvent {
+	rung := map[handle]bool{}
+	ring := func(h handle) {
+		if !rung[h] {
+			rung[h] = true
+			evs = append(evs, readyEvent{h: h, ev: evRead})
+		}
+	}
 	for {
 		n, err := unix.Read(s.ino, s.buf)
 		if err == unix.EINTR {
@@ -260,7 +268,7 @@ func (s *kqStandIn) readVnodes(evs []readyEvent) []readyEvent {
 				// kqueue loses nothing: ring every vnode.
 				for _, v := range s.wds {
 					for _, h := range v.hs {
-						evs = append(evs, readyEvent{h: h, ev: evRead})
+						ring(h)
 					}
 				}
 				continue
@@ -276,7 +284,7 @@ func (s *kqStandIn) readVnodes(evs []readyEvent) []readyEvent {
 					name = name[:i]
 				}
 				for _, h := range v.children[string(name)] {
-					evs = append(evs, readyEvent{h: h, ev: evRead})
+					ring(h)
 				}
 			}
 			// A directory's watch also tells of its files' attributes
@@ -285,7 +293,7 @@ func (s *kqStandIn) readVnodes(evs []readyEvent) []readyEvent {
 				continue
 			}
 			for _, h := range v.hs {
-				evs = append(evs, readyEvent{h: h, ev: evRead})
+				ring(h)
 			}
 		}
 	}

@@ -263,7 +263,12 @@ func (l *loop) watchEvent(wd int32, mask uint32, name string) {
 			}
 			l.watchReport(u.w, FileChange{Kind: FileChangeRemoved, Directory: u.dir, Name: name, IsDirectory: isDir})
 		case mask&(unix.IN_MODIFY|unix.IN_ATTRIB) != 0:
-			l.watchReport(u.w, FileChange{Kind: FileChangeModified, Directory: u.dir, Name: name, IsDirectory: isDir})
+			// Without a name it is about the watched directory itself,
+			// which its parent's watch reports by name (an empty Name is
+			// the base going away).
+			if name != "" {
+				l.watchReport(u.w, FileChange{Kind: FileChangeModified, Directory: u.dir, Name: name, IsDirectory: isDir})
+			}
 		case mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_IGNORED) != 0 && u.dir == "":
 			l.watchBaseGone(u.w)
 		case mask&unix.IN_IGNORED != 0:

@@ -152,3 +152,42 @@ func TestWatcherBaseRemoved(t *testing.T) {
 		}
 	})
 }
+
+func TestWatcherBaseMoved(t *testing.T) {
+	checkNoFDLeak(t)
+	forEachDriverAnd(t, watcherStandIns, func(t *testing.T, d *Driver) {
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "watched")
+		os.Mkdir(dir, 0o755)
+		id, log := watch(t, d, dir, false)
+		os.Rename(dir, filepath.Join(parent, "elsewhere"))
+		// Another directory at the old path is not the one watched.
+		os.Mkdir(dir, 0o755)
+		waitChange(t, d, log, FileChangeRemoved, "", "")
+		if d.Core().WaiterCount() != 0 {
+			t.Fatal("the watcher of a moved directory still counts as a waiter")
+		}
+		d.Watchers().ReleaseRef(id)
+	})
+}
+
+func TestWatcherAttributes(t *testing.T) {
+	checkNoFDLeak(t)
+	forEachDriverAnd(t, watcherStandIns, func(t *testing.T, d *Driver) {
+		dir := t.TempDir()
+		f := filepath.Join(dir, "file")
+		os.WriteFile(f, nil, 0o644)
+		os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+		id, log := watch(t, d, dir, true)
+		os.Chmod(f, 0o600)
+		waitChange(t, d, log, FileChangeModified, "", "file")
+		os.Chmod(filepath.Join(dir, "sub"), 0o700)
+		waitChange(t, d, log, FileChangeModified, "", "sub")
+		for _, c := range log.changes {
+			if c.Kind != FileChangeModified || (c.Name == "sub") != c.IsDirectory {
+				t.Errorf("change %+v", c)
+			}
+		}
+		d.Watchers().ReleaseRef(id)
+	})
+}
