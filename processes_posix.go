@@ -220,25 +220,32 @@ func (l *loop) procWatch(pid int, child bool) (handle, error) {
 	}
 	e.v = processObj{pid: pid}
 	w, err := l.sysWatchExit(pid, child, h)
-	switch {
-	case err == unix.ESRCH:
-		// Not running: kqueue refuses a child that has exited and awaits
-		// reaping; its status is there to collect. A process that is no
-		// child of ours and gone cannot be adopted.
-		done, code := waitExit(pid, child)
-		if !done {
-			l.procs.release(h, e)
-			return 0, err
+	if err == unix.ESRCH {
+		// Not running: kqueue refuses a process that has exited, or is on
+		// its way out.
+		switch r, code := reap(pid); {
+		case r == reaped:
+			e.v.exited, e.v.code = true, code
+			return h, nil
+		case r == notReaped:
+			// Our child, on its way out but not yet a zombie (macOS): it
+			// raises SIGCHLD when it becomes one.
+			l.sigchldWatch(true)
+			w, err = exitWatch{via: viaSIGCHLD}, nil
+		case child || unix.Kill(pid, 0) != unix.ESRCH:
+			// Exited, its status gone elsewhere (another parent's zombie,
+			// or a child reaped by other means).
+			e.v.exited, e.v.code = true, ExitCodeUnknown
+			return h, nil
 		}
-		e.v.exited, e.v.code = true, code
-	case err != nil:
+	}
+	if err != nil {
 		l.procs.release(h, e)
 		return 0, err
-	default:
-		e.v.watch = w
-		if w.via == viaSIGCHLD {
-			l.procReap(h, e) // it may have exited before SIGCHLD was watched
-		}
+	}
+	e.v.watch = w
+	if w.via == viaSIGCHLD {
+		l.procReap(h, e) // it may have exited before SIGCHLD was watched
 	}
 	return h, nil
 }
@@ -291,6 +298,26 @@ func (l *loop) sysSignal(sig os.Signal) {
 // code its exit code. gone says that pid is known to have exited, so that
 // finding no such child means its status went elsewhere.
 func waitExit(pid int, gone bool) (done bool, code int) {
+	switch r, code := reap(pid); r {
+	case reaped:
+		return true, code
+	case notChild:
+		return gone, ExitCodeUnknown
+	}
+	return false, 0
+}
+
+type reapResult uint8
+
+const (
+	notReaped reapResult = iota // running, stopped, or not yet collectable
+	reaped
+	notChild // not a child of this process (or no longer)
+)
+
+// reap collects pid's exit status if it is a child that has exited, and
+// returns its exit code.
+func reap(pid int) (reapResult, int) {
 	for {
 		var ws unix.WaitStatus
 		got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
@@ -298,17 +325,15 @@ func waitExit(pid int, gone bool) (done bool, code int) {
 		case err == unix.EINTR:
 			continue
 		case err == unix.ECHILD:
-			// Not our child (or no longer): if it has exited, its status
-			// went to its own parent.
-			return gone, ExitCodeUnknown
+			return notChild, 0
 		case err != nil || got == 0:
-			return false, 0
+			return notReaped, 0
 		case ws.Exited():
-			return true, ws.ExitStatus()
+			return reaped, ws.ExitStatus()
 		case ws.Signaled():
-			return true, -int(ws.Signal())
+			return reaped, -int(ws.Signal())
 		}
-		return false, 0 // stopped or continued: still there
+		return notReaped, 0 // stopped or continued: still there
 	}
 }
 

@@ -70,13 +70,17 @@ func newKqStandIn(t *testing.T) (*Driver, *kqStandIn) {
 }
 
 type kqStandIn struct {
-	poller                         // epoll, for everything else
-	pidfds    map[handle]int       // watchExit's
-	ino       int                  // the inotify instance behind watchVnode
+	poller                   // epoll, for everything else
+	pidfds    map[handle]int // watchExit's
+	ino       int            // the inotify instance behind watchVnode
 	wds       map[int32]*standInVnode
 	vnodes    map[int]standInUse // watchVnode's descriptors
 	buf       []byte
 	failVnode func(path string) error // refuses a vnode, as the kernel may
+	// refuseExit, where it returns an error, has watchExit answer that
+	// error, as the kernel may: macOS refuses a child on its way out, not
+	// yet a zombie (ESRCH).
+	refuseExit func(pid int) error
 }
 
 // standInVnode is one inotify watch: of a vnode (hs), of the directory
@@ -101,6 +105,11 @@ var standInInotify = makeHandle(kindNone, maxSlots, 0)
 func (s *kqStandIn) watchExit(pid int, h handle) error {
 	if isZombie(pid) {
 		return unix.ESRCH
+	}
+	if s.refuseExit != nil {
+		if err := s.refuseExit(pid); err != nil {
+			return err
+		}
 	}
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {

@@ -28,9 +28,10 @@ import (
 // descriptors run out (EMFILE, ENFILE) the watcher gives all of its vnodes
 // back and polls instead; a directory whose vnode, or one of whose files'
 // vnodes, cannot be watched for another reason (an unreadable file where
-// there is no O_EVTONLY) is polled too. Polling finds modifications by
-// comparing sizes and times, so two writes of the same size within the
-// file system's timestamp granularity read as one.
+// there is no O_EVTONLY) is polled too, and so is one that is there but
+// cannot be read for now (out of descriptors, no permission). Polling
+// finds modifications by comparing sizes and times, so two writes of the
+// same size within the file system's timestamp granularity read as one.
 //
 // Without a vnodeWatcher (the poll driver on macOS and the BSDs) every
 // directory is polled. Changes are never dropped, only merged: there is no
@@ -89,7 +90,7 @@ func (l *loop) scanStop(h handle, e *entry[watcherObj]) { l.scanDropDir(e, "") }
 // scanAddDir starts watching directory rel of watcher h, and with
 // recursion the directories below it. With report, it reports what it
 // finds as added: the entries were made before the watch began. It fails
-// only if rel cannot be read.
+// only if rel is not there, or is the base and cannot be read.
 func (l *loop) scanAddDir(h handle, e *entry[watcherObj], rel string, report bool) error {
 	nh, n := l.nodes.alloc(kindWatchNode)
 	if n == nil {
@@ -103,6 +104,15 @@ func (l *loop) scanAddDir(h handle, e *entry[watcherObj], rel string, report boo
 		l.scanWatchVnode(h, e, n, nh, dirPath)
 	}
 	id, err := readSnapshot(dirPath, n.v.snap)
+	if err != nil && rel != "" {
+		// A sub-directory that is there but cannot be read now (out of
+		// descriptors, no permission) is polled from an empty snapshot:
+		// what it holds is reported as added once it can be read.
+		if thereID, there := dirThere(dirPath); there {
+			id, err = thereID, nil
+			l.scanSetPolled(n, true)
+		}
+	}
 	if err == nil && n.v.fd >= 0 {
 		var st unix.Stat_t
 		if err = unix.Fstat(n.v.fd, &st); err == nil && idOf(&st) != id {
@@ -134,7 +144,7 @@ func (l *loop) scanAddDir(h handle, e *entry[watcherObj], rel string, report boo
 			}
 		}
 		if isDir && e.v.recursive {
-			// A sub-directory that cannot be read is gone already: its
+			// A sub-directory that is not there is gone already: its
 			// removal is reported with its parent's next change.
 			l.scanAddDir(h, e, path.Join(rel, name), report)
 			if e = l.watching(h); e == nil {
@@ -194,6 +204,16 @@ func (l *loop) scanWatchFile(h handle, e *entry[watcherObj], d *entry[watchNode]
 }
 
 func outOfDescriptors(err error) bool { return err == unix.EMFILE || err == unix.ENFILE }
+
+// dirThere reports whether a directory (not a symbolic link to one) is at
+// dirPath, and which.
+func dirThere(dirPath string) (fileID, bool) {
+	var st unix.Stat_t
+	if unix.Fstatat(unix.AT_FDCWD, dirPath, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fileID{}, false
+	}
+	return idOf(&st), true
+}
 
 // scanNoVnodes gives back every vnode of watcher e, and polls all of its
 // directories from now on.
@@ -324,7 +344,15 @@ func (l *loop) scanRescan(nh handle) {
 		return
 	}
 	cur := make(dirSnapshot, len(n.v.snap))
-	id, err := readSnapshot(filepath.Join(e.v.base, rel), cur)
+	dirPath := filepath.Join(e.v.base, rel)
+	id, err := readSnapshot(dirPath, cur)
+	if err != nil {
+		if id, there := dirThere(dirPath); there && id == n.v.id {
+			// Still there, but unreadable now: try again on the timer.
+			l.scanSetPolled(n, true)
+			return
+		}
+	}
 	if err != nil || id != n.v.id {
 		if rel == "" {
 			// Deleted, or moved away (what stands at its path now is

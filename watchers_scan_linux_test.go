@@ -1,13 +1,18 @@
 package eventcore
 
 import (
+	"bufio"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The snapshot watcher's fallbacks, on the kqueue stand-in
@@ -182,4 +187,225 @@ func TestProcessAdoptExitedChild(t *testing.T) {
 			t.Fatalf("adopting a reaped process: %v, want ESRCH", err)
 		}
 	})
+}
+
+// A child the poller refuses (ESRCH) before wait4 can collect it, as macOS
+// does while the child is on its way out, is watched through SIGCHLD; so is
+// one released meanwhile, until it is reaped.
+func TestProcessRefusedBeforeCollectable(t *testing.T) {
+	checkNoFDLeak(t)
+	d, s := newKqStandIn(t)
+	testOn(t, d, func(t *testing.T, d *Driver) {
+		s.refuseExit = func(int) error { return syscall.ESRCH }
+		pr := d.Processes()
+		spawn := func(script string) ProcessID {
+			proc, err := pr.Spawn([]string{"sh", "-c", script}, RedirectNone, RedirectNone, RedirectNone, nil, 0, "")
+			if err != nil {
+				t.Fatalf("Spawn, refused by the poller: %v", err)
+			}
+			if e := d.l.procs.get(proc.ID.h, kindProcess); e.v.watch.via != viaSIGCHLD {
+				t.Fatalf("refused, the running child is watched through %v", e.v.watch.via)
+			}
+			return proc.ID
+		}
+		id := spawn("sleep 0.05; exit 3")
+		code := -100
+		pr.Wait(id, func(_ ProcessID, c int) { code = c })
+		runUntil(t, d, "the refused child's exit", func() bool { return code != -100 })
+		if code != 3 {
+			t.Fatalf("exit code %d, want 3", code)
+		}
+		pr.ReleaseRef(id)
+
+		orphan := spawn("sleep 0.05")
+		pid := pr.PID(orphan)
+		pr.ReleaseRef(orphan)
+		// Orphans are reaped while the loop runs: keep it running.
+		tm := d.Timers().Create()
+		d.Timers().Set(tm, time.Hour, 0)
+		runUntil(t, d, "the released child to be reaped", func() bool { return len(d.l.orphans) == 0 })
+		d.Timers().ReleaseRef(tm)
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err != syscall.ECHILD {
+			t.Fatalf("the released child was not reaped: wait4 says %v", err)
+		}
+		if len(s.pidfds) != 0 || d.l.sigchldUsers != 0 || len(d.l.signalRefs) != 0 {
+			t.Fatal("a process is still watched")
+		}
+	})
+}
+
+// A child reaped by other means before the poller is asked about it (which
+// then refuses it) has exited, its code unknown: Spawn does not fail.
+func TestProcessRefusedReapedElsewhere(t *testing.T) {
+	checkNoFDLeak(t)
+	d, s := newKqStandIn(t)
+	testOn(t, d, func(t *testing.T, d *Driver) {
+		s.refuseExit = func(pid int) error {
+			var ws syscall.WaitStatus
+			syscall.Wait4(pid, &ws, 0, nil)
+			return syscall.ESRCH
+		}
+		pr := d.Processes()
+		proc, err := pr.Spawn([]string{"sh", "-c", "exit 4"}, RedirectNone, RedirectNone, RedirectNone, nil, 0, "")
+		if err != nil {
+			t.Fatalf("Spawn of a child reaped elsewhere: %v", err)
+		}
+		if !pr.HasExited(proc.ID) {
+			t.Fatal("a child reaped elsewhere has not exited")
+		}
+		code := -100
+		pr.Wait(proc.ID, func(_ ProcessID, c int) { code = c })
+		if code != ExitCodeUnknown {
+			t.Fatalf("exit code %d, want ExitCodeUnknown", code)
+		}
+		pr.ReleaseRef(proc.ID)
+	})
+}
+
+// A process that has exited and awaits reaping by another parent can be
+// adopted: it has exited, its code unknown (the status is its parent's).
+// kqueue refuses it (ESRCH); a pidfd reports it at once.
+func TestProcessAdoptForeignZombie(t *testing.T) {
+	checkNoFDLeak(t)
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
+		// The inner shell's parent becomes sleep, which never reaps it.
+		cmd := exec.Command("sh", "-c", `sh -c "exit 7" & echo $!; exec sleep 60`)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}()
+		line, err := bufio.NewReader(out).ReadString('\n')
+		pid, perr := strconv.Atoi(strings.TrimSpace(line))
+		if err != nil || perr != nil {
+			t.Fatalf("no pid from the shell: %q, %v", line, err)
+		}
+		deadline := time.Now().Add(hangLimit)
+		for !isZombie(pid) {
+			if time.Now().After(deadline) {
+				t.Fatal("the grandchild did not exit")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		pr := d.Processes()
+		id, err := pr.Adopt(pid)
+		if err != nil {
+			t.Fatalf("adopting another parent's zombie: %v", err)
+		}
+		code := -100
+		pr.Wait(id, func(_ ProcessID, c int) { code = c })
+		runUntil(t, d, "the zombie's exit", func() bool { return code != -100 })
+		if code != ExitCodeUnknown || !pr.HasExited(id) {
+			t.Fatalf("exit code %d, HasExited %v; want ExitCodeUnknown", code, pr.HasExited(id))
+		}
+		pr.ReleaseRef(id)
+	})
+}
+
+// hogFDs takes every descriptor this process may still open but spare, so
+// that the open after those fails with EMFILE. The returned function gives
+// them back and restores the limit; so does the test's end, if it is not
+// called.
+func hogFDs(t *testing.T, spare int) (free func()) {
+	t.Helper()
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	lim := old
+	lim.Cur = uint64(openFDs(t) + 16)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	var held []int
+	for {
+		fd, err := unix.Dup(0)
+		if err != nil {
+			break
+		}
+		held = append(held, fd)
+	}
+	for ; spare > 0 && len(held) > 0; spare-- {
+		unix.Close(held[len(held)-1])
+		held = held[:len(held)-1]
+	}
+	free = func() {
+		for _, fd := range held {
+			unix.Close(fd)
+		}
+		held = nil
+		unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
+	}
+	t.Cleanup(free)
+	return free
+}
+
+// A sub-directory that is there but cannot be read when it is added (here,
+// out of descriptors just after its vnode is taken) is polled from an
+// empty snapshot: once it can be read, what it holds is reported as added.
+func TestWatcherUnreadableSubdirectoryPolled(t *testing.T) {
+	checkNoFDLeak(t)
+	d, s := newKqStandIn(t)
+	testOn(t, d, func(t *testing.T, d *Driver) {
+		dir := t.TempDir()
+		os.Mkdir(filepath.Join(dir, "sub"), 0o755)
+		os.WriteFile(filepath.Join(dir, "sub", "old"), nil, 0o644)
+		var free func()
+		s.failVnode = func(path string) error {
+			if strings.HasSuffix(path, "/sub") && free == nil {
+				free = hogFDs(t, 1) // the vnode's
+			}
+			return nil
+		}
+		id, log := watch(t, d, dir, true)
+		if free == nil {
+			t.Fatal("the sub-directory's vnode was not asked for")
+		}
+		free()
+		if _, ok := scanWatcher(t, d, id).dirs["sub"]; !ok {
+			t.Fatal("the unreadable sub-directory is not watched")
+		}
+		if len(s.vnodes) != 2 {
+			t.Fatalf("%d vnodes watched, want the base and sub", len(s.vnodes))
+		}
+		checkPollTimer(t, d, 1)
+		waitChange(t, d, log, FileChangeAdded, "sub", "old")
+		os.WriteFile(filepath.Join(dir, "sub", "new"), nil, 0o644)
+		waitChange(t, d, log, FileChangeAdded, "sub", "new")
+		d.Watchers().ReleaseRef(id)
+		checkPollTimer(t, d, 0)
+	})
+}
+
+// A directory that cannot be read when it is rescanned (out of
+// descriptors), but is still there, is not taken for gone: it is read
+// again on the timer, which finds what changed meanwhile.
+func TestWatcherUnreadableDirectoryRetried(t *testing.T) {
+	checkNoFDLeak(t)
+	for _, si := range watcherStandIns {
+		t.Run(si.name, func(t *testing.T) {
+			testOn(t, si.new(t), func(t *testing.T, d *Driver) {
+				dir := t.TempDir()
+				id, log := watch(t, d, dir, false)
+				free := hogFDs(t, 0)
+				os.Mkdir(filepath.Join(dir, "new"), 0o755) // no descriptor needed
+				runUntil(t, d, "the directory to be polled", func() bool { return d.l.polled == 1 })
+				runFor(d, 10*testPollEvery) // rescans that fail
+				free()
+				if e := d.l.watchers.get(id.h, kindWatcher); len(log.changes) != 0 || e.v.ended {
+					t.Fatalf("out of descriptors, the watcher reported %v", log)
+				}
+				waitChange(t, d, log, FileChangeAdded, "", "new")
+				d.Watchers().ReleaseRef(id)
+				checkPollTimer(t, d, 0)
+			})
+		})
+	}
 }
