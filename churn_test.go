@@ -169,6 +169,7 @@ func TestChurn(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		total = 10_000
 	}
+	total *= soak
 	for _, name := range testDrivers(t) {
 		t.Run(name, func(t *testing.T) {
 			sd, cd := newTestDriver(t, name), newTestDriver(t, name)
@@ -192,7 +193,7 @@ func TestChurn(t *testing.T) {
 			for range concurrent {
 				cl.start()
 			}
-			deadline := time.Now().Add(10 * time.Minute)
+			deadline := time.Now().Add(time.Duration(soak) * 10 * time.Minute)
 			var warm, warmRSS uint64
 			for cl.done < total && time.Now().Before(deadline) && cl.bad == 0 {
 				cd.Core().ProcessEvents(10 * time.Millisecond)

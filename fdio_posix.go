@@ -2,7 +2,11 @@
 
 package eventcore
 
-import "golang.org/x/sys/unix"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // Reads and writes on descriptors watched by the poller: stream sockets,
 // pipes, datagram sockets. Every operation first tries its non-blocking
@@ -27,6 +31,7 @@ const (
 	fdUnix      fdFlags = 1 << iota // AF_UNIX
 	fdIPv6                          // AF_INET6
 	fdShutWrite                     // we shut down writing
+	fdPaused                        // a listener waits out an accept failure
 )
 
 // ioOp is one pending operation: a read or receive (fdObj.rd), a write,
@@ -41,9 +46,11 @@ type ioOp struct {
 
 // fdExt holds what only some descriptors need.
 type fdExt struct {
-	to       Addr   // datagram: where the pending send goes
-	peerPath string // datagram: last Unix-domain sender, reused when it repeats
-	unlink   string // Unix listener: the socket file to remove when freed
+	to       Addr          // datagram: where the pending send goes
+	peerPath string        // datagram: last Unix-domain sender, reused when it repeats
+	unlink   string        // Unix listener: the socket file to remove when freed
+	retry    handle        // listener: internal timer resuming a paused accept
+	backoff  time.Duration // listener: its current delay
 }
 
 func (l *loop) serviceRead(h handle, e *entry[fdObj]) {
@@ -76,15 +83,17 @@ func (l *loop) usable(h handle, e *entry[fdObj], write bool, cb any) bool {
 	switch {
 	case e == nil:
 		l.callIO(cb, h, IOStatusInvalidHandle, 0, Addr{})
-	case !write && e.v.rd.active, write && e.v.wr.active:
-		e.err = ErrBusy
-		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 	case e.v.fd < 0 && h.kind() == kindPipe:
 		e.err = ErrClosed
 		l.callIO(cb, h, IOStatusNotAllowed, 0, Addr{})
 	case e.v.fd < 0 || e.v.state == ConnectionConnecting:
+		// Checked before busy: a connecting socket's connect occupies the
+		// write slot, yet a write then is "not connected", not "busy".
 		e.err = unix.ENOTCONN
 		l.callIO(cb, h, IOStatusError, 0, Addr{})
+	case !write && e.v.rd.active, write && e.v.wr.active:
+		e.err = ErrBusy
+		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 	default:
 		return true
 	}

@@ -39,6 +39,7 @@ const (
 	// kindWatchNode is internal: a file or directory a snapshot watcher
 	// watches (watchers_scan.go). No public handle type carries it.
 	kindWatchNode
+	kindInternalTimer // the driver's own timers: no user handle reaches them
 	numKinds
 )
 
@@ -58,6 +59,7 @@ var kindNames = [numKinds]string{
 	kindProcess:        "ProcessID",
 	kindProcessWait:    "ProcessWaitID",
 	kindWatchNode:      "watchNode",
+	kindInternalTimer:  "internal timer",
 }
 
 // String names the handle type of the kind, for messages and leak reports.

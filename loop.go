@@ -216,7 +216,7 @@ func (l *loop) openHandles() []HandleInfo {
 		out = append(out, HandleInfo{Kind: h.kind().String(), Handle: h.kind().String() + "(" + h.format() + ")", Refs: int(hd.refs)})
 	}
 	l.timers.each(func(h handle, e *entry[timerObj]) {
-		if !e.v.internal {
+		if e.kind == kindTimer {
 			add(h, &e.header)
 		}
 	})

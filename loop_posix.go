@@ -183,8 +183,11 @@ func (l *loop) closeFD(h handle, e *entry[fdObj]) {
 		l.waiters--
 	}
 	l.closeSysFD(e)
-	if x := e.v.ext; x != nil && x.unlink != "" {
-		unix.Unlink(x.unlink)
+	if x := e.v.ext; x != nil {
+		if x.unlink != "" {
+			unix.Unlink(x.unlink)
+		}
+		l.freeInternalTimer(x.retry)
 	}
 	l.fds.release(h, e)
 }
@@ -200,7 +203,7 @@ func (l *loop) syncInterest(h handle) {
 		return
 	}
 	var want readyBits
-	if e.v.rd.active {
+	if e.v.rd.active && e.v.flags&fdPaused == 0 {
 		want |= evRead
 	}
 	if e.v.wr.active {

@@ -218,6 +218,9 @@ func (l *loop) sockWaitForConnections(h handle, cb AcceptCallback) bool {
 }
 
 func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
+	if e.v.flags&fdPaused != 0 {
+		return
+	}
 	lfd := int(e.v.fd)
 	for range maxAcceptBatch {
 		fd, salen, err := sysAccept(lfd, &l.rsa)
@@ -229,7 +232,11 @@ func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
 				return
 			}
 			e.err = err
+			l.acceptPause(h, e)
 			return
+		}
+		if e.v.ext != nil {
+			e.v.ext.backoff = 0
 		}
 		remote := decodeSockaddr(&l.rsa, salen, nil)
 		sh, se, err := l.newFD(kindStreamSocket, fd, e.v.flags&(fdUnix|fdIPv6))
@@ -249,6 +256,38 @@ func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
 	}
 	// More may be queued: take them after the others had their turn.
 	l.deferService(h)
+}
+
+// acceptPause stops accepting on a listener whose accept failed for want of
+// a resource (EMFILE, ENFILE, ENOBUFS): the pending connection stays queued,
+// so a level-triggered poller would report the listener again at once (a
+// busy loop), and an edge-triggered one never again. Accepting resumes after
+// a backoff that doubles, up to a second, while the failures last.
+func (l *loop) acceptPause(h handle, e *entry[fdObj]) {
+	x := e.v.ext
+	if x == nil {
+		x = &fdExt{}
+		e.v.ext = x
+	}
+	if x.retry == 0 {
+		if x.retry = l.newInternalTimer(func() bool { return l.acceptResume(h) }); x.retry == 0 {
+			return
+		}
+	}
+	x.backoff = min(max(2*x.backoff, 5*time.Millisecond), time.Second)
+	e.v.flags |= fdPaused
+	l.timerSet(x.retry, kindInternalTimer, x.backoff, 0)
+}
+
+// acceptResume accepts again on listener h. It runs no callback: the
+// accepts are deferred to the loop's next round.
+func (l *loop) acceptResume(h handle) bool {
+	if e := l.fds.get(h, kindStreamListener); e != nil {
+		e.v.flags &^= fdPaused
+		l.deferService(h)
+		l.syncInterest(h)
+	}
+	return false
 }
 
 func (l *loop) sockShutdown(h handle, read, write bool) error {

@@ -15,7 +15,7 @@ import (
 // its release.
 func TestSignalStorm(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d *Driver) {
-		const signals = 10_000
+		signals := 10_000 * soak
 		sigs := d.Signals()
 		var heard [3]int
 		var ids [3]SignalID

@@ -58,6 +58,7 @@ func (l *loop) watchReport(h handle, c FileChange) {
 		return
 	}
 	c.BaseDirectory = e.v.base
+	l.reports++
 	l.depth++
 	e.v.cb(WatcherID{h}, c)
 	l.depth--

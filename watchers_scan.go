@@ -42,11 +42,11 @@ const scanPollInterval = time.Second
 
 type scanState struct {
 	nodes        table[watchNode]
-	pollerVnodes vnodeWatcher  // the poller, if it watches vnodes
-	polled       int           // directory nodes rescanned by pollTimer
-	pollTimer    TimerID       // armed while polled > 0
-	pollTick     TimerCallback // scanTick, made once
+	pollerVnodes vnodeWatcher // the poller, if it watches vnodes
+	polled       int          // directory nodes rescanned by pollTimer
+	pollTimer    handle       // an internal timer, there while polled > 0
 	pollEvery    time.Duration
+	reports      uint32 // changes reported, to tell whether a tick ran callbacks
 }
 
 // scanWatch is a watcher's part of the snapshot watcher.
@@ -71,7 +71,6 @@ func (l *loop) initScanState() {
 	l.nodes.salt = l.timers.salt
 	l.pollerVnodes, _ = l.p.(vnodeWatcher)
 	l.pollEvery = scanPollInterval
-	l.pollTick = l.scanTick
 }
 
 // scanStart makes e a snapshot watcher and reads its tree.
@@ -242,43 +241,31 @@ func (l *loop) scanSetPolled(n *entry[watchNode], on bool) {
 		return
 	}
 	n.v.polled = on
-	t := Timers{l}
 	if on {
-		if l.polled++; l.polled > 1 {
-			return
+		if l.polled++; l.polled == 1 {
+			// Without a handle left, the watchers' vnodes, if any, still work.
+			if l.pollTimer = l.newInternalTimer(l.scanTick); l.pollTimer != 0 {
+				l.timerSet(l.pollTimer, kindInternalTimer, l.pollEvery, l.pollEvery)
+			}
 		}
-		id := t.Create()
-		if id == (TimerID{}) {
-			return // no handle left: the watcher's vnodes, if any, still work
-		}
-		l.timers.get(id.h, kindTimer).v.internal = true
-		t.Set(id, l.pollEvery, l.pollEvery)
-		l.waiters-- // Set counted the armed timer
-		t.Wait(id, l.pollTick)
-		l.pollTimer = id
 		return
 	}
-	if l.polled--; l.polled == 0 && l.pollTimer != (TimerID{}) {
-		t.CancelWait(l.pollTimer)
-		l.waiters++ // the release uncounts the armed timer
-		t.ReleaseRef(l.pollTimer)
-		l.pollTimer = TimerID{}
+	if l.polled--; l.polled == 0 && l.pollTimer != 0 {
+		l.freeInternalTimer(l.pollTimer)
+		l.pollTimer = 0
 	}
 }
 
-// scanTick rescans every polled directory.
-func (l *loop) scanTick(id TimerID, fired bool) {
-	if !fired {
-		return
-	}
+// scanTick rescans every polled directory, and reports whether a change was
+// reported.
+func (l *loop) scanTick() bool {
+	before := l.reports
 	l.nodes.each(func(nh handle, n *entry[watchNode]) {
 		if n.v.polled {
 			l.scanRescan(nh)
 		}
 	})
-	if l.pollTimer == id {
-		Timers{l}.Wait(id, l.pollTick)
-	}
+	return l.reports != before
 }
 
 // scanReady runs when the poller reports node nh.

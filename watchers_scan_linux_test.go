@@ -32,7 +32,7 @@ func scanWatcher(t *testing.T, d *Driver, id WatcherID) *scanWatch {
 // handle in OpenHandles, gone with the last polled directory.
 func checkPollTimer(t *testing.T, d *Driver, polled int) {
 	t.Helper()
-	if d.l.polled != polled || (polled > 0) != (d.l.pollTimer != TimerID{}) {
+	if d.l.polled != polled || (polled > 0) != (d.l.pollTimer != 0) {
 		t.Fatalf("%d directories polled, timer %v; want %d", d.l.polled, d.l.pollTimer, polled)
 	}
 	if polled > 0 && d.l.timers.live != 1 || polled == 0 && d.l.timers.live != 0 {
@@ -406,6 +406,30 @@ func TestWatcherUnreadableDirectoryRetried(t *testing.T) {
 				d.Watchers().ReleaseRef(id)
 				checkPollTimer(t, d, 0)
 			})
+		})
+	}
+}
+
+// The poll timer's ticks are no events of the user's: ProcessEvents goes on
+// through ticks that find nothing, and returns ExitIdle after one that
+// reports a change.
+func TestWatcherPollTickEndsProcessEventsOnlyWithChanges(t *testing.T) {
+	checkNoFDLeak(t)
+	for _, si := range watcherStandIns {
+		if si.name != "polling-watchers" {
+			continue
+		}
+		testOn(t, si.new(t), func(t *testing.T, d *Driver) {
+			dir := t.TempDir()
+			id, log := watch(t, d, dir, false)
+			if r := d.Core().ProcessEvents(10 * testPollEvery); r != ExitTimeout {
+				t.Fatalf("ticks with nothing changed: ProcessEvents returned %v", r)
+			}
+			os.WriteFile(filepath.Join(dir, "f"), nil, 0o644)
+			if r := d.Core().ProcessEvents(hangLimit); r != ExitIdle || !log.has(FileChangeAdded, "", "f") {
+				t.Fatalf("a tick that reported %v: ProcessEvents returned %v", log, r)
+			}
+			d.Watchers().ReleaseRef(id)
 		})
 	}
 }
