@@ -54,6 +54,35 @@ func spawnAndCollect(t *testing.T, d *Driver, args []string, stdout, stderr Redi
 	return out.String(), errb.String(), code
 }
 
+// waitExitCode waits for process id's exit and returns its code.
+func waitExitCode(t *testing.T, d *Driver, id ProcessID) int {
+	t.Helper()
+	code, exited := 0, false
+	d.Processes().Wait(id, func(_ ProcessID, c int) { code, exited = c, true })
+	runUntil(t, d, "the process's exit", func() bool { return exited })
+	return code
+}
+
+// forkSh starts sh -c script as a child of this process that no driver
+// knows, and returns its pid.
+func forkSh(t *testing.T, script string) int {
+	t.Helper()
+	pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", script}, &syscall.ProcAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+func mustAdopt(t *testing.T, d *Driver, pid int) ProcessID {
+	t.Helper()
+	id, err := d.Processes().Adopt(pid)
+	if err != nil {
+		t.Fatalf("Adopt(%d): %v", pid, err)
+	}
+	return id
+}
+
 func TestProcessCatThroughPipes(t *testing.T) {
 	checkNoFDLeak(t)
 	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
@@ -219,34 +248,32 @@ func TestProcessReleasedWhileRunningIsReaped(t *testing.T) {
 		if pr.PID(proc.ID) != 0 || len(d.OpenHandles()) != 0 {
 			t.Fatal("released process handle still valid")
 		}
-		// Orphans are reaped while the loop runs: keep it running.
-		tm := d.Timers().Create()
-		d.Timers().Set(tm, time.Hour, 0)
-		runUntil(t, d, "the orphan to be reaped", func() bool { return len(d.l.orphans) == 0 })
-		d.Timers().ReleaseRef(tm)
-		var ws syscall.WaitStatus
-		if _, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err != syscall.ECHILD {
-			t.Fatalf("the released child was not reaped: wait4 says %v", err)
-		}
+		waitOrphansReaped(t, d, pid)
 	})
+}
+
+// waitOrphansReaped runs the loop until every released process is reaped,
+// and checks that child pid is.
+func waitOrphansReaped(t *testing.T, d *Driver, pid int) {
+	t.Helper()
+	// Orphans are reaped while the loop runs: keep it running.
+	tm := d.Timers().Create()
+	d.Timers().Set(tm, time.Hour, 0)
+	runUntil(t, d, "the orphans to be reaped", func() bool { return len(d.l.orphans) == 0 })
+	d.Timers().ReleaseRef(tm)
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err != syscall.ECHILD {
+		t.Fatalf("the released child was not reaped: wait4 says %v", err)
+	}
 }
 
 func TestProcessAdopt(t *testing.T) {
 	checkNoFDLeak(t)
 	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		pr := d.Processes()
-		pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", "exit 5"}, &syscall.ProcAttr{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := pr.Adopt(pid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		code := -100
-		pr.Wait(id, func(_ ProcessID, c int) { code = c })
-		runUntil(t, d, "adopted child", func() bool { return code != -100 })
-		if code != 5 {
+		pid := forkSh(t, "exit 5")
+		id := mustAdopt(t, d, pid)
+		if code := waitExitCode(t, d, id); code != 5 {
 			t.Fatalf("adopted child's exit code %d", code)
 		}
 		pr.ReleaseRef(id)

@@ -25,15 +25,19 @@ func init() {
 		d, _ := newKqStandIn(t)
 		return d
 	}}
-	polling := standIn{name: "polling-watchers", new: func(t *testing.T) *Driver {
-		p, err := newEpoller()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newStandInDriver("polling-watchers", p)
-	}}
+	polling := standIn{name: "polling-watchers", new: newPollingStandIn}
 	processStandIns = []standIn{kq}
 	watcherStandIns = []standIn{kq, polling}
+}
+
+// newPollingStandIn makes a driver on epoll without inotify, whose watchers
+// all poll.
+func newPollingStandIn(t *testing.T) *Driver {
+	p, err := newEpoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newStandInDriver("polling-watchers", p)
 }
 
 // testPollEvery is how often the stand-ins' snapshot watchers poll: often,
@@ -136,6 +140,18 @@ func isZombie(pid int) bool {
 	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	i := bytes.LastIndexByte(stat, ')')
 	return err == nil && i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z'
+}
+
+// waitZombie waits until process pid has exited and awaits reaping.
+func waitZombie(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(hangLimit)
+	for !isZombie(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d did not exit", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (s *kqStandIn) watchVnode(path string, h handle) (int, error) {

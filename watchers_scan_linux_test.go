@@ -126,29 +126,24 @@ func TestWatcherUnwatchableFilePollsItsDirectory(t *testing.T) {
 // Without vnodes every directory is polled, on one timer of the driver's.
 func TestWatcherPollingTimer(t *testing.T) {
 	checkNoFDLeak(t)
-	for _, si := range watcherStandIns {
-		if si.name != "polling-watchers" {
-			continue
+	testOn(t, newPollingStandIn(t), func(t *testing.T, d *Driver) {
+		a, b := t.TempDir(), t.TempDir()
+		os.Mkdir(filepath.Join(a, "sub"), 0o755)
+		ida, loga := watch(t, d, a, true)
+		idb, logb := watch(t, d, b, false)
+		checkPollTimer(t, d, 3)
+		if d.Core().WaiterCount() != 2 {
+			t.Fatalf("WaiterCount %d with two watchers", d.Core().WaiterCount())
 		}
-		testOn(t, si.new(t), func(t *testing.T, d *Driver) {
-			a, b := t.TempDir(), t.TempDir()
-			os.Mkdir(filepath.Join(a, "sub"), 0o755)
-			ida, loga := watch(t, d, a, true)
-			idb, logb := watch(t, d, b, false)
-			checkPollTimer(t, d, 3)
-			if d.Core().WaiterCount() != 2 {
-				t.Fatalf("WaiterCount %d with two watchers", d.Core().WaiterCount())
-			}
-			os.WriteFile(filepath.Join(a, "sub", "f"), nil, 0o644)
-			os.WriteFile(filepath.Join(b, "f"), nil, 0o644)
-			waitChange(t, d, loga, FileChangeAdded, "sub", "f")
-			waitChange(t, d, logb, FileChangeAdded, "", "f")
-			d.Watchers().ReleaseRef(ida)
-			checkPollTimer(t, d, 1)
-			d.Watchers().ReleaseRef(idb)
-			checkPollTimer(t, d, 0)
-		})
-	}
+		os.WriteFile(filepath.Join(a, "sub", "f"), nil, 0o644)
+		os.WriteFile(filepath.Join(b, "f"), nil, 0o644)
+		waitChange(t, d, loga, FileChangeAdded, "sub", "f")
+		waitChange(t, d, logb, FileChangeAdded, "", "f")
+		d.Watchers().ReleaseRef(ida)
+		checkPollTimer(t, d, 1)
+		d.Watchers().ReleaseRef(idb)
+		checkPollTimer(t, d, 0)
+	})
 }
 
 // A child that has exited and awaits reaping can be adopted, with its exit
@@ -158,28 +153,13 @@ func TestProcessAdoptExitedChild(t *testing.T) {
 	checkNoFDLeak(t)
 	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		pr := d.Processes()
-		pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", "exit 5"}, &syscall.ProcAttr{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(hangLimit)
-		for !isZombie(pid) {
-			if time.Now().After(deadline) {
-				t.Fatal("the child did not exit")
-			}
-			time.Sleep(time.Millisecond)
-		}
-		id, err := pr.Adopt(pid)
-		if err != nil {
-			t.Fatal(err)
-		}
+		pid := forkSh(t, "exit 5")
+		waitZombie(t, pid)
+		id := mustAdopt(t, d, pid)
 		if d.Name() == "kqueue-standin" && !pr.HasExited(id) {
 			t.Fatal("refused by the poller, the exited child was not collected at once")
 		}
-		code := -100
-		pr.Wait(id, func(_ ProcessID, c int) { code = c })
-		runUntil(t, d, "the adopted child's exit", func() bool { return code != -100 })
-		if code != 5 || !pr.HasExited(id) {
+		if code := waitExitCode(t, d, id); code != 5 || !pr.HasExited(id) {
 			t.Fatalf("adopted exited child: exit code %d, HasExited %v", code, pr.HasExited(id))
 		}
 		pr.ReleaseRef(id)
@@ -209,10 +189,7 @@ func TestProcessRefusedBeforeCollectable(t *testing.T) {
 			return proc.ID
 		}
 		id := spawn("sleep 0.05; exit 3")
-		code := -100
-		pr.Wait(id, func(_ ProcessID, c int) { code = c })
-		runUntil(t, d, "the refused child's exit", func() bool { return code != -100 })
-		if code != 3 {
+		if code := waitExitCode(t, d, id); code != 3 {
 			t.Fatalf("exit code %d, want 3", code)
 		}
 		pr.ReleaseRef(id)
@@ -220,15 +197,7 @@ func TestProcessRefusedBeforeCollectable(t *testing.T) {
 		orphan := spawn("sleep 0.05")
 		pid := pr.PID(orphan)
 		pr.ReleaseRef(orphan)
-		// Orphans are reaped while the loop runs: keep it running.
-		tm := d.Timers().Create()
-		d.Timers().Set(tm, time.Hour, 0)
-		runUntil(t, d, "the released child to be reaped", func() bool { return len(d.l.orphans) == 0 })
-		d.Timers().ReleaseRef(tm)
-		var ws syscall.WaitStatus
-		if _, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err != syscall.ECHILD {
-			t.Fatalf("the released child was not reaped: wait4 says %v", err)
-		}
+		waitOrphansReaped(t, d, pid)
 		if len(s.pidfds) != 0 || d.l.sigchldUsers != 0 || len(d.l.signalRefs) != 0 {
 			t.Fatal("a process is still watched")
 		}
@@ -287,22 +256,10 @@ func TestProcessAdoptForeignZombie(t *testing.T) {
 		if err != nil || perr != nil {
 			t.Fatalf("no pid from the shell: %q, %v", line, err)
 		}
-		deadline := time.Now().Add(hangLimit)
-		for !isZombie(pid) {
-			if time.Now().After(deadline) {
-				t.Fatal("the grandchild did not exit")
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitZombie(t, pid)
 		pr := d.Processes()
-		id, err := pr.Adopt(pid)
-		if err != nil {
-			t.Fatalf("adopting another parent's zombie: %v", err)
-		}
-		code := -100
-		pr.Wait(id, func(_ ProcessID, c int) { code = c })
-		runUntil(t, d, "the zombie's exit", func() bool { return code != -100 })
-		if code != ExitCodeUnknown || !pr.HasExited(id) {
+		id := mustAdopt(t, d, pid)
+		if code := waitExitCode(t, d, id); code != ExitCodeUnknown || !pr.HasExited(id) {
 			t.Fatalf("exit code %d, HasExited %v; want ExitCodeUnknown", code, pr.HasExited(id))
 		}
 		pr.ReleaseRef(id)
@@ -415,21 +372,16 @@ func TestWatcherUnreadableDirectoryRetried(t *testing.T) {
 // reports a change.
 func TestWatcherPollTickEndsProcessEventsOnlyWithChanges(t *testing.T) {
 	checkNoFDLeak(t)
-	for _, si := range watcherStandIns {
-		if si.name != "polling-watchers" {
-			continue
+	testOn(t, newPollingStandIn(t), func(t *testing.T, d *Driver) {
+		dir := t.TempDir()
+		id, log := watch(t, d, dir, false)
+		if r := d.Core().ProcessEvents(10 * testPollEvery); r != ExitTimeout {
+			t.Fatalf("ticks with nothing changed: ProcessEvents returned %v", r)
 		}
-		testOn(t, si.new(t), func(t *testing.T, d *Driver) {
-			dir := t.TempDir()
-			id, log := watch(t, d, dir, false)
-			if r := d.Core().ProcessEvents(10 * testPollEvery); r != ExitTimeout {
-				t.Fatalf("ticks with nothing changed: ProcessEvents returned %v", r)
-			}
-			os.WriteFile(filepath.Join(dir, "f"), nil, 0o644)
-			if r := d.Core().ProcessEvents(hangLimit); r != ExitIdle || !log.has(FileChangeAdded, "", "f") {
-				t.Fatalf("a tick that reported %v: ProcessEvents returned %v", log, r)
-			}
-			d.Watchers().ReleaseRef(id)
-		})
-	}
+		os.WriteFile(filepath.Join(dir, "f"), nil, 0o644)
+		if r := d.Core().ProcessEvents(hangLimit); r != ExitIdle || !log.has(FileChangeAdded, "", "f") {
+			t.Fatalf("a tick that reported %v: ProcessEvents returned %v", log, r)
+		}
+		d.Watchers().ReleaseRef(id)
+	})
 }
