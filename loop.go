@@ -29,6 +29,8 @@ type loop struct {
 	signals    table[signalObj]
 	signalRefs map[os.Signal]int // listeners per signal, to (un)subscribe once
 
+	fds table[fdObj] // sockets, of every kind (sockets_common.go)
+
 	leaks []HandleInfo // what Dispose found open
 
 	sysLoop
@@ -47,6 +49,7 @@ func newLoop(name string) *loop {
 	l.events.salt = salt
 	l.eventWaits.salt = salt
 	l.signals.salt = salt
+	l.fds.salt = salt
 	return l
 }
 
@@ -75,8 +78,10 @@ func (l *loop) header(h handle) *header {
 		if e := l.signals.get(h, kindSignal); e != nil {
 			return &e.header
 		}
-	default:
-		return l.sysHeader(h)
+	case kindStreamSocket, kindStreamListener, kindDatagramSocket:
+		if e := l.fds.get(h, h.kind()); e != nil {
+			return &e.header
+		}
 	}
 	return nil
 }
@@ -202,6 +207,6 @@ func (l *loop) openHandles() []HandleInfo {
 	l.timers.each(func(h handle, e *entry[timerObj]) { add(h, &e.header) })
 	l.events.each(func(h handle, e *entry[eventObj]) { add(h, &e.header) })
 	l.signals.each(func(h handle, e *entry[signalObj]) { add(h, &e.header) })
-	l.sysEachOpen(add)
+	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
 	return out
 }

@@ -11,8 +11,7 @@ import (
 // sysLoop is the readiness-driver part of a loop, shared by every poller.
 type sysLoop struct {
 	p    poller
-	lt   bool // level-triggered poller: watched directions follow pending operations
-	fds  table[fdObj]
+	lt   bool     // level-triggered poller: watched directions follow pending operations
 	byFD []handle // descriptor number → handle, to refuse adopting an fd twice
 
 	ready []readyEvent
@@ -21,13 +20,12 @@ type sysLoop struct {
 	// looked at without waiting for readiness.
 	deferred, deferredSpare []handle
 
-	rsa unix.RawSockaddrAny // scratch address for accept and receive
+	rsa rawSockaddr // scratch address for accept and receive
 }
 
 func (l *loop) initPosix(p poller) {
 	l.p = p
 	l.lt = !p.edgeTriggered()
-	l.fds.salt = l.timers.salt
 	l.xq.wake = p.wake
 }
 
@@ -56,32 +54,12 @@ func (l *loop) sysPending() bool { return len(l.deferred) > 0 }
 
 func (l *loop) deferService(h handle) { l.deferred = append(l.deferred, h) }
 
-func (l *loop) sysHeader(h handle) *header {
-	if e := l.fdEntry(h); e != nil {
-		return &e.header
-	}
-	return nil
-}
-
-func (l *loop) sysEachOpen(add func(handle, *header)) {
-	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
-}
-
 func (l *loop) sysDispose() {
 	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })
 	l.fds = table[fdObj]{}
 	l.byFD = nil
 	l.deferred = nil
 	l.p.close()
-}
-
-// fdEntry returns the live descriptor entry h names, whatever its kind.
-func (l *loop) fdEntry(h handle) *entry[fdObj] {
-	switch k := h.kind(); k {
-	case kindStreamSocket, kindStreamListener, kindDatagramSocket:
-		return l.fds.get(h, k)
-	}
-	return nil
 }
 
 // newFD registers fd with the poller under a new handle of kind k.
@@ -117,7 +95,7 @@ func (l *loop) closeSysFD(e *entry[fdObj]) {
 	}
 	unix.Close(fd)
 	e.v.fd = -1
-	e.v.interest = 0
+	e.v.sys.interest = 0
 }
 
 // closeFD frees the entry and its descriptor; pending operations are
@@ -153,9 +131,9 @@ func (l *loop) syncInterest(h handle) {
 	if e.v.wr.active {
 		want |= evWrite
 	}
-	if want != e.v.interest {
+	if want != e.v.sys.interest {
 		if err := l.p.modify(int(e.v.fd), h, want); err == nil {
-			e.v.interest = want
+			e.v.sys.interest = want
 		} else {
 			e.err = err
 		}
@@ -193,4 +171,13 @@ func readable(fd int) (bool, error) {
 		}
 		return n > 0, err
 	}
+}
+
+// sysFD is a descriptor; fdSys is the readiness drivers' part of a socket.
+type sysFD = int32
+
+const invalidFD sysFD = -1
+
+type fdSys struct {
+	interest readyBits // what a level-triggered poller watches
 }

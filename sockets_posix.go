@@ -15,42 +15,6 @@ import (
 // readiness is ever missed: an edge that came before the operation started
 // is covered by the first attempt.
 
-type fdObj struct {
-	fd       int32
-	state    ConnectionState
-	flags    fdFlags
-	interest readyBits // what a level-triggered poller watches
-	rd, wr   ioOp
-	ext      *fdExt
-}
-
-type fdFlags uint8
-
-const (
-	fdUnix      fdFlags = 1 << iota // AF_UNIX
-	fdIPv6                          // AF_INET6
-	fdShutWrite                     // we shut down writing
-)
-
-// ioOp is one pending operation: a read or receive (fdObj.rd), a write,
-// send or connect (fdObj.wr), or a listener's accept callback (rd).
-type ioOp struct {
-	buf    []byte
-	done   int
-	cb     any // IOCallback, DatagramIOCallback, ConnectCallback or AcceptCallback
-	mode   IOMode
-	active bool
-}
-
-// fdExt holds what only some sockets need.
-type fdExt struct {
-	to       Addr   // datagram: where the pending send goes
-	peerPath string // datagram: last Unix-domain sender, reused when it repeats
-	unlink   string // Unix listener: the socket file to remove when freed
-}
-
-const maxAcceptBatch = 64
-
 func (l *loop) serviceRead(h handle, e *entry[fdObj]) {
 	switch h.kind() {
 	case kindStreamSocket:
@@ -142,14 +106,6 @@ func (l *loop) connectFailed(h handle, e *entry[fdObj], cb ConnectCallback, st C
 	e.v.state = ConnectionClosed
 	l.callConnect(cb, h, st)
 	return StreamSocket{h}
-}
-
-func (l *loop) callConnect(cb ConnectCallback, h handle, st ConnectStatus) {
-	if cb != nil {
-		l.depth++
-		cb(StreamSocket{h}, st)
-		l.depth--
-	}
 }
 
 func connectStatusOf(err error) ConnectStatus {
@@ -455,13 +411,6 @@ func (l *loop) serviceStreamWrite(h handle, e *entry[fdObj]) {
 	}
 }
 
-func statusSoFar(op *ioOp) IOStatus {
-	if op.done > 0 {
-		return IOStatusOK
-	}
-	return IOStatusWouldBlock
-}
-
 // streamFailed records err and tells whether it ended the connection.
 func (l *loop) streamFailed(e *entry[fdObj], err error) IOStatus {
 	e.err = err
@@ -472,35 +421,6 @@ func (l *loop) streamFailed(e *entry[fdObj], err error) IOStatus {
 		return IOStatusDisconnected
 	}
 	return IOStatusError
-}
-
-func (l *loop) completeStream(h handle, op *ioOp, st IOStatus) { l.complete(h, op, st, Addr{}) }
-
-// complete ends the pending operation op of h and runs its callback.
-func (l *loop) complete(h handle, op *ioOp, st IOStatus, addr Addr) {
-	cb, n := op.cb, op.done
-	*op = ioOp{}
-	l.waiters--
-	l.depth++
-	switch cb := cb.(type) {
-	case IOCallback:
-		if cb != nil {
-			cb(StreamSocket{h}, st, n)
-		}
-	case DatagramIOCallback:
-		if cb != nil {
-			cb(DatagramSocket{h}, st, n, addr)
-		}
-	}
-	l.depth--
-}
-
-func (l *loop) callIO(cb IOCallback, h handle, st IOStatus, n int) {
-	if cb != nil {
-		l.depth++
-		cb(StreamSocket{h}, st, n)
-		l.depth--
-	}
 }
 
 func (l *loop) sockCancel(h handle, k kind, write bool) {
@@ -567,13 +487,6 @@ func (l *loop) sockShutdown(h handle, read, write bool) error {
 	}
 	l.syncInterest(h)
 	return nil
-}
-
-func (l *loop) sockState(h handle) ConnectionState {
-	if e := l.fds.get(h, kindStreamSocket); e != nil {
-		return e.v.state
-	}
-	return ConnectionClosed
 }
 
 // ---- datagram sockets ----
@@ -748,7 +661,7 @@ func (l *loop) serviceSend(h handle, e *entry[fdObj]) {
 		if to.IsZero() {
 			n, err = sysSend(int(e.v.fd), op.buf)
 		} else {
-			var salen uint32
+			var salen int32
 			if salen, err = encodeSockaddr(to, &l.rsa); err == nil {
 				n, err = sysSendTo(int(e.v.fd), op.buf, &l.rsa, salen)
 			}
@@ -768,14 +681,6 @@ func (l *loop) serviceSend(h handle, e *entry[fdObj]) {
 			l.complete(h, op, IOStatusError, to)
 		}
 		return
-	}
-}
-
-func (l *loop) callDgram(cb DatagramIOCallback, h handle, st IOStatus) {
-	if cb != nil {
-		l.depth++
-		cb(DatagramSocket{h}, st, 0, Addr{})
-		l.depth--
 	}
 }
 
@@ -951,10 +856,6 @@ func (l *loop) sockKeepAliveParams(h handle, idle, interval time.Duration, probe
 	return err
 }
 
-func ceilSeconds(d time.Duration) int {
-	return int(max((d+time.Second-1)/time.Second, 1))
-}
-
 func (l *loop) sockUserTimeout(h handle, timeout time.Duration) error {
 	e := l.fds.get(h, kindStreamSocket)
 	if e == nil {
@@ -971,24 +872,6 @@ func (l *loop) sockUserTimeout(h handle, timeout time.Duration) error {
 		e.err = err
 	}
 	return err
-}
-
-func (l *loop) sockAddRef(h handle) {
-	if e := l.fdEntry(h); e != nil {
-		e.refs++
-	}
-}
-
-func (l *loop) sockRelease(h handle) bool {
-	e := l.fdEntry(h)
-	if e == nil {
-		return false
-	}
-	if e.refs--; e.refs > 0 {
-		return true
-	}
-	l.closeFD(h, e)
-	return false
 }
 
 // ---- addresses ----

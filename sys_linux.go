@@ -14,9 +14,9 @@ func sysSocket(family, typ int) (int, error) {
 	return unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 }
 
-func sysAccept(fd int, rsa *unix.RawSockaddrAny) (int, uint32, error) {
-	salen := uint32(unix.SizeofSockaddrAny)
-	r, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(rsa)),
+func sysAccept(fd int, rsa *rawSockaddr) (int, int32, error) {
+	salen := sizeofRawSockaddr
+	r, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(rsa.ptr()),
 		uintptr(unsafe.Pointer(&salen)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
 	if errno != 0 {
 		return -1, 0, errno
@@ -24,20 +24,20 @@ func sysAccept(fd int, rsa *unix.RawSockaddrAny) (int, uint32, error) {
 	return int(r), salen, nil
 }
 
-func sysRecvFrom(fd int, p []byte, rsa *unix.RawSockaddrAny) (int, uint32, error) {
-	salen := uint32(unix.SizeofSockaddrAny)
-	rsa.Addr.Family = unix.AF_UNSPEC // in case the kernel writes no address
+func sysRecvFrom(fd int, p []byte, rsa *rawSockaddr) (int, int32, error) {
+	salen := sizeofRawSockaddr
+	rsa.clearFamily() // in case the kernel writes no address
 	r, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))),
-		uintptr(len(p)), 0, uintptr(unsafe.Pointer(rsa)), uintptr(unsafe.Pointer(&salen)))
+		uintptr(len(p)), 0, uintptr(rsa.ptr()), uintptr(unsafe.Pointer(&salen)))
 	if errno != 0 {
 		return 0, 0, errno
 	}
 	return int(r), salen, nil
 }
 
-func sysSendTo(fd int, p []byte, rsa *unix.RawSockaddrAny, salen uint32) (int, error) {
+func sysSendTo(fd int, p []byte, rsa *rawSockaddr, salen int32) (int, error) {
 	r, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))),
-		uintptr(len(p)), unix.MSG_NOSIGNAL, uintptr(unsafe.Pointer(rsa)), uintptr(salen))
+		uintptr(len(p)), unix.MSG_NOSIGNAL, uintptr(rsa.ptr()), uintptr(salen))
 	if errno != 0 {
 		return 0, errno
 	}
@@ -57,96 +57,4 @@ func sysDisconnect(fd int) error {
 		return errno
 	}
 	return nil
-}
-
-const sunPathOffset = 2 // offsetof(struct sockaddr_un, sun_path)
-
-// decodeSockaddr reads what the kernel wrote to rsa. A Unix-domain path
-// equal to *cache reuses the cached string, so a datagram socket that hears
-// from the same peer again allocates nothing.
-func decodeSockaddr(rsa *unix.RawSockaddrAny, salen uint32, cache *string) Addr {
-	switch rsa.Addr.Family {
-	case unix.AF_INET:
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
-		return Addr{ap: netipAddrPort4(sa.Addr, ntohs(sa.Port))}
-	case unix.AF_INET6:
-		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
-		return Addr{ap: netipAddrPort6(sa.Addr, sa.Scope_id, ntohs(sa.Port))}
-	case unix.AF_UNIX:
-		sa := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
-		n := int(salen) - sunPathOffset
-		if n <= 0 {
-			return Addr{unix: true}
-		}
-		n = min(n, len(sa.Path))
-		b := unsafe.Slice((*byte)(unsafe.Pointer(&sa.Path[0])), n)
-		if b[0] == 0 {
-			b[0] = '@' // abstract namespace, written as x/sys does
-		} else {
-			for i, c := range b {
-				if c == 0 {
-					b = b[:i]
-					break
-				}
-			}
-		}
-		if cache == nil {
-			return UnixAddr(string(b))
-		}
-		if string(b) != *cache {
-			*cache = string(b)
-		}
-		return UnixAddr(*cache)
-	}
-	return Addr{}
-}
-
-// encodeSockaddr writes a into rsa for sendto and returns its length.
-func encodeSockaddr(a Addr, rsa *unix.RawSockaddrAny) (uint32, error) {
-	switch {
-	case a.IsUnix():
-		sa := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
-		p := a.path
-		if p == "" || len(p) > len(sa.Path) {
-			return 0, ErrInvalidAddress
-		}
-		sa.Family = unix.AF_UNIX
-		for i := 0; i < len(p); i++ {
-			sa.Path[i] = int8(p[i])
-		}
-		n := len(p)
-		if p[0] == '@' {
-			sa.Path[0] = 0
-		} else if n < len(sa.Path) {
-			sa.Path[n] = 0
-			n++
-		}
-		return uint32(sunPathOffset + n), nil
-	case !a.ap.IsValid():
-		return 0, ErrInvalidAddress
-	case a.ap.Addr().Is4():
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
-		*sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Port: htons(a.ap.Port()), Addr: a.ap.Addr().As4()}
-		return unix.SizeofSockaddrInet4, nil
-	}
-	zone, err := zoneIndex(a.ap.Addr().Zone())
-	if err != nil {
-		return 0, err
-	}
-	sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
-	*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: htons(a.ap.Port()), Addr: a.ap.Addr().As16(), Scope_id: zone}
-	return unix.SizeofSockaddrInet6, nil
-}
-
-// ntohs and htons convert the port field, which holds network byte order.
-func ntohs(p uint16) uint16 {
-	b := (*[2]byte)(unsafe.Pointer(&p))
-	return uint16(b[0])<<8 | uint16(b[1])
-}
-
-func htons(p uint16) uint16 {
-	var r uint16
-	b := (*[2]byte)(unsafe.Pointer(&r))
-	b[0], b[1] = byte(p>>8), byte(p)
-	return r
 }
