@@ -159,11 +159,10 @@ func (l *loop) onReady(h handle, ev readyBits) {
 	l.syncInterest(h)
 }
 
-// readable reports whether a read on fd would not block (data, end of
+// readable reports whether a read on e would not block (data, end of
 // stream, or an error to collect), without reading.
-func readable(fd int) (bool, error) {
-	var pfd [1]unix.PollFd
-	pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+func (l *loop) readable(e *entry[fdObj]) (bool, error) {
+	pfd := [1]unix.PollFd{{Fd: e.v.fd, Events: unix.POLLIN}}
 	for {
 		n, err := unix.Poll(pfd[:], 0)
 		if err == unix.EINTR {
@@ -171,6 +170,44 @@ func readable(fd int) (bool, error) {
 		}
 		return n > 0, err
 	}
+}
+
+// The hooks of the shared I/O state machines (sockets_io.go). A poller
+// reports readiness by itself, so there is nothing to start when an
+// operation would block, and nothing of the kernel's to cancel.
+
+func (l *loop) awaitRead(handle, *entry[fdObj])        {}
+func (l *loop) awaitWrite(handle, *entry[fdObj], Addr) {}
+func (l *loop) writeInFlight(*entry[fdObj]) bool       { return false }
+func (l *loop) cancelSys(*entry[fdObj], bool)          {}
+
+var (
+	errWouldBlock error = unix.EAGAIN
+	errNotConn    error = unix.ENOTCONN
+)
+
+// isDisconnect tells the errors that end a connection.
+func isDisconnect(err error) bool {
+	switch err {
+	case unix.ECONNRESET, unix.EPIPE, unix.ENOTCONN, unix.ETIMEDOUT, unix.ECONNABORTED,
+		unix.ENETRESET, unix.EHOSTUNREACH, unix.ENETUNREACH:
+		return true
+	}
+	return false
+}
+
+func sysShutdown(fd sysFD, read, write bool) error {
+	how := unix.SHUT_RDWR
+	switch {
+	case read && !write:
+		how = unix.SHUT_RD
+	case write && !read:
+		how = unix.SHUT_WR
+	}
+	if err := unix.Shutdown(int(fd), how); err != nil && err != unix.ENOTCONN {
+		return err
+	}
+	return nil
 }
 
 // sysFD is a descriptor; fdSys is the readiness drivers' part of a socket.

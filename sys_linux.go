@@ -24,29 +24,44 @@ func sysAccept(fd int, rsa *rawSockaddr) (int, int32, error) {
 	return int(r), salen, nil
 }
 
-func sysRecvFrom(fd int, p []byte, rsa *rawSockaddr) (int, int32, error) {
+func sysRecvFrom(fd sysFD, p []byte, rsa *rawSockaddr) (int, int32, error) {
 	salen := sizeofRawSockaddr
 	rsa.clearFamily() // in case the kernel writes no address
 	r, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))),
 		uintptr(len(p)), 0, uintptr(rsa.ptr()), uintptr(unsafe.Pointer(&salen)))
+	if errno == unix.EINTR {
+		return sysRecvFrom(fd, p, rsa)
+	}
 	if errno != 0 {
 		return 0, 0, errno
 	}
 	return int(r), salen, nil
 }
 
-func sysSendTo(fd int, p []byte, rsa *rawSockaddr, salen int32) (int, error) {
+func sysSendTo(fd sysFD, p []byte, rsa *rawSockaddr, salen int32) (int, error) {
 	r, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))),
 		uintptr(len(p)), unix.MSG_NOSIGNAL, uintptr(rsa.ptr()), uintptr(salen))
+	if errno == unix.EINTR {
+		return sysSendTo(fd, p, rsa, salen)
+	}
 	if errno != 0 {
 		return 0, errno
 	}
 	return int(r), nil
 }
 
-// sysSend writes to a connected socket; MSG_NOSIGNAL keeps a closed peer
+// sysWrite writes to a connected socket; MSG_NOSIGNAL keeps a closed peer
 // from raising SIGPIPE.
-func sysSend(fd int, p []byte) (int, error) { return sysSendTo(fd, p, nil, 0) }
+func sysWrite(fd sysFD, p []byte) (int, error) { return sysSendTo(fd, p, nil, 0) }
+
+func sysRead(fd sysFD, p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(fd), p)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
 
 // sysDisconnect dissolves a datagram socket's association.
 func sysDisconnect(fd int) error {
