@@ -1,6 +1,8 @@
 package eventcore
 
 import (
+	"errors"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -66,4 +68,31 @@ func runFor(d *Driver, dur time.Duration) {
 			time.Sleep(time.Millisecond)
 		}
 	}
+}
+
+// isAny reports whether err is one of targets.
+func isAny(err error, targets []error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// loopbackInterface returns the loopback interface, for multicast tests
+// that must not leave the host.
+func loopbackInterface(t *testing.T) *net.Interface {
+	t.Helper()
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ifs {
+		if ifs[i].Flags&(net.FlagLoopback|net.FlagUp) == net.FlagLoopback|net.FlagUp {
+			return &ifs[i]
+		}
+	}
+	t.Fatal("no loopback interface is up")
+	return nil
 }

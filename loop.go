@@ -210,3 +210,16 @@ func (l *loop) openHandles() []HandleInfo {
 	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
 	return out
 }
+
+// waitMillis converts a wait's timeout to the milliseconds of epoll_wait,
+// poll and MsgWaitForMultipleObjectsEx, rounding up so that a timer is
+// never woken for early; -1 (INFINITE as a DWORD) waits without limit.
+func waitMillis(timeout time.Duration) int {
+	switch {
+	case timeout <= 0:
+		return 0
+	case timeout >= time.Duration(1<<31-1)*time.Millisecond:
+		return -1
+	}
+	return int((timeout + time.Millisecond - 1) / time.Millisecond)
+}

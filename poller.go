@@ -55,15 +55,3 @@ func registerPoller(name string, prio int, newPoller func() (poller, error)) {
 		return nil
 	})
 }
-
-// waitMillis converts a poller timeout to the milliseconds of poll(2) and
-// epoll_wait(2), rounding up so that a timer is never woken for early.
-func waitMillis(timeout time.Duration) int {
-	switch {
-	case timeout <= 0:
-		return 0
-	case timeout >= time.Duration(1<<31-1)*time.Millisecond:
-		return -1
-	}
-	return int((timeout + time.Millisecond - 1) / time.Millisecond)
-}
