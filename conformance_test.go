@@ -2,8 +2,10 @@ package eventcore
 
 import (
 	"errors"
+	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -95,4 +97,32 @@ func loopbackInterface(t *testing.T) *net.Interface {
 	}
 	t.Fatal("no loopback interface is up")
 	return nil
+}
+
+// tempDir is t.TempDir, but removes what it made without os.RemoveAll,
+// which fails under Wine 8 (Go's Windows implementation uses
+// NtSetInformationFile(FileDispositionInformationEx), which Wine 8 lacks):
+// it removes the tree entry by entry, deepest first.
+func tempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "eventcore-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if os.RemoveAll(dir) == nil {
+			return
+		}
+		var paths []string
+		filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+			paths = append(paths, p)
+			return nil
+		})
+		for i := len(paths) - 1; i >= 0; i-- {
+			if err := os.Remove(paths[i]); err != nil && !os.IsNotExist(err) {
+				t.Errorf("removing the test's temporary files: %v", err)
+			}
+		}
+	})
+	return dir
 }

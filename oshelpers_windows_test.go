@@ -23,8 +23,9 @@ var (
 	errConnRefused = windows.WSAECONNREFUSED
 	errAddrInUse   = windows.WSAEADDRINUSE
 	errWrongType   = windows.WSAEPROTOTYPE
-	// Windows documents WSAENOTCONN, Wine passes on Linux's EDESTADDRREQ.
-	errNoTarget     = []error{windows.WSAENOTCONN, windows.WSAEDESTADDRREQ}
+	// Windows documents WSAENOTCONN and WSAEDESTADDRREQ; Wine 8 reports
+	// a send on a socket whose association was dissolved as WSAEINVAL.
+	errNoTarget     = []error{windows.WSAENOTCONN, windows.WSAEDESTADDRREQ, windows.WSAEINVAL}
 	errNoSocketFile = []error{windows.WSAECONNREFUSED, windows.WSAENETDOWN, windows.ERROR_FILE_NOT_FOUND, windows.ERROR_PATH_NOT_FOUND}
 )
 

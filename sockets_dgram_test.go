@@ -318,7 +318,7 @@ func TestDatagramAdopt(t *testing.T) {
 }
 
 func TestUnixStream(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	addrs := []Addr{UnixAddr(filepath.Join(dir, "stream.sock"))}
 	if haveAbstractUnix {
 		addrs = append(addrs, UnixAddr("@eventcore-test-"+filepath.Base(dir)))
@@ -361,7 +361,7 @@ func TestUnixStream(t *testing.T) {
 func TestUnixConnectMissing(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		status := ConnectStatus(255)
-		sock := d.Sockets().ConnectStream(UnixAddr(filepath.Join(t.TempDir(), "nobody")), Addr{},
+		sock := d.Sockets().ConnectStream(UnixAddr(filepath.Join(tempDir(t), "nobody")), Addr{},
 			func(_ StreamSocket, st ConnectStatus) { status = st })
 		runUntil(t, d, "refusal", func() bool { return status != 255 })
 		if status == ConnectStatusSocketCreateFailure && unixUnsupported(t, d.LastError(sock)) {
@@ -376,7 +376,7 @@ func TestUnixConnectMissing(t *testing.T) {
 }
 
 func TestUnixDatagram(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()
 		pa, pb := UnixAddr(filepath.Join(dir, d.Name()+"-a")), UnixAddr(filepath.Join(dir, d.Name()+"-b"))

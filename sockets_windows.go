@@ -291,9 +291,9 @@ func (l *loop) finishOp(op *winOp) bool {
 		return false
 	}
 	h := op.h
-	var status error
-	if op.err != 0 {
-		status = syscall.Errno(op.err)
+	var status error // boxed only when needed: boxing an Errno allocates
+	if op.err != 0 && op.kind != opReadWait {
+		status = wsaErrno(syscall.Errno(op.err))
 	}
 	switch op.kind {
 	case opReadWait:
@@ -314,7 +314,7 @@ func (l *loop) finishOp(op *winOp) bool {
 		}
 		switch {
 		case status != nil:
-			l.failWrite(h, e, wsaErrno(status))
+			l.failWrite(h, e, status)
 		case h.kind() == kindDatagramSocket:
 			e.v.wr.done = n
 			l.complete(h, &e.v.wr, IOStatusOK, e.v.ext.to)
@@ -477,8 +477,7 @@ func (l *loop) finishConnect(h handle, e *entry[fdObj], status error) {
 	e.v.wr = ioOp{}
 	l.waiters--
 	if status != nil {
-		err := wsaErrno(status)
-		l.connectFailed(h, e, cb, connectStatusOf(err), err)
+		l.connectFailed(h, e, cb, connectStatusOf(status), status)
 		return
 	}
 	// Without it getpeername, shutdown and friends fail on the socket.
@@ -665,7 +664,7 @@ func (l *loop) finishAccept(h handle, e *entry[fdObj], op *winOp, status error) 
 	if status != nil {
 		// A connection reset before it was accepted, or a failure of the
 		// listener: record it and go on taking connections.
-		e.err = wsaErrno(status)
+		e.err = status
 		l.putOp(op)
 		l.serviceAccept(h, e)
 		return
@@ -767,28 +766,30 @@ func (l *loop) dgramSetup(s windows.Handle, bind, target Addr, family uint16, op
 }
 
 // dgramSetTarget connects the socket, or, for the zero Addr, dissolves
-// the association by connecting to the all-zero address of its family,
-// which is how Winsock spells it.
+// the association: by connecting to an AF_UNSPEC address (Wine passes that
+// on to the host, as POSIX spells it), or else to the all-zero address of
+// the socket's family (as Winsock documents it).
 func (l *loop) dgramSetTarget(h handle, target Addr) error {
 	e := l.fds.get(h, kindDatagramSocket)
 	if e == nil {
 		return ErrInvalidHandle
 	}
-	var salen int32
 	var err error
 	if target.IsZero() {
 		l.rsa = rawSockaddr{}
-		salen = sizeofSockaddrIn
-		family := uint16(afInet)
-		if e.v.flags&fdIPv6 != 0 {
-			family, salen = afInet6, sizeofSockaddrIn6
+		if err = sysConnect(e.v.fd, &l.rsa, sizeofSockaddrIn); err != nil {
+			salen, family := sizeofSockaddrIn, uint16(afInet)
+			if e.v.flags&fdIPv6 != 0 {
+				family, salen = afInet6, sizeofSockaddrIn6
+			}
+			*(*uint16)(l.rsa.ptr()) = family
+			err = sysConnect(e.v.fd, &l.rsa, salen)
 		}
-		*(*uint16)(l.rsa.ptr()) = family
 	} else {
-		salen, err = encodeSockaddr(target, &l.rsa)
-	}
-	if err == nil {
-		err = sysConnect(e.v.fd, &l.rsa, salen)
+		var salen int32
+		if salen, err = encodeSockaddr(target, &l.rsa); err == nil {
+			err = sysConnect(e.v.fd, &l.rsa, salen)
+		}
 	}
 	if err != nil {
 		e.err = err
@@ -893,16 +894,13 @@ func (l *loop) sockAdopt(fd uintptr, k kind) (handle, error) {
 	if typ != want {
 		return 0, windows.WSAEPROTOTYPE
 	}
+	// A stream socket must be connected (getpeername), a datagram socket
+	// bound (getsockname fails with WSAEINVAL on an unbound socket).
 	var rsa rawSockaddr
-	if _, err := sysSockname(s, &rsa, false); err != nil {
+	if _, err := sysSockname(s, &rsa, k == kindStreamSocket); err != nil {
 		return 0, err
 	}
 	flags := flagsOf(rsa.family())
-	if k == kindStreamSocket {
-		if _, err := sysSockname(s, &rsa, true); err != nil {
-			return 0, err
-		}
-	}
 	if err := sysSetNonblock(s); err != nil {
 		return 0, err
 	}

@@ -58,8 +58,22 @@ func socketError(r uintptr, e syscall.Errno) error {
 	if int32(r) != -1 {
 		return nil
 	}
-	if e == 0 {
+	return errnoErr(e)
+}
+
+var errIOPending error = windows.ERROR_IO_PENDING
+
+// errnoErr boxes e as an error without allocating for the codes of the
+// steady-state paths: a syscall.Errno above 255 in an interface would
+// be allocated each time.
+func errnoErr(e syscall.Errno) error {
+	switch e {
+	case 0:
 		return syscall.EINVAL
+	case windows.WSAEWOULDBLOCK:
+		return errWouldBlock
+	case windows.ERROR_IO_PENDING:
+		return errIOPending
 	}
 	return e
 }
@@ -86,7 +100,10 @@ func sysRecvFrom(s windows.Handle, p []byte, rsa *rawSockaddr) (int, int32, erro
 	rsa.clearFamily()
 	r, _, e := syscall.SyscallN(procRecvfrom.Addr(), uintptr(s), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), 0,
 		uintptr(rsa.ptr()), uintptr(unsafe.Pointer(&salen)))
-	if err := socketError(r, e); err != nil {
+	if err := socketError(r, e); err == windows.WSAEMSGSIZE {
+		// The datagram was longer than p: the rest of it is dropped.
+		return len(p), salen, nil
+	} else if err != nil {
 		return 0, salen, err
 	}
 	return int(int32(r)), salen, nil
@@ -105,10 +122,7 @@ func sysAccept(s windows.Handle, rsa *rawSockaddr) (windows.Handle, int32, error
 	salen := sizeofRawSockaddr
 	r, _, e := syscall.SyscallN(procAccept.Addr(), uintptr(s), uintptr(rsa.ptr()), uintptr(unsafe.Pointer(&salen)))
 	if windows.Handle(r) == windows.InvalidHandle {
-		if e == 0 {
-			e = syscall.EINVAL
-		}
-		return windows.InvalidHandle, 0, e
+		return windows.InvalidHandle, 0, errnoErr(e)
 	}
 	return windows.Handle(r), salen, nil
 }
@@ -180,10 +194,7 @@ func sysConnectEx(s windows.Handle, rsa *rawSockaddr, salen int32, ov *windows.O
 	}
 	r, _, e := syscall.SyscallN(connectExProc.addr, uintptr(s), uintptr(rsa.ptr()), uintptr(salen), 0, 0, 0, uintptr(unsafe.Pointer(ov)))
 	if r == 0 {
-		if e == 0 {
-			e = syscall.EINVAL
-		}
-		return e
+		return errnoErr(e)
 	}
 	return nil
 }
