@@ -43,13 +43,13 @@ src=.ci/wine/processprng.c
 if [ ! -f "$shim.eventcore" ] || ! cmp -s "$src" "$shim.eventcore"; then
 	echo "building the ProcessPrng shim into $shim"
 	tmp=$(mktemp -d)
-	trap 'rm -rf "$tmp"' EXIT
 	x86_64-w64-mingw32-gcc -O2 -shared -s -o "$tmp/bcryptprimitives.dll" \
 		"$src" .ci/wine/bcryptprimitives.def
 	cp "$tmp/bcryptprimitives.dll" "$shim"
 	cp "$src" "$shim.eventcore" # what the installed shim was built from
+	rm -rf "$tmp"
 fi
 
-GOOS=windows GOARCH=amd64 go vet ./...
+# The wine server outlives the test processes; stop it when done.
+trap 'wineserver -k 2>/dev/null || true' EXIT
 GOOS=windows GOARCH=amd64 go test -exec wine "$@" ./...
-wineserver -k 2>/dev/null || true
