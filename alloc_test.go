@@ -1,6 +1,7 @@
 package eventcore
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -8,7 +9,14 @@ import (
 // Steady-state hot paths allocate nothing: these tests fail if one does.
 // Callbacks are method values made once, as a server would keep them.
 
+func skipUnderRace(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
+}
+
 func TestAllocsStreamRoundTrip(t *testing.T) {
+	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()
 		c, srv := streamPair(t, d, MustParseAddr("127.0.0.1:0"))
@@ -33,6 +41,7 @@ func TestAllocsStreamRoundTrip(t *testing.T) {
 }
 
 func TestAllocsDatagram(t *testing.T) {
+	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()
 		a := newDgram(t, d, MustParseAddr("127.0.0.1:0"), Addr{})
@@ -59,6 +68,7 @@ func TestAllocsDatagram(t *testing.T) {
 }
 
 func TestAllocsAccept(t *testing.T) {
+	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()
 		accepted := 0
@@ -90,6 +100,7 @@ func TestAllocsAccept(t *testing.T) {
 }
 
 func TestAllocsTimers(t *testing.T) {
+	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		tm := d.Timers()
 		id := tm.Create()
@@ -115,6 +126,7 @@ func TestAllocsTimers(t *testing.T) {
 }
 
 func TestAllocsEvents(t *testing.T) {
+	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		evs := d.Events()
 		ev := evs.Create()
@@ -133,5 +145,33 @@ func TestAllocsEvents(t *testing.T) {
 			t.Errorf("event wait+trigger: %v allocations", n)
 		}
 		evs.ReleaseRef(ev)
+	})
+}
+
+func TestAllocsFile(t *testing.T) {
+	skipUnderRace(t)
+	dir := tempDir(t)
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		fs := d.Files()
+		f, err := fs.Open(filepath.Join(dir, d.Name()), FileCreateTrunc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, in := make([]byte, 4096), make([]byte, 4096)
+		var w, r fileResult
+		wcb, rcb := w.cb, r.cb
+		cycle := func() {
+			w, r = fileResult{}, fileResult{}
+			fs.Write(f, 0, out, IOModeAll, wcb)
+			fs.Read(f, 0, in, IOModeAll, rcb)
+			for !w.done || !r.done {
+				d.Core().ProcessEvents(hangLimit)
+			}
+		}
+		cycle()
+		if n := testing.AllocsPerRun(500, cycle); n != 0 {
+			t.Errorf("file write+read: %v allocations", n)
+		}
+		fs.ReleaseRef(f)
 	})
 }

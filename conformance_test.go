@@ -21,24 +21,25 @@ func testDrivers(t *testing.T) []string {
 	return Drivers()
 }
 
-// forEachDriver runs fn once per driver on a fresh Driver, and fails the
-// test if fn leaves a handle open.
-func forEachDriver(t *testing.T, fn func(t *testing.T, d *Driver)) {
+// forEachDriver runs fn once per driver on a fresh Driver made with opts,
+// and fails the test if fn leaves a handle open.
+func forEachDriver(t *testing.T, fn func(t *testing.T, d *Driver), opts ...Option) {
 	t.Helper()
 	for _, name := range testDrivers(t) {
 		t.Run(name, func(t *testing.T) {
-			d := newTestDriver(t, name)
+			d := newTestDriver(t, name, opts...)
 			fn(t, d)
 			if !d.Dispose() {
 				t.Errorf("handles left open: %+v", d.OpenHandles())
 			}
+			checkNoDriverGoroutines(t)
 		})
 	}
 }
 
-func newTestDriver(t *testing.T, name string) *Driver {
+func newTestDriver(t *testing.T, name string, opts ...Option) *Driver {
 	t.Helper()
-	d, err := New(WithDriver(name))
+	d, err := New(append(opts, WithDriver(name))...)
 	if err != nil {
 		t.Fatalf("New(%q): %v", name, err)
 	}

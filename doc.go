@@ -1,10 +1,16 @@
 // Package eventcore is a callback-based event loop: sockets (TCP, UDP,
-// Unix-domain), timers, signals and cross-goroutine events on one loop, with
-// no goroutine per connection and no allocation on the hot paths. It is the
-// Go counterpart of eventcore, the D library under vibe.d, and keeps its
-// interface: a [Driver] groups [Core], [Timers], [Events], [Signals] and
-// [Sockets], operations are proactor-style ("read into this buffer, call me
-// when done"), and results are status enums that a callback switches on.
+// Unix-domain), timers, signals, cross-goroutine events, file I/O, directory
+// watching, pipes, child processes and DNS on one loop, with no goroutine
+// per connection and no allocation on the hot paths. It is the Go
+// counterpart of eventcore, the D library under vibe.d, and keeps its
+// interface: a [Driver] groups [Core], [Timers], [Events], [Signals],
+// [Sockets], [DNS], [Files], [Watchers], [Pipes] and [Processes],
+// operations are proactor-style ("read into this buffer, call me when
+// done"), and results are status enums that a callback switches on.
+//
+// Work that has no asynchronous form on the platform (file I/O on readiness
+// drivers, name resolution) runs on a small pool of worker goroutines per
+// driver ([WithWorkers]) and completes on the loop like everything else.
 //
 // # Loop and owner
 //
@@ -32,7 +38,8 @@
 //
 // Handles are small value types, one per kind ([StreamSocket],
 // [StreamListener], [DatagramSocket], [TimerID], [EventID], [EventWaitID],
-// [SignalID]); the zero value is invalid. A handle carries a generation, so
+// [SignalID], [File], [Pipe], [WatcherID], [ProcessID], [ProcessWaitID],
+// [DNSLookupID]); the zero value is invalid. A handle carries a generation, so
 // a released handle is refused even after its slot, or its file descriptor,
 // has been reused; so are handles of another kind or another driver. Misuse
 // never panics: it is reported by a status (IOStatusInvalidHandle,
@@ -74,4 +81,9 @@
 //   - Sockets have LeaveMulticastGroup, SetMulticastInterface and
 //     SetMulticastTTL besides the seed's options, and stream connections
 //     start with TCP_NODELAY on, as in Go's net.
+//   - Files has FileCreate and FileCreateNew besides the seed's open modes,
+//     OpenAsync besides Open, and Truncate; IOStatus has readPastEOF,
+//     noSpaceLeft and notAllowed for what files report.
+//   - FileChangeOverflow reports that the system dropped directory changes.
+//   - Process waits return a ProcessWaitID for CancelWait, like events.
 package eventcore

@@ -1,6 +1,7 @@
 package eventcore
 
 import (
+	"net"
 	"os"
 	"sort"
 )
@@ -18,7 +19,9 @@ type Driver struct{ l *loop }
 type Option func(*config)
 
 type config struct {
-	driver string
+	driver   string
+	workers  int
+	resolver *net.Resolver
 }
 
 // WithDriver picks a driver by name instead of the platform's default; see
@@ -64,6 +67,12 @@ func New(opts ...Option) (*Driver, error) {
 	for _, b := range backends {
 		if name == "" || name == b.name {
 			l := newLoop(b.name)
+			if cfg.workers > 0 {
+				l.workers.max = cfg.workers
+			}
+			if cfg.resolver != nil {
+				l.resolver = cfg.resolver
+			}
 			if err := b.init(l); err != nil {
 				return nil, err
 			}
@@ -90,6 +99,21 @@ func (d *Driver) Signals() Signals { return Signals{d.l} }
 
 // Sockets returns the socket API.
 func (d *Driver) Sockets() Sockets { return Sockets{d.l} }
+
+// Files returns the file API.
+func (d *Driver) Files() Files { return Files{d.l} }
+
+// Watchers returns the directory watching API.
+func (d *Driver) Watchers() Watchers { return Watchers{d.l} }
+
+// Pipes returns the pipe API.
+func (d *Driver) Pipes() Pipes { return Pipes{d.l} }
+
+// Processes returns the child process API.
+func (d *Driver) Processes() Processes { return Processes{d.l} }
+
+// DNS returns the name resolution API.
+func (d *Driver) DNS() DNS { return DNS{d.l} }
 
 // Dispose closes every handle still open and frees the driver. It reports
 // whether nothing was left open: when it returns false, OpenHandles lists

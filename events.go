@@ -2,8 +2,8 @@ package eventcore
 
 // Events are cross-goroutine notifications. They need no descriptor each:
 // a trigger is an item on the loop's cross-goroutine queue (wakeup.go), and
-// the waits of an event form a list threaded through the wait table, so
-// waiting, triggering and cancelling allocate nothing in steady state.
+// the waits of an event form a waitList, so waiting, triggering and
+// cancelling allocate nothing in steady state.
 
 // EventCallback is called once per Wait, when the event is triggered.
 type EventCallback func(ev EventID)
@@ -14,15 +14,7 @@ type EventCallback func(ev EventID)
 type Events struct{ l *loop }
 
 type eventObj struct {
-	head, tail uint32 // wait slots + 1, oldest first; 0 when none
-	seq        uint32 // sequence number of the next wait
-}
-
-type eventWaitObj struct {
-	ev         handle
-	prev, next uint32 // neighbouring wait slots + 1
-	seq        uint32
-	cb         EventCallback
+	waits waitList
 }
 
 // Create returns a new event with one reference. It returns the zero EventID
@@ -62,20 +54,11 @@ func (ev Events) Wait(id EventID, cb EventCallback) EventWaitID {
 	if e == nil || cb == nil {
 		return EventWaitID{}
 	}
-	wh, w := l.eventWaits.alloc(kindEventWait)
-	if w == nil {
+	wh := addWaiter(&l.eventWaits, kindEventWait, &e.v.waits, id.h, cb)
+	if wh == 0 {
 		e.err = ErrTooManyHandles
 		return EventWaitID{}
 	}
-	widx, _ := wh.index()
-	w.v = eventWaitObj{ev: id.h, prev: e.v.tail, seq: e.v.seq, cb: cb}
-	e.v.seq++
-	if e.v.tail != 0 {
-		l.eventWaits.at(e.v.tail - 1).v.next = widx + 1
-	} else {
-		e.v.head = widx + 1
-	}
-	e.v.tail = widx + 1
 	l.waiters++
 	return EventWaitID{wh}
 }
@@ -86,10 +69,11 @@ func (ev Events) CancelWait(id EventID, w EventWaitID) bool {
 	l := ev.l
 	e := l.events.get(id.h, kindEvent)
 	we := l.eventWaits.get(w.h, kindEventWait)
-	if e == nil || we == nil || we.v.ev != id.h {
+	if e == nil || we == nil || we.v.owner != id.h {
 		return false
 	}
-	l.unlinkWait(e, w.h, we)
+	removeWaiter(&l.eventWaits, &e.v.waits, w.h, we)
+	l.waiters--
 	return true
 }
 
@@ -113,28 +97,9 @@ func (ev Events) ReleaseRef(id EventID) bool {
 	if e.refs--; e.refs > 0 {
 		return true
 	}
-	for e.v.head != 0 {
-		idx := e.v.head - 1
-		we := l.eventWaits.at(idx)
-		l.unlinkWait(e, makeHandle(kindEventWait, idx, we.gen), we)
-	}
+	l.waiters -= clearWaiters(&l.eventWaits, &e.v.waits)
 	l.events.release(id.h, e)
 	return false
-}
-
-func (l *loop) unlinkWait(e *entry[eventObj], wh handle, we *entry[eventWaitObj]) {
-	if we.v.prev != 0 {
-		l.eventWaits.at(we.v.prev - 1).v.next = we.v.next
-	} else {
-		e.v.head = we.v.next
-	}
-	if we.v.next != 0 {
-		l.eventWaits.at(we.v.next - 1).v.prev = we.v.prev
-	} else {
-		e.v.tail = we.v.prev
-	}
-	l.eventWaits.release(wh, we)
-	l.waiters--
 }
 
 // triggerEvent runs on the loop. Waits registered by the callbacks
@@ -144,15 +109,13 @@ func (l *loop) triggerEvent(h handle, all bool) {
 	if e == nil {
 		return
 	}
-	limit := e.v.seq
-	for e.v.head != 0 {
-		idx := e.v.head - 1
-		we := l.eventWaits.at(idx)
-		if int32(we.v.seq-limit) >= 0 {
+	limit := e.v.waits.seq
+	for {
+		cb, ok := popWaiter(&l.eventWaits, &e.v.waits, limit)
+		if !ok {
 			return
 		}
-		cb := we.v.cb
-		l.unlinkWait(e, makeHandle(kindEventWait, idx, we.gen), we)
+		l.waiters--
 		l.depth++
 		cb(EventID{h})
 		l.depth--

@@ -2,6 +2,8 @@ package eventcore_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/eventcore-go/eventcore"
@@ -149,4 +151,62 @@ func ExampleUserData() {
 	// Output:
 	// 2
 	// true
+}
+
+// Writing and reading a file at offsets; the transfers run off the loop
+// and complete on it.
+func ExampleFiles() {
+	d, _ := eventcore.New()
+	defer d.Dispose()
+	fs := d.Files()
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+
+	f, err := fs.Open(filepath.Join(dir, "notes.txt"), eventcore.FileCreateTrunc)
+	if err != nil {
+		panic(err)
+	}
+	buf := make([]byte, 5)
+	fs.Write(f, 0, []byte("hello, files"), eventcore.IOModeAll, func(f eventcore.File, st eventcore.IOStatus, n int) {
+		fs.Read(f, 7, buf, eventcore.IOModeAll, func(f eventcore.File, st eventcore.IOStatus, n int) {
+			fmt.Printf("%s %q\n", st, buf[:n])
+			fs.ReleaseRef(f)
+		})
+	})
+	for d.Core().ProcessEvents(eventcore.Infinite) != eventcore.ExitOutOfWaiters {
+	}
+	// Output: ok "files"
+}
+
+// Name resolution on the loop; /etc/hosts (or the system's equivalent)
+// answers for localhost.
+func ExampleDNS() {
+	d, _ := eventcore.New()
+	defer d.Dispose()
+	d.DNS().LookupHost("localhost", func(id eventcore.DNSLookupID, st eventcore.DNSStatus, addrs []eventcore.Addr) {
+		fmt.Println(st, len(addrs) > 0 && addrs[0].AddrPort().Addr().IsLoopback())
+	})
+	d.Core().ProcessEvents(eventcore.Infinite)
+	// Output: ok true
+}
+
+// A watcher reports a file created in the watched directory.
+func ExampleWatchers() {
+	d, _ := eventcore.New()
+	defer d.Dispose()
+	dir, _ := os.MkdirTemp("", "example")
+	defer os.RemoveAll(dir)
+
+	id, err := d.Watchers().WatchDirectory(dir, true, func(id eventcore.WatcherID, c eventcore.FileChange) {
+		fmt.Println(c.Kind, c.Name)
+		d.Watchers().ReleaseRef(id)
+	})
+	if err != nil {
+		panic(err)
+	}
+	_ = id
+	os.WriteFile(filepath.Join(dir, "new.txt"), nil, 0o644)
+	for d.Core().ProcessEvents(eventcore.Infinite) != eventcore.ExitOutOfWaiters {
+	}
+	// Output: added new.txt
 }

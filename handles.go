@@ -30,6 +30,12 @@ const (
 	kindEvent
 	kindEventWait
 	kindSignal
+	kindDNSLookup
+	kindFile
+	kindPipe
+	kindWatcher
+	kindProcess
+	kindProcessWait
 	numKinds
 )
 
@@ -42,6 +48,12 @@ var kindNames = [numKinds]string{
 	kindEvent:          "EventID",
 	kindEventWait:      "EventWaitID",
 	kindSignal:         "SignalID",
+	kindDNSLookup:      "DNSLookupID",
+	kindFile:           "File",
+	kindPipe:           "Pipe",
+	kindWatcher:        "WatcherID",
+	kindProcess:        "ProcessID",
+	kindProcessWait:    "ProcessWaitID",
 }
 
 // String names the handle type of the kind, for messages and leak reports.
@@ -118,6 +130,26 @@ type EventWaitID struct{ h handle }
 // SignalID is a signal listener. The zero value is invalid.
 type SignalID struct{ h handle }
 
+// DNSLookupID is a pending DNS lookup. The zero value is invalid.
+type DNSLookupID struct{ h handle }
+
+// File is an open file. The zero value is invalid.
+type File struct{ h handle }
+
+// Pipe is one end of a pipe (or another stream descriptor that is not a
+// socket, such as a terminal). The zero value is invalid.
+type Pipe struct{ h handle }
+
+// WatcherID is a directory watcher. The zero value is invalid.
+type WatcherID struct{ h handle }
+
+// ProcessID is a child (or adopted) process. The zero value is invalid.
+type ProcessID struct{ h handle }
+
+// ProcessWaitID identifies one pending [Processes.Wait], for CancelWait.
+// The zero value is invalid.
+type ProcessWaitID struct{ h handle }
+
 func (s StreamSocket) raw() handle   { return s.h }
 func (s StreamListener) raw() handle { return s.h }
 func (s DatagramSocket) raw() handle { return s.h }
@@ -125,6 +157,12 @@ func (t TimerID) raw() handle        { return t.h }
 func (e EventID) raw() handle        { return e.h }
 func (w EventWaitID) raw() handle    { return w.h }
 func (s SignalID) raw() handle       { return s.h }
+func (l DNSLookupID) raw() handle    { return l.h }
+func (f File) raw() handle           { return f.h }
+func (p Pipe) raw() handle           { return p.h }
+func (w WatcherID) raw() handle      { return w.h }
+func (p ProcessID) raw() handle      { return p.h }
+func (w ProcessWaitID) raw() handle  { return w.h }
 
 func (StreamSocket) isSocket()   {}
 func (StreamListener) isSocket() {}
@@ -150,6 +188,24 @@ func (w EventWaitID) String() string { return "EventWaitID(" + w.h.format() + ")
 
 // String returns "SignalID(slot.generation)".
 func (s SignalID) String() string { return "SignalID(" + s.h.format() + ")" }
+
+// String returns "DNSLookupID(slot.generation)".
+func (l DNSLookupID) String() string { return "DNSLookupID(" + l.h.format() + ")" }
+
+// String returns "File(slot.generation)".
+func (f File) String() string { return "File(" + f.h.format() + ")" }
+
+// String returns "Pipe(slot.generation)".
+func (p Pipe) String() string { return "Pipe(" + p.h.format() + ")" }
+
+// String returns "WatcherID(slot.generation)".
+func (w WatcherID) String() string { return "WatcherID(" + w.h.format() + ")" }
+
+// String returns "ProcessID(slot.generation)".
+func (p ProcessID) String() string { return "ProcessID(" + p.h.format() + ")" }
+
+// String returns "ProcessWaitID(slot.generation)".
+func (w ProcessWaitID) String() string { return "ProcessWaitID(" + w.h.format() + ")" }
 
 // UserData returns the value of type T attached to h, creating a zero T on
 // first access. The value lives as long as the handle: it is dropped when the

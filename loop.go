@@ -2,6 +2,7 @@ package eventcore
 
 import (
 	"math/rand/v2"
+	"net"
 	"os"
 	"time"
 )
@@ -24,14 +25,16 @@ type loop struct {
 	timerRound uint32
 
 	events     table[eventObj]
-	eventWaits table[eventWaitObj]
+	eventWaits table[waiter[EventCallback]]
 
 	signals    table[signalObj]
 	signalRefs map[os.Signal]int // listeners per signal, to (un)subscribe once
 
-	fds table[fdObj] // sockets, of every kind (sockets_common.go)
-
 	leaks []HandleInfo // what Dispose found open
+
+	workers  workerPool
+	lookups  table[dnsObj]
+	resolver *net.Resolver
 
 	sysLoop
 }
@@ -49,7 +52,9 @@ func newLoop(name string) *loop {
 	l.events.salt = salt
 	l.eventWaits.salt = salt
 	l.signals.salt = salt
-	l.fds.salt = salt
+	l.lookups.salt = salt
+	l.workers = workerPool{max: DefaultWorkers, xq: &l.xq}
+	l.resolver = net.DefaultResolver
 	return l
 }
 
@@ -78,10 +83,12 @@ func (l *loop) header(h handle) *header {
 		if e := l.signals.get(h, kindSignal); e != nil {
 			return &e.header
 		}
-	case kindStreamSocket, kindStreamListener, kindDatagramSocket:
-		if e := l.fds.get(h, h.kind()); e != nil {
+	case kindDNSLookup:
+		if e := l.lookups.get(h, kindDNSLookup); e != nil {
 			return &e.header
 		}
+	default:
+		return l.sysHeader(h)
 	}
 	return nil
 }
@@ -165,6 +172,8 @@ func (l *loop) drainCross() bool {
 			l.triggerEvent(it.h, it.op == crossTriggerAll)
 		case crossSignal:
 			l.deliverSignal(it.sig)
+		case crossJob:
+			it.job.finish(l)
 		}
 		if l.disposed {
 			return true
@@ -181,11 +190,13 @@ func (l *loop) dispose() bool {
 	}
 	l.leaks = l.openHandles()
 	l.xq.close()
+	l.workers.close()
+	l.disposeLookups()
 	l.disposeSignals()
 	l.timers = table[timerObj]{}
 	l.timerHeap = nil
 	l.events = table[eventObj]{}
-	l.eventWaits = table[eventWaitObj]{}
+	l.eventWaits = table[waiter[EventCallback]]{}
 	l.sysDispose()
 	l.waiters = 0
 	l.disposed = true
@@ -207,8 +218,34 @@ func (l *loop) openHandles() []HandleInfo {
 	l.timers.each(func(h handle, e *entry[timerObj]) { add(h, &e.header) })
 	l.events.each(func(h handle, e *entry[eventObj]) { add(h, &e.header) })
 	l.signals.each(func(h handle, e *entry[signalObj]) { add(h, &e.header) })
-	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
+	l.lookups.each(func(h handle, e *entry[dnsObj]) { add(h, &e.header) })
+	l.sysEachOpen(add)
 	return out
+}
+
+// callIO runs an I/O callback of any handle kind, counting the nesting
+// depth; a nil callback is skipped.
+func (l *loop) callIO(cb any, h handle, st IOStatus, n int, addr Addr) {
+	l.depth++
+	switch cb := cb.(type) {
+	case IOCallback:
+		if cb != nil {
+			cb(StreamSocket{h}, st, n)
+		}
+	case DatagramIOCallback:
+		if cb != nil {
+			cb(DatagramSocket{h}, st, n, addr)
+		}
+	case PipeIOCallback:
+		if cb != nil {
+			cb(Pipe{h}, st, n)
+		}
+	case FileIOCallback:
+		if cb != nil {
+			cb(File{h}, st, n)
+		}
+	}
+	l.depth--
 }
 
 // waitMillis converts a wait's timeout to the milliseconds of epoll_wait,

@@ -10,9 +10,11 @@ import (
 
 // sysLoop is the readiness-driver part of a loop, shared by every poller.
 type sysLoop struct {
-	p    poller
-	lt   bool     // level-triggered poller: watched directions follow pending operations
-	byFD []handle // descriptor number → handle, to refuse adopting an fd twice
+	p     poller
+	lt    bool // level-triggered poller: watched directions follow pending operations
+	fds   table[fdObj]
+	files table[fileObj]
+	byFD  []handle // descriptor number → handle, to refuse adopting an fd twice
 
 	ready []readyEvent
 	// deferred holds handles whose pending operations are serviced from the
@@ -21,11 +23,24 @@ type sysLoop struct {
 	deferred, deferredSpare []handle
 
 	rsa rawSockaddr // scratch address for accept and receive
+
+	procs        table[processObj]
+	procWaits    table[waiter[ProcessExitCallback]]
+	orphans      map[handle]orphanProc // released processes still to be reaped
+	sigchldUsers int                   // processes watched through SIGCHLD
+	noPidfd      bool                  // tests: use SIGCHLD even where pidfd works
+
+	watchState
 }
 
 func (l *loop) initPosix(p poller) {
 	l.p = p
 	l.lt = !p.edgeTriggered()
+	l.fds.salt = l.timers.salt
+	l.files.salt = l.timers.salt
+	l.procs.salt = l.timers.salt
+	l.procWaits.salt = l.timers.salt
+	l.initWatchState()
 	l.xq.wake = p.wake
 }
 
@@ -54,9 +69,47 @@ func (l *loop) sysPending() bool { return len(l.deferred) > 0 }
 
 func (l *loop) deferService(h handle) { l.deferred = append(l.deferred, h) }
 
+func (l *loop) sysHeader(h handle) *header {
+	if e := l.fdEntry(h); e != nil {
+		return &e.header
+	}
+	switch h.kind() {
+	case kindFile:
+		if e := l.files.get(h, kindFile); e != nil {
+			return &e.header
+		}
+	case kindProcess:
+		if e := l.procs.get(h, kindProcess); e != nil {
+			return &e.header
+		}
+	case kindProcessWait:
+		if e := l.procWaits.get(h, kindProcessWait); e != nil {
+			return &e.header
+		}
+	case kindWatcher:
+		if e := l.watchers.get(h, kindWatcher); e != nil {
+			return &e.header
+		}
+	}
+	return nil
+}
+
+func (l *loop) sysEachOpen(add func(handle, *header)) {
+	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
+	l.files.each(func(h handle, e *entry[fileObj]) { add(h, &e.header) })
+	l.procs.each(func(h handle, e *entry[processObj]) { add(h, &e.header) })
+	l.watchers.each(func(h handle, e *entry[watcherObj]) { add(h, &e.header) })
+}
+
 func (l *loop) sysDispose() {
 	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })
+	l.files.each(func(h handle, e *entry[fileObj]) { l.fileFree(h, e) })
+	l.disposeProcs()
+	l.disposeWatchers()
 	l.fds = table[fdObj]{}
+	l.files = table[fileObj]{}
+	l.procs = table[processObj]{}
+	l.procWaits = table[waiter[ProcessExitCallback]]{}
 	l.byFD = nil
 	l.deferred = nil
 	l.p.close()
@@ -74,44 +127,38 @@ func (l *loop) newFD(k kind, fd int, flags fdFlags) (handle, *entry[fdObj], erro
 		l.fds.release(h, e)
 		return 0, nil, err
 	}
-	for fd >= len(l.byFD) {
-		l.byFD = append(l.byFD, 0)
-	}
-	l.byFD[fd] = h
+	l.setByFD(fd, h)
 	return h, e, nil
 }
 
 func (l *loop) fdRegistered(fd int) bool { return fd < len(l.byFD) && l.byFD[fd] != 0 }
 
-// closeSysFD closes the descriptor of e, leaving the entry.
-func (l *loop) closeSysFD(e *entry[fdObj]) {
-	fd := int(e.v.fd)
-	if fd < 0 {
-		return
+func (l *loop) setByFD(fd int, h handle) {
+	for fd >= len(l.byFD) {
+		l.byFD = append(l.byFD, 0)
 	}
-	l.p.del(fd)
-	if fd < len(l.byFD) {
-		l.byFD[fd] = 0
-	}
-	unix.Close(fd)
-	e.v.fd = -1
-	e.v.sys.interest = 0
+	l.byFD[fd] = h
 }
 
-// closeFD frees the entry and its descriptor; pending operations are
-// dropped without their callbacks.
-func (l *loop) closeFD(h handle, e *entry[fdObj]) {
-	if e.v.rd.active {
-		l.waiters--
+func (l *loop) clearByFD(fd int, h handle) {
+	if fd < len(l.byFD) && l.byFD[fd] == h {
+		l.byFD[fd] = 0
 	}
-	if e.v.wr.active {
-		l.waiters--
+}
+
+// closeSysFD closes the descriptor of e, leaving the entry.
+func (l *loop) closeSysFD(e *entry[fdObj]) error {
+	fd := int(e.v.fd)
+	if fd < 0 {
+		return nil
 	}
-	l.closeSysFD(e)
-	if x := e.v.ext; x != nil && x.unlink != "" {
-		unix.Unlink(x.unlink)
+	l.p.del(fd)
+	if fd < len(l.byFD) { // not yet there if registration failed
+		l.byFD[fd] = 0
 	}
-	l.fds.release(h, e)
+	e.v.fd = -1
+	e.v.sys.interest = 0
+	return unix.Close(fd)
 }
 
 // syncInterest tells a level-triggered poller which directions of h have
@@ -143,6 +190,14 @@ func (l *loop) syncInterest(h handle) {
 // onReady services the pending operations of h after the poller reported
 // it, or when it was deferred.
 func (l *loop) onReady(h handle, ev readyBits) {
+	switch h.kind() {
+	case kindProcess:
+		l.procReady(h)
+		return
+	case kindWatcher:
+		l.watchReady()
+		return
+	}
 	e := l.fdEntry(h)
 	if e == nil {
 		return
@@ -157,64 +212,4 @@ func (l *loop) onReady(h handle, ev readyBits) {
 		l.serviceWrite(h, e)
 	}
 	l.syncInterest(h)
-}
-
-// readable reports whether a read on e would not block (data, end of
-// stream, or an error to collect), without reading.
-func (l *loop) readable(e *entry[fdObj]) (bool, error) {
-	pfd := [1]unix.PollFd{{Fd: e.v.fd, Events: unix.POLLIN}}
-	for {
-		n, err := unix.Poll(pfd[:], 0)
-		if err == unix.EINTR {
-			continue
-		}
-		return n > 0, err
-	}
-}
-
-// The hooks of the shared I/O state machines (sockets_io.go). A poller
-// reports readiness by itself, so there is nothing to start when an
-// operation would block, and nothing of the kernel's to cancel.
-
-func (l *loop) awaitRead(handle, *entry[fdObj])        {}
-func (l *loop) awaitWrite(handle, *entry[fdObj], Addr) {}
-func (l *loop) writeInFlight(*entry[fdObj]) bool       { return false }
-func (l *loop) cancelSys(*entry[fdObj], bool)          {}
-
-var (
-	errWouldBlock error = unix.EAGAIN
-	errNotConn    error = unix.ENOTCONN
-)
-
-// isDisconnect tells the errors that end a connection.
-func isDisconnect(err error) bool {
-	switch err {
-	case unix.ECONNRESET, unix.EPIPE, unix.ENOTCONN, unix.ETIMEDOUT, unix.ECONNABORTED,
-		unix.ENETRESET, unix.EHOSTUNREACH, unix.ENETUNREACH:
-		return true
-	}
-	return false
-}
-
-func sysShutdown(fd sysFD, read, write bool) error {
-	how := unix.SHUT_RDWR
-	switch {
-	case read && !write:
-		how = unix.SHUT_RD
-	case write && !read:
-		how = unix.SHUT_WR
-	}
-	if err := unix.Shutdown(int(fd), how); err != nil && err != unix.ENOTCONN {
-		return err
-	}
-	return nil
-}
-
-// sysFD is a descriptor; fdSys is the readiness drivers' part of a socket.
-type sysFD = int32
-
-const invalidFD sysFD = -1
-
-type fdSys struct {
-	interest readyBits // what a level-triggered poller watches
 }

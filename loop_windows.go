@@ -57,28 +57,50 @@ import (
 //     back to the pool, so steady-state I/O allocates nothing.
 //
 // Thread affinity. APCs run on the thread that issued the I/O, and window
-// messages belong to a thread, so New locks the calling goroutine to its
-// OS thread (runtime.LockOSThread) and Dispose unlocks it: that goroutine
-// owns the loop and is the one that must run ProcessEvents and Dispose. The
-// lock nests, so one goroutine may own several loops.
+// messages belong to a thread, so the loop has a home thread, and the
+// goroutines that use it are locked to their OS threads
+// (runtime.LockOSThread): New locks the goroutine that calls it, and
+// Dispose, called from that goroutine, unlocks it; ProcessEvents, called
+// from another goroutine (a loop made by one goroutine and run by another),
+// locks that one too and makes its thread the home thread, for good: such
+// a goroutine stays locked until it ends. Readiness waits (zero-byte
+// receives) started on the old home thread are started again on the new
+// one; a send, a file transfer or a directory read already in flight there
+// completes when that thread next waits alertably (for instance in a loop
+// of its own). Completion routines may therefore run on a thread other
+// than the home one: they only push onto a lock-free list and wake the
+// loop, so that is safe. The locks nest, so one goroutine may own several
+// loops.
 
 func init() { registerBackend("winapi", 10, initWinLoop) }
 
 type sysLoop struct {
-	tid     uint32            // the owner's thread
-	handles [2]windows.Handle // wakeEvent, ioEvent: what the wait watches
-	locked  bool              // New locked the owner's thread
+	newTid uint32 // the thread New locked, to unlock in Dispose
 
-	done    *winOp   // completions reaped, not yet processed (LIFO, reversed when taken)
-	evOps   []*winOp // accepts and connects in flight: completed through ioEvent
-	free    *winOp   // the winOp pool
-	allOps  []*winOp // every winOp made: none is collected while the kernel may write to it
-	flying  int      // winOps handed to the kernel and not yet reaped
+	fds       table[fdObj]
+	files     table[fileObj]
+	procs     table[processObj]
+	procWaits table[waiter[ProcessExitCallback]]
+	watchers  table[watcherObj]
+
+	home    atomic.Uint32     // the loop's home thread (see "Thread affinity")
+	handles [2]windows.Handle // wakeEvent, ioEvent: what the wait watches
+	// (pipeEvent is made and closed with them)
+	locked bool // New locked the owner's thread
+
+	done    atomic.Pointer[winOp] // completions reaped, not yet processed (LIFO, reversed when taken)
+	evOps   []*winOp              // accepts and connects in flight: completed through ioEvent
+	free    *winOp                // the winOp pool
+	allOps  []*winOp              // every winOp made: none is collected while the kernel may write to it
+	flying  atomic.Int32          // winOps handed to the kernel and not yet reaped
 	bySock  map[windows.Handle]handle
 	msgMore bool // the last dispatch left messages in the queue
 	idle    int  // waits in a row that did not look at messages
 
 	deferred, deferredSpare []handle // see loop_posix.go
+
+	pipeOv    windows.Overlapped // scratch OVERLAPPED of reads that complete at once
+	pipeEvent windows.Handle     // its event
 
 	rsa  rawSockaddr // scratch address for accept, receive, send-to
 	peek [1]byte     // scratch buffer of readiness checks
@@ -117,16 +139,32 @@ func initWinLoop(l *loop) error {
 		}
 		l.handles[i] = ev
 	}
+	ev, err := windows.CreateEvent(nil, 1, 0, nil)
+	if err != nil {
+		l.closeEvents()
+		return err
+	}
+	l.pipeEvent = ev
 	runtime.LockOSThread()
 	l.locked = true
-	l.tid = windows.GetCurrentThreadId()
+	l.newTid = windows.GetCurrentThreadId()
+	l.home.Store(l.newTid)
 	l.bySock = make(map[windows.Handle]handle)
+	l.fds.salt = l.timers.salt
+	l.files.salt = l.timers.salt
+	l.procs.salt = l.timers.salt
+	l.procWaits.salt = l.timers.salt
+	l.watchers.salt = l.timers.salt
 	wake := l.handles[wakeEvent]
 	l.xq.wake = func() { windows.SetEvent(wake) }
 	return nil
 }
 
 func (l *loop) closeEvents() {
+	if l.pipeEvent != 0 {
+		windows.CloseHandle(l.pipeEvent)
+		l.pipeEvent = 0
+	}
 	for i, h := range l.handles {
 		if h != 0 {
 			windows.CloseHandle(h)
@@ -136,6 +174,9 @@ func (l *loop) closeEvents() {
 }
 
 func (l *loop) sysWait(timeout time.Duration) bool {
+	if tid := windows.GetCurrentThreadId(); tid != l.home.Load() {
+		l.rehome(tid)
+	}
 	t := l.sleepTimeout(timeout)
 	r, err := msgWait(l.handles[:], uint32(waitMillis(t)))
 	l.awake()
@@ -166,7 +207,53 @@ func (l *loop) sysWait(timeout time.Duration) bool {
 	return got
 }
 
-func (l *loop) sysPending() bool { return len(l.deferred) > 0 || l.done != nil || l.msgMore }
+func (l *loop) sysHeader(h handle) *header {
+	if e := l.fdEntry(h); e != nil {
+		return &e.header
+	}
+	switch h.kind() {
+	case kindFile:
+		if e := l.files.get(h, kindFile); e != nil {
+			return &e.header
+		}
+	case kindProcess:
+		if e := l.procs.get(h, kindProcess); e != nil {
+			return &e.header
+		}
+	case kindWatcher:
+		if e := l.watchers.get(h, kindWatcher); e != nil {
+			return &e.header
+		}
+	case kindProcessWait:
+		if e := l.procWaits.get(h, kindProcessWait); e != nil {
+			return &e.header
+		}
+	}
+	return nil
+}
+
+func (l *loop) sysEachOpen(add func(handle, *header)) {
+	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
+	l.files.each(func(h handle, e *entry[fileObj]) { add(h, &e.header) })
+	l.procs.each(func(h handle, e *entry[processObj]) { add(h, &e.header) })
+	l.watchers.each(func(h handle, e *entry[watcherObj]) { add(h, &e.header) })
+}
+
+func (l *loop) sysPending() bool { return len(l.deferred) > 0 || l.done.Load() != nil || l.msgMore }
+
+// rehome makes the calling goroutine's thread, tid, the loop's home (see
+// "Thread affinity" above): ProcessEvents runs on a goroutine other than
+// the one that made the loop.
+func (l *loop) rehome(tid uint32) {
+	runtime.LockOSThread()
+	l.home.Store(tid)
+	l.fds.each(func(h handle, e *entry[fdObj]) {
+		if e.v.sys.rdWait != nil {
+			l.orphan(e.v.fd, &e.v.sys.rdWait, true)
+			l.deferService(h)
+		}
+	})
+}
 
 func (l *loop) deferService(h handle) { l.deferred = append(l.deferred, h) }
 
@@ -195,12 +282,18 @@ func (l *loop) pumpMessages() bool {
 
 func (l *loop) sysDispose() {
 	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })
+	l.files.each(func(h handle, e *entry[fileObj]) { l.fileFree(h, e) })
+	l.disposeProcs()
+	l.disposeWatchers()
 	l.fds = table[fdObj]{}
+	l.files = table[fileObj]{}
+	l.procs = table[processObj]{}
+	l.procWaits = table[waiter[ProcessExitCallback]]{}
 	l.bySock = nil
 	l.deferred = nil
 	l.drainOps()
 	l.closeEvents()
-	if l.locked && windows.GetCurrentThreadId() == l.tid {
+	if l.locked && windows.GetCurrentThreadId() == l.newTid {
 		runtime.UnlockOSThread()
 		l.locked = false
 	}
@@ -211,10 +304,13 @@ func (l *loop) sysDispose() {
 type opKind uint8
 
 const (
-	opReadWait opKind = iota // zero-byte receive: completes when data can be read
-	opSend                   // WSASend or WSASendTo of what send did not take
-	opAccept                 // AcceptEx
-	opConnect                // ConnectEx
+	opReadWait  opKind = iota // zero-byte receive: completes when data can be read
+	opSend                    // WSASend or WSASendTo of what send did not take
+	opAccept                  // AcceptEx
+	opConnect                 // ConnectEx
+	opFileRead                // ReadFileEx
+	opFileWrite               // WriteFileEx
+	opWatch                   // ReadDirectoryChangesW
 )
 
 // winOp is one operation handed to the kernel. ov must stay the first
@@ -241,7 +337,11 @@ type winOp struct {
 var completionRoutine = windows.NewCallback(func(status, n uintptr, ov *windows.Overlapped, _ uintptr) uintptr {
 	op := (*winOp)(unsafe.Pointer(ov))
 	op.err, op.n = uint32(status), uint32(n)
-	op.l.reaped(op)
+	l := op.l
+	l.reaped(op)
+	if windows.GetCurrentThreadId() != l.home.Load() {
+		l.xq.kick() // reaped on another thread: the loop may be asleep
+	}
 	return 0
 })
 
@@ -261,17 +361,23 @@ func (l *loop) newOp(h handle, k opKind) *winOp {
 // started records that op was handed to the kernel: it is reaped once,
 // whatever happens to its socket.
 func (l *loop) started(op *winOp) {
-	l.flying++
+	l.flying.Add(1)
 	if op.kind == opAccept || op.kind == opConnect {
 		l.evOps = append(l.evOps, op)
 	}
 }
 
-// reaped queues a completed op for processDone.
+// reaped queues a completed op for processDone. It may run on a thread
+// other than the loop's (see "Thread affinity"), hence the atomics.
 func (l *loop) reaped(op *winOp) {
-	l.flying--
-	op.next = l.done
-	l.done = op
+	for {
+		head := l.done.Load()
+		op.next = head
+		if l.done.CompareAndSwap(head, op) {
+			break
+		}
+	}
+	l.flying.Add(-1)
 }
 
 // putOp returns op to the pool once the kernel is done with it.
@@ -322,16 +428,15 @@ func (l *loop) opSocket(op *winOp) windows.Handle {
 // whether any of them still belonged to a live operation.
 func (l *loop) processDone() bool {
 	got := false
-	for l.done != nil {
+	for l.done.Load() != nil {
 		// The list is LIFO: reverse it to handle completions in order.
 		var list *winOp
-		for op := l.done; op != nil; {
+		for op := l.done.Swap(nil); op != nil; {
 			next := op.next
 			op.next = list
 			list = op
 			op = next
 		}
-		l.done = nil
 		for op := list; op != nil; {
 			next := op.next
 			op.next = nil
@@ -353,16 +458,16 @@ func (l *loop) processDone() bool {
 // then the remaining winOps stay referenced for the life of the process.
 func (l *loop) drainOps() {
 	deadline := time.Now().Add(5 * time.Second)
-	for l.flying > 0 && time.Now().Before(deadline) && windows.GetCurrentThreadId() == l.tid {
+	for l.flying.Load() > 0 && time.Now().Before(deadline) && windows.GetCurrentThreadId() == l.home.Load() {
 		windows.SleepEx(10, true) // runs the completion routines
 		l.reapEventOps()
-		for l.done != nil {
-			op := l.done
-			l.done = op.next
+		for op := l.done.Swap(nil); op != nil; {
+			next := op.next
 			l.putOp(op)
+			op = next
 		}
 	}
-	if l.flying > 0 {
+	if l.flying.Load() > 0 {
 		stranded.Lock()
 		stranded.loops = append(stranded.loops, l)
 		stranded.Unlock()

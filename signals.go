@@ -48,12 +48,7 @@ func (s Signals) Listen(sig os.Signal, cb SignalCallback) (SignalID, error) {
 		return SignalID{}, ErrTooManyHandles
 	}
 	e.v = signalObj{sig: sig, cb: cb}
-	if l.signalRefs == nil {
-		l.signalRefs = make(map[os.Signal]int)
-	}
-	if l.signalRefs[sig]++; l.signalRefs[sig] == 1 {
-		sigSubscribe(sig, l)
-	}
+	l.sigRef(sig)
 	l.waiters++
 	return SignalID{h}, nil
 }
@@ -86,6 +81,21 @@ func (l *loop) stopListener(h handle, e *entry[signalObj]) {
 	sig := e.v.sig
 	l.signals.release(h, e)
 	l.waiters--
+	l.sigUnref(sig)
+}
+
+// sigRef and sigUnref count this loop's users of sig (listeners, and the
+// driver's own needs), subscribing the loop to sig while there are any.
+func (l *loop) sigRef(sig os.Signal) {
+	if l.signalRefs == nil {
+		l.signalRefs = make(map[os.Signal]int)
+	}
+	if l.signalRefs[sig]++; l.signalRefs[sig] == 1 {
+		sigSubscribe(sig, l)
+	}
+}
+
+func (l *loop) sigUnref(sig os.Signal) {
 	if l.signalRefs[sig]--; l.signalRefs[sig] == 0 {
 		delete(l.signalRefs, sig)
 		sigUnsubscribe(sig, l)
@@ -93,6 +103,7 @@ func (l *loop) stopListener(h handle, e *entry[signalObj]) {
 }
 
 func (l *loop) deliverSignal(sig os.Signal) {
+	l.sysSignal(sig)
 	l.signals.each(func(h handle, e *entry[signalObj]) {
 		if e.v.sig == sig && !l.disposed {
 			l.depth++

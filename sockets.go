@@ -182,12 +182,12 @@ func (s Sockets) SetOption(sock SocketHandle, opt SocketOption, enable bool) err
 // ConnectionPassiveClose. Only one read may be pending: a second gets
 // IOStatusBusy. cb may run before Read returns.
 func (s Sockets) Read(sock StreamSocket, buf []byte, mode IOMode, cb IOCallback) {
-	s.l.streamRead(sock.h, buf, mode, cb)
+	s.l.fdRead(sock.h, kindStreamSocket, buf, mode, cb)
 }
 
 // CancelRead cancels the pending read, if any: its callback will not run.
 // Bytes it has already read into the buffer are lost to the caller.
-func (s Sockets) CancelRead(sock StreamSocket) { s.l.sockCancel(sock.h, kindStreamSocket, false) }
+func (s Sockets) CancelRead(sock StreamSocket) { s.l.fdCancel(sock.h, kindStreamSocket, false) }
 
 // Write writes buf and calls cb with the status and the byte count (see
 // [IOMode]). The driver keeps buf until cb runs: the caller must not change
@@ -196,17 +196,17 @@ func (s Sockets) CancelRead(sock StreamSocket) { s.l.sockCancel(sock.h, kindStre
 // may be pending at the same time): a second gets IOStatusBusy. cb may run
 // before Write returns.
 func (s Sockets) Write(sock StreamSocket, buf []byte, mode IOMode, cb IOCallback) {
-	s.l.streamWrite(sock.h, buf, mode, cb)
+	s.l.fdWrite(sock.h, kindStreamSocket, buf, mode, cb)
 }
 
 // CancelWrite cancels the pending write, if any: its callback will not run.
 // Part of the buffer may already have been sent.
-func (s Sockets) CancelWrite(sock StreamSocket) { s.l.sockCancel(sock.h, kindStreamSocket, true) }
+func (s Sockets) CancelWrite(sock StreamSocket) { s.l.fdCancel(sock.h, kindStreamSocket, true) }
 
 // WaitForData calls cb once data (or the end of the stream) can be read,
 // without reading: Read with an empty buffer and IOModeOnce.
 func (s Sockets) WaitForData(sock StreamSocket, cb IOCallback) {
-	s.l.streamRead(sock.h, nil, IOModeOnce, cb)
+	s.l.fdRead(sock.h, kindStreamSocket, nil, IOModeOnce, cb)
 }
 
 // Shutdown shuts down reading, writing or both. Shutting down writing sends
@@ -283,7 +283,7 @@ func (s Sockets) Receive(sock DatagramSocket, buf []byte, mode IOMode, cb Datagr
 // CancelReceive cancels the pending receive, if any: its callback will not
 // run.
 func (s Sockets) CancelReceive(sock DatagramSocket) {
-	s.l.sockCancel(sock.h, kindDatagramSocket, false)
+	s.l.fdCancel(sock.h, kindDatagramSocket, false)
 }
 
 // Send sends buf as one datagram to to, or to the connected target if to is
@@ -295,7 +295,7 @@ func (s Sockets) Send(sock DatagramSocket, buf []byte, mode IOMode, to Addr, cb 
 }
 
 // CancelSend cancels the pending send, if any: its callback will not run.
-func (s Sockets) CancelSend(sock DatagramSocket) { s.l.sockCancel(sock.h, kindDatagramSocket, true) }
+func (s Sockets) CancelSend(sock DatagramSocket) { s.l.fdCancel(sock.h, kindDatagramSocket, true) }
 
 // AddRef adds a reference to the socket.
 func (s Sockets) AddRef(sock SocketHandle) { s.l.sockAddRef(socketRaw(sock)) }

@@ -8,36 +8,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Sockets on readiness drivers. Every operation first tries its
-// non-blocking system call; only when that would block does it wait for the
-// poller, which then calls onReady → serviceRead/serviceWrite. So an
-// operation that can complete at once costs one system call, and no
-// readiness is ever missed: an edge that came before the operation started
-// is covered by the first attempt.
-
-func (l *loop) serviceRead(h handle, e *entry[fdObj]) {
-	switch h.kind() {
-	case kindStreamSocket:
-		l.serviceStreamRead(h, e)
-	case kindStreamListener:
-		l.serviceAccept(h, e)
-	case kindDatagramSocket:
-		l.serviceReceive(h, e)
-	}
-}
-
-func (l *loop) serviceWrite(h handle, e *entry[fdObj]) {
-	switch h.kind() {
-	case kindStreamSocket:
-		if e.v.state == ConnectionConnecting {
-			l.finishConnect(h, e)
-		} else {
-			l.serviceStreamWrite(h, e)
-		}
-	case kindDatagramSocket:
-		l.serviceSend(h, e)
-	}
-}
+// Sockets on readiness drivers: creating, connecting, accepting, options
+// and addresses. Reads and writes are in fdio.go.
 
 // ---- stream sockets ----
 
@@ -81,10 +53,7 @@ func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
 	if err := l.p.add(fd, h); err != nil {
 		return l.connectFailed(h, e, cb, ConnectStatusSocketCreateFailure, err)
 	}
-	for fd >= len(l.byFD) {
-		l.byFD = append(l.byFD, 0)
-	}
-	l.byFD[fd] = h
+	l.setByFD(fd, h)
 	e.v.state = ConnectionConnecting
 	switch err := unix.Connect(fd, sa); err {
 	case nil:
@@ -97,14 +66,6 @@ func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
 	default:
 		l.connectFailed(h, e, cb, connectStatusOf(err), err)
 	}
-	return StreamSocket{h}
-}
-
-func (l *loop) connectFailed(h handle, e *entry[fdObj], cb ConnectCallback, st ConnectStatus, err error) StreamSocket {
-	e.err = err
-	l.closeSysFD(e)
-	e.v.state = ConnectionClosed
-	l.callConnect(cb, h, st)
 	return StreamSocket{h}
 }
 
@@ -139,14 +100,6 @@ func (l *loop) finishConnect(h handle, e *entry[fdObj]) {
 	e.v.state = ConnectionConnected
 	l.syncInterest(h)
 	l.callConnect(cb, h, ConnectStatusConnected)
-}
-
-func (l *loop) sockCancelConnect(h handle) {
-	e := l.fds.get(h, kindStreamSocket)
-	if e == nil || e.v.state != ConnectionConnecting {
-		return
-	}
-	l.closeFD(h, e)
 }
 
 func (l *loop) sockListen(bind Addr, opts StreamListenOptions, cb AcceptCallback) (handle, error) {

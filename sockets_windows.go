@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"syscall"
 	"time"
 	"unsafe"
@@ -28,6 +27,7 @@ type fdSys struct {
 	rdWait *winOp // zero-byte receive: completes when data can be read
 	wrOp   *winOp // send of what did not fit at once, or ConnectEx
 	accOp  *winOp // listener: AcceptEx
+	pipe   bool   // a pipe HANDLE, not a SOCKET
 }
 
 var (
@@ -40,7 +40,8 @@ func isDisconnect(err error) bool {
 	switch err {
 	case windows.WSAECONNRESET, windows.WSAECONNABORTED, windows.WSAENOTCONN, windows.WSAESHUTDOWN,
 		windows.WSAETIMEDOUT, windows.WSAENETRESET, windows.WSAEHOSTUNREACH, windows.WSAENETUNREACH,
-		windows.ERROR_NETNAME_DELETED, windows.ERROR_CONNECTION_ABORTED:
+		windows.ERROR_NETNAME_DELETED, windows.ERROR_CONNECTION_ABORTED,
+		windows.ERROR_BROKEN_PIPE, windows.ERROR_NO_DATA, windows.ERROR_PIPE_NOT_CONNECTED:
 		return true
 	}
 	return false
@@ -68,11 +69,31 @@ func wsaErrno(err error) syscall.Errno {
 	return e
 }
 
-func sysRead(s sysFD, p []byte) (int, error) { return sysRecv(s, p, 0) }
+func (l *loop) sysRead(h handle, e *entry[fdObj], p []byte) (int, error) {
+	if h.kind() == kindPipe {
+		return l.pipeRead(e, p)
+	}
+	return sysRecv(e.v.fd, p, 0)
+}
 
 // sysWrite is send; writes to a socket whose peer is gone fail with
-// WSAECONNRESET or WSAECONNABORTED: Windows has no SIGPIPE.
-func sysWrite(s sysFD, p []byte) (int, error) { return sysSend(s, p) }
+// WSAECONNRESET or WSAECONNABORTED: Windows has no SIGPIPE. A pipe has no
+// non-blocking write: its writes always go to WriteFileEx (awaitWrite).
+func (l *loop) sysWrite(h handle, e *entry[fdObj], p []byte) (int, error) {
+	if h.kind() == kindPipe {
+		return 0, errWouldBlock
+	}
+	return sysSend(e.v.fd, p)
+}
+
+// writeMode: a pipe's write cannot tell whether it would block before it
+// is made, so IOModeImmediate writes to a pipe behave as IOModeOnce.
+func (l *loop) writeMode(h handle, m IOMode) IOMode {
+	if h.kind() == kindPipe && m == IOModeImmediate {
+		return IOModeOnce
+	}
+	return m
+}
 
 func sysShutdown(s sysFD, read, write bool) error {
 	how := sdBoth
@@ -153,35 +174,22 @@ func (l *loop) orphan(s windows.Handle, op **winOp, cancel bool) {
 	*op = nil
 }
 
-// closeSysFD closes the socket of e, leaving the entry. Closing cancels
-// the socket's overlapped operations; their completions are reaped later.
-func (l *loop) closeSysFD(e *entry[fdObj]) {
+// closeSysFD closes the socket or pipe of e, leaving the entry. Closing
+// cancels its overlapped operations; their completions are reaped later.
+func (l *loop) closeSysFD(e *entry[fdObj]) error {
 	s := e.v.fd
 	if s == invalidFD {
-		return
+		return nil
 	}
 	l.orphan(s, &e.v.sys.rdWait, false)
 	l.orphan(s, &e.v.sys.wrOp, false)
 	l.orphan(s, &e.v.sys.accOp, false)
 	delete(l.bySock, s)
-	windows.Closesocket(s)
 	e.v.fd = invalidFD
-}
-
-// closeFD frees the entry and its socket; pending operations are dropped
-// without their callbacks.
-func (l *loop) closeFD(h handle, e *entry[fdObj]) {
-	if e.v.rd.active {
-		l.waiters--
+	if e.v.sys.pipe {
+		return windows.CloseHandle(s)
 	}
-	if e.v.wr.active {
-		l.waiters--
-	}
-	l.closeSysFD(e)
-	if x := e.v.ext; x != nil && x.unlink != "" {
-		os.Remove(x.unlink)
-	}
-	l.fds.release(h, e)
+	return windows.Closesocket(s)
 }
 
 func (l *loop) syncInterest(handle) {}
@@ -201,7 +209,14 @@ func (l *loop) writeInFlight(e *entry[fdObj]) bool { return e.v.sys.wrOp != nil 
 // readable reports whether a read on e would not block: a one-byte peek
 // finds data, the end of the stream, or a datagram (which a one-byte
 // buffer truncates: WSAEMSGSIZE).
-func (l *loop) readable(e *entry[fdObj]) (bool, error) {
+func (l *loop) readable(h handle, e *entry[fdObj]) (bool, error) {
+	if h.kind() == kindPipe {
+		avail, err := pipeAvailable(e.v.fd)
+		if isDisconnect(err) {
+			return true, nil // the read that follows sees the end
+		}
+		return avail > 0, err
+	}
 	_, err := sysRecv(e.v.fd, l.peek[:], windows.MSG_PEEK)
 	switch err {
 	case nil, windows.WSAEMSGSIZE:
@@ -227,7 +242,12 @@ func (l *loop) awaitRead(h handle, e *entry[fdObj]) {
 	if h.kind() == kindDatagramSocket {
 		op.flags = windows.MSG_PEEK
 	}
-	err := wsaRecv(e.v.fd, &op.wsabuf, &op.flags, &op.ov, completionRoutine)
+	var err error
+	if h.kind() == kindPipe {
+		err = fileEx(procReadFileEx, e.v.fd, nil, &op.ov)
+	} else {
+		err = wsaRecv(e.v.fd, &op.wsabuf, &op.flags, &op.ov, completionRoutine)
+	}
 	if err != nil && err != windows.ERROR_IO_PENDING {
 		l.putOp(op)
 		l.failRead(h, e, err)
@@ -247,9 +267,12 @@ func (l *loop) awaitWrite(h handle, e *entry[fdObj], to Addr) {
 	op.keep = rest
 	op.wsabuf = windows.WSABuf{Len: uint32(min(len(rest), 1<<30)), Buf: unsafe.SliceData(rest)}
 	var err error
-	if to.IsZero() {
+	switch {
+	case h.kind() == kindPipe:
+		err = fileEx(procWriteFileEx, e.v.fd, rest[:op.wsabuf.Len], &op.ov)
+	case to.IsZero():
 		err = wsaSend(e.v.fd, &op.wsabuf, &op.ov, completionRoutine)
-	} else {
+	default:
 		var tolen int32
 		if tolen, err = encodeSockaddr(to, &op.to); err == nil {
 			err = wsaSendTo(e.v.fd, &op.wsabuf, &op.to, tolen, &op.ov, completionRoutine)
@@ -265,8 +288,8 @@ func (l *loop) awaitWrite(h handle, e *entry[fdObj], to Addr) {
 }
 
 func (l *loop) failRead(h handle, e *entry[fdObj], err error) {
-	if h.kind() == kindStreamSocket {
-		l.completeStream(h, &e.v.rd, l.streamFailed(e, err))
+	if h.kind() != kindDatagramSocket {
+		l.complete(h, &e.v.rd, l.streamFailed(e, err), Addr{})
 		return
 	}
 	e.err = err
@@ -274,8 +297,8 @@ func (l *loop) failRead(h handle, e *entry[fdObj], err error) {
 }
 
 func (l *loop) failWrite(h handle, e *entry[fdObj], err error) {
-	if h.kind() == kindStreamSocket {
-		l.completeStream(h, &e.v.wr, l.streamFailed(e, err))
+	if h.kind() != kindDatagramSocket {
+		l.complete(h, &e.v.wr, l.streamFailed(e, err), Addr{})
 		return
 	}
 	e.err = err
@@ -285,6 +308,12 @@ func (l *loop) failWrite(h handle, e *entry[fdObj], err error) {
 // finishOp acts on a completed overlapped operation; it reports whether
 // the operation still served one of the caller's.
 func (l *loop) finishOp(op *winOp) bool {
+	switch op.kind {
+	case opFileRead, opFileWrite:
+		return l.fileDone(op)
+	case opWatch:
+		return l.watchDone(op)
+	}
 	e := l.fdEntry(op.h)
 	if op.h == 0 || e == nil {
 		l.putOp(op)
@@ -332,19 +361,12 @@ func (l *loop) finishOp(op *winOp) bool {
 	return true
 }
 
-func (l *loop) serviceRead(h handle, e *entry[fdObj]) {
-	switch h.kind() {
-	case kindStreamSocket:
-		l.serviceStreamRead(h, e)
-	case kindStreamListener:
-		l.serviceAccept(h, e)
-	case kindDatagramSocket:
-		l.serviceReceive(h, e)
-	}
-}
-
 // serviceAll runs the pending operations of a deferred handle.
 func (l *loop) serviceAll(h handle) {
+	if h.kind() == kindFile {
+		l.fileService(h)
+		return
+	}
 	e := l.fdEntry(h)
 	if e == nil {
 		return
@@ -452,14 +474,6 @@ func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
 	return StreamSocket{h}
 }
 
-func (l *loop) connectFailed(h handle, e *entry[fdObj], cb ConnectCallback, st ConnectStatus, err error) StreamSocket {
-	e.err = err
-	l.closeSysFD(e)
-	e.v.state = ConnectionClosed
-	l.callConnect(cb, h, st)
-	return StreamSocket{h}
-}
-
 func connectStatusOf(err error) ConnectStatus {
 	switch err {
 	case windows.WSAECONNREFUSED, windows.WSAECONNRESET, windows.ERROR_FILE_NOT_FOUND, windows.ERROR_PATH_NOT_FOUND:
@@ -484,14 +498,6 @@ func (l *loop) finishConnect(h handle, e *entry[fdObj], status error) {
 	windows.Setsockopt(e.v.fd, windows.SOL_SOCKET, windows.SO_UPDATE_CONNECT_CONTEXT, nil, 0)
 	e.v.state = ConnectionConnected
 	l.callConnect(cb, h, ConnectStatusConnected)
-}
-
-func (l *loop) sockCancelConnect(h handle) {
-	e := l.fds.get(h, kindStreamSocket)
-	if e == nil || e.v.state != ConnectionConnecting {
-		return
-	}
-	l.closeFD(h, e)
 }
 
 // ListenReuseAddress is not passed on: Windows lets a listener bind while

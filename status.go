@@ -52,6 +52,14 @@ const (
 	// IOStatusBusy: an operation of the same direction is already pending
 	// on the handle; the pending one is not affected.
 	IOStatusBusy
+	// IOStatusReadPastEOF: a file read reached the end of the file before
+	// filling the buffer (n tells how far it got).
+	IOStatusReadPastEOF
+	// IOStatusNoSpaceLeft: a write failed for lack of space or quota.
+	IOStatusNoSpaceLeft
+	// IOStatusNotAllowed: the handle does not permit the operation (a write
+	// to a file opened for reading, an operation after Close).
+	IOStatusNotAllowed
 )
 
 // ConnectStatus is the result of [Sockets.ConnectStream].
@@ -96,6 +104,55 @@ const (
 	ConnectionClosed
 )
 
+// DNSStatus is the result of a DNS lookup.
+type DNSStatus uint8
+
+const (
+	// DNSStatusOK: the name was resolved.
+	DNSStatusOK DNSStatus = iota
+	// DNSStatusError: it was not; LastError (valid during the callback)
+	// says why.
+	DNSStatusError
+)
+
+// OpenStatus is the result of opening a file.
+type OpenStatus uint8
+
+const (
+	// OpenStatusOK: the file is open.
+	OpenStatusOK OpenStatus = iota
+	// OpenStatusNotFound: the file, or a directory on its path, does not
+	// exist.
+	OpenStatusNotFound
+	// OpenStatusNotAccessible: permission denied, or a read-only file
+	// system.
+	OpenStatusNotAccessible
+	// OpenStatusIsDirectory: the path names a directory.
+	OpenStatusIsDirectory
+	// OpenStatusAlreadyExists: FileCreateNew found the file existing.
+	OpenStatusAlreadyExists
+	// OpenStatusSharingViolation: another process holds the file in a way
+	// that excludes this open (Windows).
+	OpenStatusSharingViolation
+	// OpenStatusError: any other failure (Files.Open returns the error
+	// itself).
+	OpenStatusError
+)
+
+// CloseStatus is the result of closing a file or pipe.
+type CloseStatus uint8
+
+const (
+	// CloseStatusOK: closed.
+	CloseStatusOK CloseStatus = iota
+	// CloseStatusIOError: the system reported an error while closing
+	// (data may not have been written); LastError says why.
+	CloseStatusIOError
+	// CloseStatusInvalidHandle: the handle is not valid, or was closed
+	// already.
+	CloseStatusInvalidHandle
+)
+
 // SignalStatus is the status passed to a signal callback.
 type SignalStatus uint8
 
@@ -109,7 +166,10 @@ const (
 var (
 	exitReasonNames      = []string{"timeout", "idle", "outOfWaiters", "exited"}
 	ioModeNames          = []string{"immediate", "once", "all"}
-	ioStatusNames        = []string{"ok", "disconnected", "error", "wouldBlock", "invalidHandle", "busy"}
+	ioStatusNames        = []string{"ok", "disconnected", "error", "wouldBlock", "invalidHandle", "busy", "readPastEOF", "noSpaceLeft", "notAllowed"}
+	dnsStatusNames       = []string{"ok", "error"}
+	openStatusNames      = []string{"ok", "notFound", "notAccessible", "isDirectory", "alreadyExists", "sharingViolation", "error"}
+	closeStatusNames     = []string{"ok", "ioError", "invalidHandle"}
 	connectStatusNames   = []string{"connected", "refused", "timeout", "bindFailure", "socketCreateFailure", "unreachable", "unknownError"}
 	connectionStateNames = []string{"initialized", "connecting", "connected", "passiveClose", "activeClose", "closed"}
 	signalStatusNames    = []string{"ok", "error"}
@@ -143,3 +203,12 @@ func (s ConnectionState) String() string {
 
 // String returns the seed's name of the value, e.g. "ok".
 func (s SignalStatus) String() string { return enumString(signalStatusNames, uint8(s), "SignalStatus") }
+
+// String returns the seed's name of the value, e.g. "error".
+func (s DNSStatus) String() string { return enumString(dnsStatusNames, uint8(s), "DNSStatus") }
+
+// String returns the name of the value, e.g. "notFound".
+func (s OpenStatus) String() string { return enumString(openStatusNames, uint8(s), "OpenStatus") }
+
+// String returns the name of the value, e.g. "ioError".
+func (s CloseStatus) String() string { return enumString(closeStatusNames, uint8(s), "CloseStatus") }

@@ -50,19 +50,6 @@ func sysSendTo(fd sysFD, p []byte, rsa *rawSockaddr, salen int32) (int, error) {
 	return int(r), nil
 }
 
-// sysWrite writes to a connected socket; MSG_NOSIGNAL keeps a closed peer
-// from raising SIGPIPE.
-func sysWrite(fd sysFD, p []byte) (int, error) { return sysSendTo(fd, p, nil, 0) }
-
-func sysRead(fd sysFD, p []byte) (int, error) {
-	for {
-		n, err := unix.Read(int(fd), p)
-		if err != unix.EINTR {
-			return n, err
-		}
-	}
-}
-
 // sysDisconnect dissolves a datagram socket's association.
 func sysDisconnect(fd int) error {
 	var sa unix.RawSockaddr

@@ -31,6 +31,12 @@ var (
 	procGetsockname     = modws2.NewProc("getsockname")
 	procGetpeername     = modws2.NewProc("getpeername")
 	procIoctlsocket     = modws2.NewProc("ioctlsocket")
+	modkernel32         = windows.NewLazySystemDLL("kernel32.dll")
+	procReadFileEx      = modkernel32.NewProc("ReadFileEx")
+	procWriteFileEx     = modkernel32.NewProc("WriteFileEx")
+	procGetFileSizeEx   = modkernel32.NewProc("GetFileSizeEx")
+	procReOpenFile      = modkernel32.NewProc("ReOpenFile")
+	procNtQueryInfoFile = windows.NewLazySystemDLL("ntdll.dll").NewProc("NtQueryInformationFile")
 	procMsgWait         = moduser32.NewProc("MsgWaitForMultipleObjectsEx")
 	procPeekMessage     = moduser32.NewProc("PeekMessageW")
 	procTranslateMsg    = moduser32.NewProc("TranslateMessage")
@@ -231,4 +237,26 @@ func peekMessage(m *msg) bool {
 func dispatchMessage(m *msg) {
 	syscall.SyscallN(procTranslateMsg.Addr(), uintptr(unsafe.Pointer(m)))
 	syscall.SyscallN(procDispatchMessage.Addr(), uintptr(unsafe.Pointer(m)))
+}
+
+func reOpenFile(h windows.Handle, access, share, flags uint32) (windows.Handle, error) {
+	r, _, e := syscall.SyscallN(procReOpenFile.Addr(), uintptr(h), uintptr(access), uintptr(share), uintptr(flags))
+	if windows.Handle(r) == windows.InvalidHandle {
+		return windows.InvalidHandle, errnoErr(e)
+	}
+	return windows.Handle(r), nil
+}
+
+// fileAccess returns the access rights h was opened with
+// (NtQueryInformationFile, FileAccessInformation).
+func fileAccess(h windows.Handle) (uint32, error) {
+	var access uint32
+	var iosb windows.IO_STATUS_BLOCK
+	const fileAccessInformation = 8
+	r, _, _ := syscall.SyscallN(procNtQueryInfoFile.Addr(), uintptr(h), uintptr(unsafe.Pointer(&iosb)),
+		uintptr(unsafe.Pointer(&access)), 4, fileAccessInformation)
+	if r != 0 {
+		return 0, windows.NTStatus(r).Errno()
+	}
+	return access, nil
 }

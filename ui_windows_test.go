@@ -87,8 +87,8 @@ func TestUIMessages(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		uiState.inLoop, uiState.count, uiState.outside, uiState.params = false, 0, 0, nil
 		// New locked this goroutine to its thread: the window is the loop's.
-		if tid := windows.GetCurrentThreadId(); tid != d.l.tid {
-			t.Fatalf("creating goroutine on thread %d, loop owned by %d", tid, d.l.tid)
+		if tid := windows.GetCurrentThreadId(); tid != d.l.home.Load() {
+			t.Fatalf("creating goroutine on thread %d, loop owned by %d", tid, d.l.home.Load())
 		}
 		className, _ := windows.UTF16PtrFromString("eventcoreTestWindow")
 		wc := wndClassEx{wndProc: testWndProc, className: className}
@@ -141,9 +141,9 @@ func TestUIMessages(t *testing.T) {
 				t.Fatalf("ProcessEvents(Infinite) woken by a message returned %v", r)
 			}
 		}
-		if uiState.count != 2 || uiState.outside != 0 || uiState.tid != d.l.tid {
+		if uiState.count != 2 || uiState.outside != 0 || uiState.tid != d.l.home.Load() {
 			t.Fatalf("handled %d, %d outside ProcessEvents, last on thread %d (loop's: %d)",
-				uiState.count, uiState.outside, uiState.tid, d.l.tid)
+				uiState.count, uiState.outside, uiState.tid, d.l.home.Load())
 		}
 		if len(uiState.params) != 2 || uiState.params[0] != 1 || uiState.params[1] != 2 {
 			t.Fatalf("messages handled in the order %v", uiState.params)

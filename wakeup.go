@@ -20,6 +20,7 @@ const (
 	crossTrigger
 	crossTriggerAll
 	crossSignal
+	crossJob
 )
 
 type crossItem struct {
@@ -27,6 +28,7 @@ type crossItem struct {
 	h   handle
 	fn  func()
 	sig os.Signal
+	job job
 }
 
 type crossQueue struct {

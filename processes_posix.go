@@ -1,0 +1,311 @@
+//go:build unix
+
+package eventcore
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Child processes on readiness drivers. A process's exit is watched
+// through a descriptor the poller reports readable (a pidfd on Linux, see
+// procwatch_*.go) or, where there is none, through SIGCHLD; then the child
+// is reaped with wait4 and its waits run. A released process that still
+// runs becomes an orphan: watched out of sight until it can be reaped.
+
+// procSys is the readiness drivers' part of a process.
+type procSys struct {
+	watch int // descriptor watched for the exit, -1 when SIGCHLD is used
+}
+
+type orphanProc struct {
+	pid   int
+	watch int
+}
+
+func (l *loop) procSpawn(args []string, stdin, stdout, stderr Redirect, env map[string]string, config ProcessConfig, dir string) (Process, error) {
+	if l.disposed {
+		return Process{}, ErrDisposed
+	}
+	if len(args) == 0 {
+		return Process{}, errors.New("eventcore: Spawn needs a program")
+	}
+	if stdout.kind == redirectToStderr && stderr.kind == redirectToStdout {
+		return Process{}, errors.New("eventcore: stdout and stderr redirected to each other")
+	}
+	path := args[0]
+	if !strings.Contains(path, "/") {
+		var err error
+		if path, err = exec.LookPath(path); err != nil {
+			return Process{}, err
+		}
+	}
+	var sp spawnFiles
+	defer sp.closeChildEnds()
+	for i, r := range [3]Redirect{stdin, stdout, stderr} {
+		if err := sp.set(i, r); err != nil {
+			sp.closeParentEnds()
+			return Process{}, err
+		}
+	}
+	switch {
+	case stdout.kind == redirectToStderr:
+		sp.child[1] = sp.child[2]
+	case stderr.kind == redirectToStdout:
+		sp.child[2] = sp.child[1]
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   dir,
+		Env:   spawnEnv(env, config),
+		Files: sp.child[:],
+		Sys:   &syscall.SysProcAttr{Setsid: config&ProcessDetached != 0},
+	}
+	pid, err := syscall.ForkExec(path, args, attr)
+	if err != nil {
+		sp.closeParentEnds()
+		return Process{}, &os.PathError{Op: "fork/exec", Path: path, Err: err}
+	}
+	h, err := l.procWatch(pid, true)
+	if err != nil {
+		// The child runs, but cannot be watched: do not leave it unknown.
+		unix.Kill(pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(pid, &ws, 0, nil)
+		sp.closeParentEnds()
+		return Process{}, err
+	}
+	proc := Process{ID: ProcessID{h}}
+	for i, p := range []*Pipe{&proc.Stdin, &proc.Stdout, &proc.Stderr} {
+		if sp.parent[i] < 0 {
+			continue
+		}
+		ph, err := l.pipeAdopt(uintptr(sp.parent[i]))
+		if err != nil {
+			unix.Close(sp.parent[i])
+			continue // the child sees the end of the pipe
+		}
+		*p = Pipe{ph}
+	}
+	return proc, nil
+}
+
+// spawnFiles are the descriptors of a child's standard streams: the ones it
+// gets (child) and the pipe ends this process keeps (parent).
+type spawnFiles struct {
+	child     [3]uintptr
+	parent    [3]int
+	opened    []int // descriptors opened for the child, closed after the fork
+	hasParent bool
+}
+
+func (sp *spawnFiles) set(i int, r Redirect) error {
+	if !sp.hasParent {
+		sp.parent = [3]int{-1, -1, -1}
+		sp.hasParent = true
+	}
+	switch r.kind {
+	case redirectInherit, redirectToStdout, redirectToStderr:
+		sp.child[i] = uintptr(i)
+	case redirectFD:
+		sp.child[i] = r.fd
+	case redirectNone:
+		flags := unix.O_WRONLY
+		if i == 0 {
+			flags = unix.O_RDONLY
+		}
+		fd, err := unix.Open(os.DevNull, flags|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		sp.opened = append(sp.opened, fd)
+		sp.child[i] = uintptr(fd)
+	case redirectPipe:
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			return err
+		}
+		mine, theirs := p[0], p[1]
+		if i == 0 {
+			mine, theirs = p[1], p[0]
+		}
+		sp.opened = append(sp.opened, theirs)
+		sp.child[i] = uintptr(theirs)
+		sp.parent[i] = mine
+	}
+	return nil
+}
+
+func (sp *spawnFiles) closeChildEnds() {
+	for _, fd := range sp.opened {
+		unix.Close(fd)
+	}
+}
+
+func (sp *spawnFiles) closeParentEnds() {
+	for i, fd := range sp.parent {
+		if fd >= 0 {
+			unix.Close(fd)
+			sp.parent[i] = -1
+		}
+	}
+}
+
+func (l *loop) procAdopt(pid int) (handle, error) {
+	if l.disposed {
+		return 0, ErrDisposed
+	}
+	if pid <= 0 {
+		return 0, unix.ESRCH
+	}
+	return l.procWatch(pid, false)
+}
+
+// procWatch creates the handle of process pid and starts watching its exit.
+func (l *loop) procWatch(pid int, child bool) (handle, error) {
+	h, e := l.procs.alloc(kindProcess)
+	if e == nil {
+		return 0, ErrTooManyHandles
+	}
+	e.v = processObj{pid: pid, sys: procSys{watch: -1}}
+	fd, err := l.sysWatchExit(pid, child, h)
+	if err != nil {
+		l.procs.release(h, e)
+		return 0, err
+	}
+	e.v.sys.watch = fd
+	if fd < 0 {
+		l.sigchldWatch(true)
+		l.procReap(h, e) // it may have exited before SIGCHLD was watched
+	}
+	return h, nil
+}
+
+// sigchldWatch counts the processes watched through SIGCHLD.
+func (l *loop) sigchldWatch(add bool) {
+	if add {
+		if l.sigchldUsers++; l.sigchldUsers == 1 {
+			l.sigRef(unix.SIGCHLD)
+		}
+	} else if l.sigchldUsers--; l.sigchldUsers == 0 {
+		l.sigUnref(unix.SIGCHLD)
+	}
+}
+
+// sysSignal is called on the loop for every signal received.
+func (l *loop) sysSignal(sig os.Signal) {
+	if sig != unix.SIGCHLD || l.sigchldUsers == 0 {
+		return
+	}
+	l.procs.each(func(h handle, e *entry[processObj]) {
+		if e.v.sys.watch < 0 && !e.v.exited {
+			l.procReap(h, e)
+		}
+	})
+	for h, o := range l.orphans {
+		if o.watch < 0 {
+			l.orphanReap(h, o)
+		}
+	}
+}
+
+// waitExit reaps pid if it has exited: done reports whether it has, and
+// code its exit code.
+func waitExit(pid int, watched bool) (done bool, code int) {
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.ECHILD:
+			// Not our child: with a watch descriptor reporting readiness it
+			// has exited, but its status went to its own parent.
+			return watched, ExitCodeUnknown
+		case err != nil || got == 0:
+			return false, 0
+		case ws.Exited():
+			return true, ws.ExitStatus()
+		case ws.Signaled():
+			return true, -int(ws.Signal())
+		}
+		return false, 0 // stopped or continued: still there
+	}
+}
+
+// procReady runs when the poller reports a process's watch descriptor.
+func (l *loop) procReady(h handle) {
+	if e := l.procs.get(h, kindProcess); e != nil {
+		l.procReap(h, e)
+	} else if o, ok := l.orphans[h]; ok {
+		l.orphanReap(h, o)
+	}
+}
+
+func (l *loop) procReap(h handle, e *entry[processObj]) {
+	done, code := waitExit(e.v.pid, e.v.sys.watch >= 0)
+	if !done {
+		return
+	}
+	l.procUnwatch(e.v.sys.watch)
+	e.v.sys.watch = -1
+	l.procExited(h, e, code)
+}
+
+func (l *loop) orphanReap(h handle, o orphanProc) {
+	if done, _ := waitExit(o.pid, o.watch >= 0); done {
+		l.procUnwatch(o.watch)
+		delete(l.orphans, h)
+	}
+}
+
+func (l *loop) procUnwatch(fd int) {
+	if fd >= 0 {
+		l.p.del(fd)
+		unix.Close(fd)
+	} else {
+		l.sigchldWatch(false)
+	}
+}
+
+func (l *loop) procKill(h handle, sig os.Signal) error {
+	e := l.procs.get(h, kindProcess)
+	if e == nil {
+		return ErrInvalidHandle
+	}
+	if e.v.exited {
+		return os.ErrProcessDone
+	}
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return ErrNotSupported
+	}
+	err := l.sysKill(e.v.pid, e.v.sys.watch, s)
+	if err != nil {
+		e.err = err
+	}
+	return err
+}
+
+func (l *loop) procFree(h handle, e *entry[processObj]) {
+	l.waiters -= clearWaiters(&l.procWaits, &e.v.waits)
+	if !e.v.exited {
+		if l.orphans == nil {
+			l.orphans = make(map[handle]orphanProc)
+		}
+		l.orphans[h] = orphanProc{pid: e.v.pid, watch: e.v.sys.watch}
+	}
+	l.procs.release(h, e)
+}
+
+func (l *loop) disposeProcs() {
+	l.procs.each(func(h handle, e *entry[processObj]) { l.procFree(h, e) })
+	for h, o := range l.orphans {
+		l.procUnwatch(o.watch)
+		delete(l.orphans, h)
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package eventcore
+
+const raceEnabled = false

@@ -1,0 +1,50 @@
+//go:build unix
+
+package eventcore
+
+import (
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Test helpers that need the system's descriptors.
+
+// openFDs counts this process's open descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	for _, dir := range []string{"/proc/self/fd", "/dev/fd"} {
+		if ents, err := os.ReadDir(dir); err == nil {
+			return len(ents) - 1 // the directory's own descriptor
+		}
+	}
+	t.Skip("cannot count open descriptors here")
+	return 0
+}
+
+// checkNoFDLeak fails the test if it ends with more descriptors open than
+// it started with. Descriptors closed by worker goroutines may take a moment.
+func checkNoFDLeak(t *testing.T) {
+	t.Helper()
+	before := openFDs(t)
+	t.Cleanup(func() {
+		deadline := time.Now().Add(hangLimit)
+		for openFDs(t) > before && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if after := openFDs(t); after > before {
+			t.Errorf("%d descriptors leaked", after-before)
+		}
+	})
+}
+
+// dupFD returns a copy of f's descriptor, for the driver to own.
+func dupFD(t *testing.T, f *os.File) uintptr {
+	t.Helper()
+	fd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uintptr(fd)
+}

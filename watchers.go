@@ -1,0 +1,67 @@
+package eventcore
+
+// FileChangeKind is what happened in a watched directory.
+type FileChangeKind uint8
+
+const (
+	// FileChangeAdded: a file or directory appeared (created, or moved in).
+	FileChangeAdded FileChangeKind = iota
+	// FileChangeRemoved: a file or directory went away (deleted, or moved
+	// out). A rename is reported as removed + added.
+	FileChangeRemoved
+	// FileChangeModified: a file's data or attributes changed.
+	FileChangeModified
+	// FileChangeOverflow: the system dropped changes (its queue
+	// overflowed); what is in the directory is to be read again.
+	FileChangeOverflow
+)
+
+var fileChangeKindNames = []string{"added", "removed", "modified", "overflow"}
+
+// String returns the seed's name of the value, e.g. "added".
+func (k FileChangeKind) String() string {
+	return enumString(fileChangeKindNames, uint8(k), "FileChangeKind")
+}
+
+// FileChange describes one change in a watched directory tree.
+type FileChange struct {
+	Kind FileChangeKind
+	// BaseDirectory is the watched directory, as given to WatchDirectory.
+	BaseDirectory string
+	// Directory is the sub-directory of BaseDirectory holding the changed
+	// entry, "" for BaseDirectory itself (slash-separated).
+	Directory string
+	// Name is the changed entry's name; "" (with Directory "") when the
+	// watched directory itself went away.
+	Name string
+	// IsDirectory tells whether the entry is a directory.
+	IsDirectory bool
+}
+
+// FileChangesCallback is called, from ProcessEvents, for every change.
+type FileChangesCallback func(id WatcherID, change FileChange)
+
+// Watchers watches directories for changes: [Driver.Watchers] returns it.
+// Its methods belong to the loop's owner goroutine.
+type Watchers struct{ l *loop }
+
+// WatchDirectory starts watching path (and, if recursive, every directory
+// below it, including those created later) and calls cb for each change.
+// A watcher counts as a waiter while it watches. When the watched directory
+// itself is deleted or moved, cb gets a FileChangeRemoved with empty
+// Directory and Name and the watcher stops (its handle stays valid until
+// released). In a directory created inside a recursive watch, entries made
+// before its watch began are reported as added when it is scanned; one may
+// then be reported twice.
+func (w Watchers) WatchDirectory(path string, recursive bool, cb FileChangesCallback) (WatcherID, error) {
+	h, err := w.l.watchDirectory(path, recursive, cb)
+	return WatcherID{h}, err
+}
+
+// AddRef adds a reference to the watcher.
+func (w Watchers) AddRef(id WatcherID) { w.l.watchAddRef(id.h) }
+
+// ReleaseRef drops a reference; the last one stops the watcher (no
+// callback runs after that) and frees it. It reports whether the watcher is
+// still alive: false when this call freed it or the handle was invalid.
+func (w Watchers) ReleaseRef(id WatcherID) bool { return w.l.watchRelease(id.h) }
