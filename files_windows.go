@@ -19,8 +19,9 @@ import (
 
 type fileObj struct {
 	fh      windows.Handle
-	append  bool // writes go to the end, whatever their offset
-	closing bool // Close was called; the handle closes once nothing is pending
+	orig    windows.Handle // an adopted handle, kept (and registered) until freed
+	append  bool           // writes go to the end, whatever their offset
+	closing bool           // Close was called; the handle closes once nothing is pending
 	closeCb FileCloseCallback
 	rd, wr  fileOp
 }
@@ -167,9 +168,30 @@ func (l *loop) fileAdopt(fd uintptr) (handle, error) {
 	if err != nil {
 		return 0, err
 	}
-	windows.CloseHandle(old)
 	appendOnly := access&windows.FILE_APPEND_DATA != 0 && access&windows.FILE_WRITE_DATA == 0
-	return l.newFile(fh, appendOnly)
+	h, err := l.newFile(fh, appendOnly)
+	if err != nil {
+		windows.CloseHandle(old)
+		return 0, err
+	}
+	// The caller's handle stays open, unused, until the file is closed: so
+	// adopting it twice is recognized, and its value is not reused meanwhile.
+	l.files.get(h, kindFile).v.orig = old
+	l.bySock[old] = h
+	return h, nil
+}
+
+// closeHandles closes the file's handles and forgets them.
+func (l *loop) closeHandles(f *fileObj) error {
+	if f.orig != 0 {
+		delete(l.bySock, f.orig)
+		windows.CloseHandle(f.orig)
+		f.orig = 0
+	}
+	delete(l.bySock, f.fh)
+	err := windows.CloseHandle(f.fh)
+	f.fh = windows.InvalidHandle
+	return err
 }
 
 func (l *loop) newFile(fh windows.Handle, appendMode bool) (handle, error) {
@@ -356,12 +378,10 @@ func (l *loop) fileService(h handle) {
 		e.v.closing, e.v.closeCb = false, nil
 		l.waiters--
 		st := CloseStatusOK
-		delete(l.bySock, e.v.fh)
-		if err := windows.CloseHandle(e.v.fh); err != nil {
+		if err := l.closeHandles(&e.v); err != nil {
 			e.err = err
 			st = CloseStatusIOError
 		}
-		e.v.fh = windows.InvalidHandle
 		e.v.closing = true // closed: no more operations
 		if cb != nil {
 			l.depth++
@@ -463,8 +483,7 @@ func (l *loop) fileFree(h handle, e *entry[fileObj]) {
 		l.waiters-- // the close callback will not run
 	}
 	if e.v.fh != windows.InvalidHandle {
-		delete(l.bySock, e.v.fh)
-		windows.CloseHandle(e.v.fh)
+		l.closeHandles(&e.v)
 	}
 	l.files.release(h, e)
 }

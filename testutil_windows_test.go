@@ -50,3 +50,12 @@ func dupFD(t *testing.T, f *os.File) uintptr {
 	}
 	return uintptr(dup)
 }
+
+// skipUnderWine skips the test, with why, when it runs under Wine, whose
+// emulation of some Windows function differs from Windows.
+func skipUnderWine(t *testing.T, why string) {
+	t.Helper()
+	if windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil {
+		t.Skip(why)
+	}
+}

@@ -83,6 +83,7 @@ func TestWatcherRecursive(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		dir := tempDir(t)
 		os.MkdirAll(filepath.Join(dir, "old", "deep"), 0o755)
+		skipUnderWine(t, "Wine 8's ReadDirectoryChangesW ignores bWatchSubtree: changes in sub-directories are not reported")
 		id, log := watch(t, d, dir, true)
 		os.WriteFile(filepath.Join(dir, "old", "deep", "f"), nil, 0o644)
 		waitChange(t, d, log, FileChangeAdded, "old/deep", "f")
@@ -137,6 +138,12 @@ func TestWatcherBaseRemoved(t *testing.T) {
 		os.Mkdir(dir, 0o755)
 		id, log := watch(t, d, dir, true)
 		os.Remove(dir)
+		if _, err := os.Stat(dir); err == nil {
+			d.Watchers().ReleaseRef(id)
+			skipUnderWine(t, "Wine 8 has no POSIX delete semantics (NtSetInformationFile(FileDispositionInformationEx)): "+
+				"the watcher's open handle keeps the removed directory until it is closed, so there is no removal to report")
+			t.Fatal("the removed directory is still there")
+		}
 		waitChange(t, d, log, FileChangeRemoved, "", "")
 		if d.Core().WaiterCount() != 0 {
 			t.Fatal("the watcher of a deleted directory still counts as a waiter")

@@ -38,6 +38,14 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
 	wineserver -w
 fi
 
+# Windows resolves "localhost" itself and leaves it out of its hosts file;
+# the tests' resolver is Go's own (PreferGo), which reads only that file.
+# Give it the entries a Linux /etc/hosts has.
+hosts="$WINEPREFIX/drive_c/windows/system32/drivers/etc/hosts"
+if ! grep -q '^127\.0\.0\.1[[:space:]].*localhost' "$hosts" 2>/dev/null; then
+	printf '127.0.0.1 localhost\r\n::1 localhost\r\n' >>"$hosts"
+fi
+
 shim="$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
 src=.ci/wine/processprng.c
 if [ ! -f "$shim.eventcore" ] || ! cmp -s "$src" "$shim.eventcore"; then
