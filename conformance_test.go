@@ -127,3 +127,10 @@ func tempDir(t *testing.T) string {
 	})
 	return dir
 }
+
+// sockOpt reads an on/off option of the driver's socket h, named as the
+// driver names it (its level and number are the OS's).
+func sockOpt(t *testing.T, d *Driver, h SocketHandle, o boolOpt) int {
+	t.Helper()
+	return sockOptRaw(t, d, h, boolOpts[o].level, boolOpts[o].opt)
+}

@@ -1,9 +1,6 @@
 package eventcore
 
-import (
-	"os"
-	"time"
-)
+import "os"
 
 // Reads and writes on stream sockets, pipes and datagram sockets, shared
 // by every driver family. Every operation first makes its non-blocking
@@ -521,9 +518,4 @@ func (l *loop) pipeClose(h handle, cb PipeCloseCallback) {
 	if cb != nil {
 		l.xq.push(crossItem{op: crossRun, fn: func() { cb(Pipe{h}, st) }})
 	}
-}
-
-// ceilSeconds rounds a keep-alive duration up to whole seconds, at least 1.
-func ceilSeconds(d time.Duration) int {
-	return int(max((d+time.Second-1)/time.Second, 1))
 }

@@ -298,24 +298,6 @@ func (l *loop) fileMaybeClose(h handle, e *entry[fileObj]) {
 	l.workers.submit(&fileJob{kind: fileJobClose, h: h, desc: d, busy: true})
 }
 
-func (l *loop) fileAddRef(h handle) {
-	if e := l.files.get(h, kindFile); e != nil {
-		e.refs++
-	}
-}
-
-func (l *loop) fileRelease(h handle) bool {
-	e := l.files.get(h, kindFile)
-	if e == nil {
-		return false
-	}
-	if e.refs--; e.refs > 0 {
-		return true
-	}
-	l.fileFree(h, e)
-	return false
-}
-
 // fileFree drops the entry; its pending operations are forgotten, and the
 // descriptor is closed now or by the last job still using it.
 func (l *loop) fileFree(h handle, e *entry[fileObj]) {

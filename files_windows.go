@@ -449,24 +449,6 @@ func (l *loop) fileMaybeClose(h handle, e *entry[fileObj]) {
 	}
 }
 
-func (l *loop) fileAddRef(h handle) {
-	if e := l.files.get(h, kindFile); e != nil {
-		e.refs++
-	}
-}
-
-func (l *loop) fileRelease(h handle) bool {
-	e := l.files.get(h, kindFile)
-	if e == nil {
-		return false
-	}
-	if e.refs--; e.refs > 0 {
-		return true
-	}
-	l.fileFree(h, e)
-	return false
-}
-
 // fileFree drops the entry; its pending operations are forgotten (their
 // completions, which closing the handle hastens, only recycle their
 // winOps).

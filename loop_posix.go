@@ -10,11 +10,9 @@ import (
 
 // sysLoop is the readiness-driver part of a loop, shared by every poller.
 type sysLoop struct {
-	p     poller
-	lt    bool // level-triggered poller: watched directions follow pending operations
-	fds   table[fdObj]
-	files table[fileObj]
-	byFD  []handle // descriptor number → handle, to refuse adopting an fd twice
+	p    poller
+	lt   bool     // level-triggered poller: watched directions follow pending operations
+	byFD []handle // descriptor number → handle, to refuse adopting an fd twice
 
 	ready []readyEvent
 	// deferred holds handles whose pending operations are serviced from the
@@ -24,8 +22,6 @@ type sysLoop struct {
 
 	rsa rawSockaddr // scratch address for accept and receive
 
-	procs        table[processObj]
-	procWaits    table[waiter[ProcessExitCallback]]
 	orphans      map[handle]orphanProc // released processes still to be reaped
 	sigchldUsers int                   // processes watched through SIGCHLD
 	noPidfd      bool                  // tests: use SIGCHLD even where pidfd works
@@ -36,10 +32,6 @@ type sysLoop struct {
 func (l *loop) initPosix(p poller) {
 	l.p = p
 	l.lt = !p.edgeTriggered()
-	l.fds.salt = l.timers.salt
-	l.files.salt = l.timers.salt
-	l.procs.salt = l.timers.salt
-	l.procWaits.salt = l.timers.salt
 	l.initWatchState()
 	l.xq.wake = p.wake
 }
@@ -68,38 +60,6 @@ func (l *loop) sysWait(timeout time.Duration) bool {
 func (l *loop) sysPending() bool { return len(l.deferred) > 0 }
 
 func (l *loop) deferService(h handle) { l.deferred = append(l.deferred, h) }
-
-func (l *loop) sysHeader(h handle) *header {
-	if e := l.fdEntry(h); e != nil {
-		return &e.header
-	}
-	switch h.kind() {
-	case kindFile:
-		if e := l.files.get(h, kindFile); e != nil {
-			return &e.header
-		}
-	case kindProcess:
-		if e := l.procs.get(h, kindProcess); e != nil {
-			return &e.header
-		}
-	case kindProcessWait:
-		if e := l.procWaits.get(h, kindProcessWait); e != nil {
-			return &e.header
-		}
-	case kindWatcher:
-		if e := l.watchers.get(h, kindWatcher); e != nil {
-			return &e.header
-		}
-	}
-	return nil
-}
-
-func (l *loop) sysEachOpen(add func(handle, *header)) {
-	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
-	l.files.each(func(h handle, e *entry[fileObj]) { add(h, &e.header) })
-	l.procs.each(func(h handle, e *entry[processObj]) { add(h, &e.header) })
-	l.watchers.each(func(h handle, e *entry[watcherObj]) { add(h, &e.header) })
-}
 
 func (l *loop) sysDispose() {
 	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })

@@ -77,12 +77,6 @@ func init() { registerBackend("winapi", 10, initWinLoop) }
 type sysLoop struct {
 	newTid uint32 // the thread New locked, to unlock in Dispose
 
-	fds       table[fdObj]
-	files     table[fileObj]
-	procs     table[processObj]
-	procWaits table[waiter[ProcessExitCallback]]
-	watchers  table[watcherObj]
-
 	home    atomic.Uint32     // the loop's home thread (see "Thread affinity")
 	handles [2]windows.Handle // wakeEvent, ioEvent: what the wait watches
 	// (pipeEvent is made and closed with them)
@@ -150,11 +144,6 @@ func initWinLoop(l *loop) error {
 	l.newTid = windows.GetCurrentThreadId()
 	l.home.Store(l.newTid)
 	l.bySock = make(map[windows.Handle]handle)
-	l.fds.salt = l.timers.salt
-	l.files.salt = l.timers.salt
-	l.procs.salt = l.timers.salt
-	l.procWaits.salt = l.timers.salt
-	l.watchers.salt = l.timers.salt
 	wake := l.handles[wakeEvent]
 	l.xq.wake = func() { windows.SetEvent(wake) }
 	return nil
@@ -205,38 +194,6 @@ func (l *loop) sysWait(timeout time.Duration) bool {
 		l.deferredSpare = batch[:0]
 	}
 	return got
-}
-
-func (l *loop) sysHeader(h handle) *header {
-	if e := l.fdEntry(h); e != nil {
-		return &e.header
-	}
-	switch h.kind() {
-	case kindFile:
-		if e := l.files.get(h, kindFile); e != nil {
-			return &e.header
-		}
-	case kindProcess:
-		if e := l.procs.get(h, kindProcess); e != nil {
-			return &e.header
-		}
-	case kindWatcher:
-		if e := l.watchers.get(h, kindWatcher); e != nil {
-			return &e.header
-		}
-	case kindProcessWait:
-		if e := l.procWaits.get(h, kindProcessWait); e != nil {
-			return &e.header
-		}
-	}
-	return nil
-}
-
-func (l *loop) sysEachOpen(add func(handle, *header)) {
-	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
-	l.files.each(func(h handle, e *entry[fileObj]) { add(h, &e.header) })
-	l.procs.each(func(h handle, e *entry[processObj]) { add(h, &e.header) })
-	l.watchers.each(func(h handle, e *entry[watcherObj]) { add(h, &e.header) })
 }
 
 func (l *loop) sysPending() bool { return len(l.deferred) > 0 || l.done.Load() != nil || l.msgMore }

@@ -29,20 +29,10 @@ var (
 	errNoSocketFile = []error{syscall.ENOENT}
 )
 
-type sockOptName struct{ level, opt int }
-
-var (
-	optNoDelay       = sockOptName{syscall.IPPROTO_TCP, syscall.TCP_NODELAY}
-	optKeepAlive     = sockOptName{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE}
-	optReuseAddr     = sockOptName{syscall.SOL_SOCKET, syscall.SO_REUSEADDR}
-	optBroadcast     = sockOptName{syscall.SOL_SOCKET, syscall.SO_BROADCAST}
-	optMulticastLoop = sockOptName{syscall.IPPROTO_IP, syscall.IP_MULTICAST_LOOP}
-)
-
-// sockOpt reads an integer option of the driver's socket h.
-func sockOpt(t *testing.T, d *Driver, h SocketHandle, o sockOptName) int {
+// sockOptRaw reads an integer option of the driver's socket h.
+func sockOptRaw(t *testing.T, d *Driver, h SocketHandle, level, opt int) int {
 	t.Helper()
-	v, err := syscall.GetsockoptInt(int(d.l.fdEntry(socketRaw(h)).v.fd), o.level, o.opt)
+	v, err := syscall.GetsockoptInt(int(d.l.fdEntry(socketRaw(h)).v.fd), level, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

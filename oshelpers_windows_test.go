@@ -29,19 +29,10 @@ var (
 	errNoSocketFile = []error{windows.WSAECONNREFUSED, windows.WSAENETDOWN, windows.ERROR_FILE_NOT_FOUND, windows.ERROR_PATH_NOT_FOUND}
 )
 
-type sockOptName struct{ level, opt int }
-
-var (
-	optNoDelay       = sockOptName{windows.IPPROTO_TCP, windows.TCP_NODELAY}
-	optKeepAlive     = sockOptName{windows.SOL_SOCKET, windows.SO_KEEPALIVE}
-	optReuseAddr     = sockOptName{windows.SOL_SOCKET, windows.SO_REUSEADDR}
-	optBroadcast     = sockOptName{windows.SOL_SOCKET, windows.SO_BROADCAST}
-	optMulticastLoop = sockOptName{windows.IPPROTO_IP, windows.IP_MULTICAST_LOOP}
-)
-
-func sockOpt(t *testing.T, d *Driver, h SocketHandle, o sockOptName) int {
+// sockOptRaw reads an integer option of the driver's socket h.
+func sockOptRaw(t *testing.T, d *Driver, h SocketHandle, level, opt int) int {
 	t.Helper()
-	v, err := windows.GetsockoptInt(d.l.fdEntry(socketRaw(h)).v.fd, o.level, o.opt)
+	v, err := windows.GetsockoptInt(d.l.fdEntry(socketRaw(h)).v.fd, level, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,8 @@ import (
 // The part of processes that every driver family shares: the process
 // object, its waits, and the child's environment. Starting processes and
 // noticing their exit are the family's own (processes_posix.go,
-// processes_windows.go).
+// processes_windows.go). Reference counting of processes, files and
+// watchers is here too, for the same reason.
 
 type processObj struct {
 	pid    int
@@ -90,24 +91,6 @@ func (l *loop) procCancelWait(h, wh handle) bool {
 	return true
 }
 
-func (l *loop) procAddRef(h handle) {
-	if e := l.procs.get(h, kindProcess); e != nil {
-		e.refs++
-	}
-}
-
-func (l *loop) procRelease(h handle) bool {
-	e := l.procs.get(h, kindProcess)
-	if e == nil {
-		return false
-	}
-	if e.refs--; e.refs > 0 {
-		return true
-	}
-	l.procFree(h, e)
-	return false
-}
-
 func (l *loop) procPID(h handle) int {
 	if e := l.procs.get(h, kindProcess); e != nil {
 		return e.v.pid
@@ -119,3 +102,15 @@ func (l *loop) procHasExited(h handle) bool {
 	e := l.procs.get(h, kindProcess)
 	return e != nil && e.v.exited
 }
+
+func (l *loop) procAddRef(h handle) { l.procs.addRef(h, kindProcess) }
+
+func (l *loop) procRelease(h handle) bool { return l.procs.releaseRef(h, kindProcess, l.procFree) }
+
+func (l *loop) fileAddRef(h handle) { l.files.addRef(h, kindFile) }
+
+func (l *loop) fileRelease(h handle) bool { return l.files.releaseRef(h, kindFile, l.fileFree) }
+
+func (l *loop) watchAddRef(h handle) { l.watchers.addRef(h, kindWatcher) }
+
+func (l *loop) watchRelease(h handle) bool { return l.watchers.releaseRef(h, kindWatcher, l.watchFree) }

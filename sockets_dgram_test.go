@@ -211,8 +211,8 @@ func TestDatagramOptions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		get := func(o sockOptName) int { return sockOpt(t, d, a, o) }
-		if get(optReuseAddr) == 0 || get(optBroadcast) == 0 {
+		get := func(o boolOpt) int { return sockOpt(t, d, a, o) }
+		if get(optReuseAddress) == 0 || get(optBroadcast) == 0 {
 			t.Error("create options not applied")
 		}
 		addr, _ := s.LocalAddress(a)
@@ -223,7 +223,7 @@ func TestDatagramOptions(t *testing.T) {
 		if err := s.SetBroadcast(a, false); err != nil || get(optBroadcast) != 0 {
 			t.Errorf("SetBroadcast(false): %v", err)
 		}
-		if err := s.SetOption(a, SocketOptionMulticastLoopback, false); err != nil || get(optMulticastLoop) != 0 {
+		if err := s.SetOption(a, SocketOptionMulticastLoopback, false); err != nil || get(optMcastLoop4) != 0 {
 			t.Errorf("multicast loopback off: %v", err)
 		}
 		if err := s.SetOption(a, SocketOptionNoDelay, true); !errors.Is(err, ErrNotSupported) {

@@ -2,11 +2,7 @@
 
 package eventcore
 
-import (
-	"time"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // Sockets on readiness drivers: creating, connecting, accepting, options
 // and addresses. Reads and writes are in fdio.go.
@@ -315,48 +311,6 @@ func (l *loop) dgramSetTarget(h handle, target Addr) error {
 	return err
 }
 
-func (l *loop) dgramMulticast(h handle, op mcastOp, group Addr, ifIndex uint32) error {
-	e := l.fds.get(h, kindDatagramSocket)
-	if e == nil {
-		return ErrInvalidHandle
-	}
-	fd, v6 := int(e.v.fd), e.v.flags&fdIPv6 != 0
-	var err error
-	switch {
-	case e.v.flags&fdUnix != 0:
-		err = ErrNotSupported
-	case op == mcastJoin || op == mcastLeave:
-		ip := group.AddrPort().Addr()
-		switch {
-		case !ip.IsMulticast():
-			err = ErrInvalidAddress
-		case v6:
-			mreq := unix.IPv6Mreq{Multiaddr: ip.As16(), Interface: ifIndex}
-			opt := unix.IPV6_JOIN_GROUP
-			if op == mcastLeave {
-				opt = unix.IPV6_LEAVE_GROUP
-			}
-			err = unix.SetsockoptIPv6Mreq(fd, unix.IPPROTO_IPV6, opt, &mreq)
-		case ip.Is4():
-			err = mcastMembership4(fd, ip.As4(), ifIndex, op == mcastJoin)
-		default:
-			err = ErrInvalidAddress
-		}
-	case op == mcastInterface && v6:
-		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, int(ifIndex))
-	case op == mcastInterface:
-		err = mcastInterface4(fd, ifIndex)
-	case op == mcastTTL && v6:
-		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, int(ifIndex))
-	case op == mcastTTL:
-		err = mcastTTL4(fd, int(ifIndex))
-	}
-	if err != nil {
-		e.err = err
-	}
-	return err
-}
-
 // ---- any socket ----
 
 func (l *loop) sockAdopt(fd uintptr, k kind) (handle, error) {
@@ -410,99 +364,6 @@ func (l *loop) sockAdopt(fd uintptr, k kind) (handle, error) {
 		e.v.ext = &fdExt{}
 	}
 	return h, nil
-}
-
-func (l *loop) sockAddress(h handle, remote bool) (Addr, error) {
-	e := l.fdEntry(h)
-	if e == nil {
-		return Addr{}, ErrInvalidHandle
-	}
-	if e.v.fd < 0 {
-		return Addr{}, ErrClosed
-	}
-	var sa unix.Sockaddr
-	var err error
-	if remote {
-		sa, err = unix.Getpeername(int(e.v.fd))
-	} else {
-		sa, err = unix.Getsockname(int(e.v.fd))
-	}
-	if err != nil {
-		e.err = err
-		return Addr{}, err
-	}
-	return addrOf(sa), nil
-}
-
-func (l *loop) sockSetOption(h handle, opt SocketOption, enable bool) error {
-	e := l.fdEntry(h)
-	if e == nil {
-		return ErrInvalidHandle
-	}
-	if e.v.fd < 0 {
-		return ErrClosed
-	}
-	stream := h.kind() == kindStreamSocket
-	v := 0
-	if enable {
-		v = 1
-	}
-	fd := int(e.v.fd)
-	var err error
-	switch {
-	case opt == SocketOptionNoDelay && stream && e.v.flags&fdUnix == 0:
-		err = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, v)
-	case opt == SocketOptionKeepAlive && stream && e.v.flags&fdUnix == 0:
-		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, v)
-	case opt == SocketOptionBroadcast && !stream:
-		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, v)
-	case opt == SocketOptionMulticastLoopback && !stream && e.v.flags&fdIPv6 != 0:
-		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_LOOP, v)
-	case opt == SocketOptionMulticastLoopback && !stream && e.v.flags&fdUnix == 0:
-		err = mcastLoop4(fd, enable)
-	default:
-		err = ErrNotSupported
-	}
-	if err != nil {
-		e.err = err
-	}
-	return err
-}
-
-func (l *loop) sockKeepAliveParams(h handle, idle, interval time.Duration, probes int) error {
-	e := l.fds.get(h, kindStreamSocket)
-	if e == nil {
-		return ErrInvalidHandle
-	}
-	if e.v.fd < 0 {
-		return ErrClosed
-	}
-	if e.v.flags&fdUnix != 0 {
-		return ErrNotSupported
-	}
-	err := setKeepAliveParams(int(e.v.fd), ceilSeconds(idle), ceilSeconds(interval), probes)
-	if err != nil {
-		e.err = err
-	}
-	return err
-}
-
-func (l *loop) sockUserTimeout(h handle, timeout time.Duration) error {
-	e := l.fds.get(h, kindStreamSocket)
-	if e == nil {
-		return ErrInvalidHandle
-	}
-	if e.v.fd < 0 {
-		return ErrClosed
-	}
-	if e.v.flags&fdUnix != 0 {
-		return ErrNotSupported
-	}
-	err := setUserTimeout(int(e.v.fd), timeout)
-	if err != nil {
-		e.err = err
-	}
-	return err
 }
 
 // ---- addresses ----

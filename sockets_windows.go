@@ -3,9 +3,7 @@ package eventcore
 import (
 	"errors"
 	"fmt"
-	"net"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -128,14 +126,6 @@ func sysSocket(family uint16, typ int32) (windows.Handle, error) {
 		return windows.InvalidHandle, err
 	}
 	return s, nil
-}
-
-func setOpt(s windows.Handle, level, opt int, on bool) error {
-	v := 0
-	if on {
-		v = 1
-	}
-	return windows.SetsockoptInt(s, level, opt, v)
 }
 
 func flagsOf(family uint16) fdFlags {
@@ -456,7 +446,7 @@ func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
 		l.callConnect(cb, h, ConnectStatusConnected)
 		return StreamSocket{h}
 	}
-	setOpt(s, windows.IPPROTO_TCP, windows.TCP_NODELAY, true)
+	setBoolOpt(s, optNoDelay, true)
 	if err := sysSetNonblock(s); err != nil {
 		l.putOp(op)
 		return l.connectFailed(h, e, cb, ConnectStatusSocketCreateFailure, err)
@@ -522,7 +512,7 @@ func (l *loop) sockListen(bind Addr, opts StreamListenOptions, cb AcceptCallback
 	}
 	if family != afUnix {
 		// Accepted connections inherit it (SO_UPDATE_ACCEPT_CONTEXT).
-		setOpt(s, windows.IPPROTO_TCP, windows.TCP_NODELAY, true)
+		setBoolOpt(s, optNoDelay, true)
 	}
 	if err := sysBind(s, &l.rsa, salen); err != nil {
 		windows.Closesocket(s)
@@ -731,12 +721,12 @@ func (l *loop) dgramCreate(bind, target Addr, opts DatagramCreateOptions) (handl
 
 func (l *loop) dgramSetup(s windows.Handle, bind, target Addr, family uint16, opts DatagramCreateOptions) error {
 	if opts&DatagramReuseAddress != 0 {
-		if err := setOpt(s, windows.SOL_SOCKET, windows.SO_REUSEADDR, true); err != nil {
+		if err := setBoolOpt(s, optReuseAddress, true); err != nil {
 			return err
 		}
 	}
 	if opts&DatagramBroadcast != 0 {
-		if err := setOpt(s, windows.SOL_SOCKET, windows.SO_BROADCAST, true); err != nil {
+		if err := setBoolOpt(s, optBroadcast, true); err != nil {
 			return err
 		}
 	}
@@ -803,82 +793,6 @@ func (l *loop) dgramSetTarget(h handle, target Addr) error {
 	return err
 }
 
-func (l *loop) dgramMulticast(h handle, op mcastOp, group Addr, ifIndex uint32) error {
-	e := l.fds.get(h, kindDatagramSocket)
-	if e == nil {
-		return ErrInvalidHandle
-	}
-	s, v6 := e.v.fd, e.v.flags&fdIPv6 != 0
-	var err error
-	switch {
-	case e.v.flags&fdUnix != 0:
-		err = ErrNotSupported
-	case op == mcastJoin || op == mcastLeave:
-		ip := group.AddrPort().Addr()
-		switch {
-		case !ip.IsMulticast():
-			err = ErrInvalidAddress
-		case v6:
-			opt := windows.IPV6_JOIN_GROUP
-			if op == mcastLeave {
-				opt = windows.IPV6_LEAVE_GROUP
-			}
-			err = windows.SetsockoptIPv6Mreq(s, windows.IPPROTO_IPV6, opt, &windows.IPv6Mreq{Multiaddr: ip.As16(), Interface: ifIndex})
-		case ip.Is4():
-			var ifAddr [4]byte
-			if ifAddr, err = interfaceAddr4(ifIndex); err == nil {
-				opt := windows.IP_ADD_MEMBERSHIP
-				if op == mcastLeave {
-					opt = windows.IP_DROP_MEMBERSHIP
-				}
-				err = windows.SetsockoptIPMreq(s, windows.IPPROTO_IP, opt, &windows.IPMreq{Multiaddr: ip.As4(), Interface: ifAddr})
-			}
-		default:
-			err = ErrInvalidAddress
-		}
-	case op == mcastInterface && v6:
-		err = windows.SetsockoptInt(s, windows.IPPROTO_IPV6, windows.IPV6_MULTICAST_IF, int(ifIndex))
-	case op == mcastInterface:
-		var ifAddr [4]byte
-		if ifAddr, err = interfaceAddr4(ifIndex); err == nil {
-			err = windows.Setsockopt(s, windows.IPPROTO_IP, windows.IP_MULTICAST_IF, &ifAddr[0], 4)
-		}
-	case op == mcastTTL && v6:
-		err = windows.SetsockoptInt(s, windows.IPPROTO_IPV6, windows.IPV6_MULTICAST_HOPS, int(ifIndex))
-	case op == mcastTTL:
-		err = windows.SetsockoptInt(s, windows.IPPROTO_IP, windows.IP_MULTICAST_TTL, int(ifIndex))
-	}
-	if err != nil {
-		e.err = err
-	}
-	return err
-}
-
-// interfaceAddr4 returns an IPv4 address of the interface of index
-// ifIndex, 0.0.0.0 for index 0: IPv4 multicast options on Windows name an
-// interface by address.
-func interfaceAddr4(ifIndex uint32) ([4]byte, error) {
-	if ifIndex == 0 {
-		return [4]byte{}, nil
-	}
-	ifi, err := net.InterfaceByIndex(int(ifIndex))
-	if err != nil {
-		return [4]byte{}, err
-	}
-	addrs, err := ifi.Addrs()
-	if err != nil {
-		return [4]byte{}, err
-	}
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok {
-			if ip4 := ipn.IP.To4(); ip4 != nil {
-				return [4]byte(ip4), nil
-			}
-		}
-	}
-	return [4]byte{}, fmt.Errorf("%w: interface %s has no IPv4 address", ErrInvalidAddress, ifi.Name)
-}
-
 // ---- any socket ----
 
 func (l *loop) sockAdopt(fd uintptr, k kind) (handle, error) {
@@ -920,97 +834,4 @@ func (l *loop) sockAdopt(fd uintptr, k kind) (handle, error) {
 		e.v.ext = &fdExt{}
 	}
 	return h, nil
-}
-
-func (l *loop) sockAddress(h handle, remote bool) (Addr, error) {
-	e := l.fdEntry(h)
-	if e == nil {
-		return Addr{}, ErrInvalidHandle
-	}
-	if e.v.fd == invalidFD {
-		return Addr{}, ErrClosed
-	}
-	var rsa rawSockaddr
-	salen, err := sysSockname(e.v.fd, &rsa, remote)
-	if err != nil {
-		e.err = err
-		return Addr{}, err
-	}
-	return decodeSockaddr(&rsa, salen, nil), nil
-}
-
-func (l *loop) sockSetOption(h handle, opt SocketOption, enable bool) error {
-	e := l.fdEntry(h)
-	if e == nil {
-		return ErrInvalidHandle
-	}
-	if e.v.fd == invalidFD {
-		return ErrClosed
-	}
-	stream := h.kind() == kindStreamSocket
-	s := e.v.fd
-	var err error
-	switch {
-	case opt == SocketOptionNoDelay && stream && e.v.flags&fdUnix == 0:
-		err = setOpt(s, windows.IPPROTO_TCP, windows.TCP_NODELAY, enable)
-	case opt == SocketOptionKeepAlive && stream && e.v.flags&fdUnix == 0:
-		err = setOpt(s, windows.SOL_SOCKET, windows.SO_KEEPALIVE, enable)
-	case opt == SocketOptionBroadcast && !stream:
-		err = setOpt(s, windows.SOL_SOCKET, windows.SO_BROADCAST, enable)
-	case opt == SocketOptionMulticastLoopback && !stream && e.v.flags&fdIPv6 != 0:
-		err = setOpt(s, windows.IPPROTO_IPV6, windows.IPV6_MULTICAST_LOOP, enable)
-	case opt == SocketOptionMulticastLoopback && !stream && e.v.flags&fdUnix == 0:
-		err = setOpt(s, windows.IPPROTO_IP, windows.IP_MULTICAST_LOOP, enable)
-	default:
-		err = ErrNotSupported
-	}
-	if err != nil {
-		e.err = err
-	}
-	return err
-}
-
-// sockKeepAliveParams uses the per-socket TCP_KEEPIDLE, TCP_KEEPINTVL and
-// TCP_KEEPCNT of Windows 10 1709 and later, and falls back to
-// SIO_KEEPALIVE_VALS (idle time and interval only) where they are missing.
-func (l *loop) sockKeepAliveParams(h handle, idle, interval time.Duration, probes int) error {
-	e := l.fds.get(h, kindStreamSocket)
-	if e == nil {
-		return ErrInvalidHandle
-	}
-	if e.v.fd == invalidFD {
-		return ErrClosed
-	}
-	if e.v.flags&fdUnix != 0 {
-		return ErrNotSupported
-	}
-	s := e.v.fd
-	err := setOpt(s, windows.SOL_SOCKET, windows.SO_KEEPALIVE, true)
-	if err == nil {
-		err = windows.SetsockoptInt(s, windows.IPPROTO_TCP, windows.TCP_KEEPIDLE, ceilSeconds(idle))
-		if err == nil {
-			err = windows.SetsockoptInt(s, windows.IPPROTO_TCP, windows.TCP_KEEPINTVL, ceilSeconds(interval))
-		}
-		if err == nil && probes > 0 {
-			err = windows.SetsockoptInt(s, windows.IPPROTO_TCP, windows.TCP_KEEPCNT, probes)
-		}
-		if err == windows.WSAENOPROTOOPT || err == windows.WSAEINVAL {
-			ka := windows.TCPKeepalive{OnOff: 1, Time: uint32(ceilSeconds(idle) * 1000), Interval: uint32(ceilSeconds(interval) * 1000)}
-			var n uint32
-			err = windows.WSAIoctl(s, windows.SIO_KEEPALIVE_VALS, (*byte)(unsafe.Pointer(&ka)), uint32(unsafe.Sizeof(ka)), nil, 0, &n, nil, 0)
-		}
-	}
-	if err != nil {
-		e.err = err
-	}
-	return err
-}
-
-// sockUserTimeout: Windows has no TCP_USER_TIMEOUT.
-func (l *loop) sockUserTimeout(h handle, _ time.Duration) error {
-	e := l.fds.get(h, kindStreamSocket)
-	if e == nil {
-		return ErrInvalidHandle
-	}
-	return ErrNotSupported
 }

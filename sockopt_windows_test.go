@@ -8,18 +8,18 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-func checkKeepAliveParams(t *testing.T, s Sockets, c StreamSocket, get func(SocketHandle, sockOptName) int) {
+func checkKeepAliveParams(t *testing.T, d *Driver, c StreamSocket) {
 	t.Helper()
+	s := d.Sockets()
 	if err := s.SetKeepAliveParams(c, 42*time.Second, 1500*time.Millisecond, 7); err != nil {
 		t.Fatal(err)
 	}
-	if get(c, optKeepAlive) != 1 {
+	if sockOpt(t, d, c, optKeepAlive) != 1 {
 		t.Error("SO_KEEPALIVE not on")
 	}
 	// Windows 10 1709 and later read the values back; systems that only
 	// have SIO_KEEPALIVE_VALS cannot report them.
-	d := s.l
-	e := d.fds.get(c.h, kindStreamSocket)
+	e := d.l.fds.get(c.h, kindStreamSocket)
 	if idle, err := windows.GetsockoptInt(e.v.fd, windows.IPPROTO_TCP, windows.TCP_KEEPIDLE); err == nil {
 		intvl, _ := windows.GetsockoptInt(e.v.fd, windows.IPPROTO_TCP, windows.TCP_KEEPINTVL)
 		if idle != 42 || intvl != 2 {

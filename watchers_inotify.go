@@ -26,10 +26,9 @@ const inotifyMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MODIFY | unix.IN_A
 
 // watchState is the Linux part of sysLoop for watchers.
 type watchState struct {
-	watchers table[watcherObj]
-	inotify  int               // -1 until the first watcher
-	wdUsers  map[int32][]wdUse // watch descriptor → the watchers using it
-	evbuf    []byte
+	inotify int               // -1 until the first watcher
+	wdUsers map[int32][]wdUse // watch descriptor → the watchers using it
+	evbuf   []byte
 }
 
 type wdUse struct {
@@ -51,7 +50,6 @@ var inotifyHandle = makeHandle(kindWatcher, maxSlots, 0)
 
 func (l *loop) initWatchState() {
 	l.inotify = -1
-	l.watchers.salt = l.timers.salt
 }
 
 func (l *loop) watchDirectory(base string, recursive bool, cb FileChangesCallback) (handle, error) {
@@ -257,23 +255,10 @@ func (l *loop) watchEvent(wd int32, mask uint32, name string) {
 	}
 }
 
-func (l *loop) watchAddRef(h handle) {
-	if e := l.watchers.get(h, kindWatcher); e != nil {
-		e.refs++
-	}
-}
-
-func (l *loop) watchRelease(h handle) bool {
-	e := l.watchers.get(h, kindWatcher)
-	if e == nil {
-		return false
-	}
-	if e.refs--; e.refs > 0 {
-		return true
-	}
+// watchFree stops the watcher and frees its entry.
+func (l *loop) watchFree(h handle, e *entry[watcherObj]) {
 	l.watchEnd(h, e)
 	l.watchers.release(h, e)
-	return false
 }
 
 func (l *loop) disposeWatchers() {

@@ -230,28 +230,10 @@ func (l *loop) watchStop(e *entry[watcherObj]) {
 	}
 }
 
-func (l *loop) watchAddRef(h handle) {
-	if e := l.watchers.get(h, kindWatcher); e != nil {
-		e.refs++
-	}
-}
-
-func (l *loop) watchRelease(h handle) bool {
-	e := l.watchers.get(h, kindWatcher)
-	if e == nil {
-		return false
-	}
-	if e.refs--; e.refs > 0 {
-		return true
-	}
+// watchFree stops the watcher and frees its entry.
+func (l *loop) watchFree(h handle, e *entry[watcherObj]) {
 	l.watchStop(e)
 	l.watchers.release(h, e)
-	return false
 }
 
-func (l *loop) disposeWatchers() {
-	l.watchers.each(func(h handle, e *entry[watcherObj]) {
-		l.watchStop(e)
-		l.watchers.release(h, e)
-	})
-}
+func (l *loop) disposeWatchers() { l.watchers.each(l.watchFree) }
