@@ -27,6 +27,10 @@ type fileObj struct {
 	rdJob, wrJob *fileJob
 }
 
+// closed reports whether Close was called (the close may still wait for
+// operations, or run).
+func (f *fileObj) closed() bool { return f.closing || f.closeSent }
+
 type fileOp struct {
 	job *fileJob // the pending operation's job; nil when none
 	cb  FileIOCallback
@@ -270,20 +274,6 @@ func (l *loop) fileCancel(h handle, write bool) {
 		l.waiters--
 		l.fileMaybeClose(h, e)
 	}
-}
-
-func (l *loop) fileClose(h handle, cb FileCloseCallback) {
-	e := l.files.get(h, kindFile)
-	if e == nil || e.v.closing || e.v.closeSent {
-		if cb != nil {
-			l.xq.push(crossItem{op: crossRun, fn: func() { cb(File{h}, CloseStatusInvalidHandle) }})
-		}
-		return
-	}
-	e.v.closing = true
-	e.v.closeCb = cb
-	l.waiters++
-	l.fileMaybeClose(h, e)
 }
 
 // fileMaybeClose starts a requested close once no operation is pending

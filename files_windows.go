@@ -26,6 +26,9 @@ type fileObj struct {
 	rd, wr  fileOp
 }
 
+// closed reports whether Close was called.
+func (f *fileObj) closed() bool { return f.closing }
+
 type fileOp struct {
 	active bool
 	cb     FileIOCallback
@@ -424,20 +427,6 @@ func (l *loop) fileCancel(h handle, write bool) {
 	}
 	*op = fileOp{}
 	l.waiters--
-	l.fileMaybeClose(h, e)
-}
-
-func (l *loop) fileClose(h handle, cb FileCloseCallback) {
-	e := l.files.get(h, kindFile)
-	if e == nil || e.v.closing {
-		if cb != nil {
-			l.xq.push(crossItem{op: crossRun, fn: func() { cb(File{h}, CloseStatusInvalidHandle) }})
-		}
-		return
-	}
-	e.v.closing = true
-	e.v.closeCb = cb
-	l.waiters++
 	l.fileMaybeClose(h, e)
 }
 

@@ -294,3 +294,17 @@ func waitMillis(timeout time.Duration) int {
 	}
 	return int((timeout + time.Millisecond - 1) / time.Millisecond)
 }
+
+// disposeObjects frees the sockets, pipes, files, processes and watchers,
+// the family's way, for Dispose.
+func (l *loop) disposeObjects() {
+	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })
+	l.files.each(func(h handle, e *entry[fileObj]) { l.fileFree(h, e) })
+	l.disposeProcs()
+	l.disposeWatchers()
+	l.fds = table[fdObj]{}
+	l.files = table[fileObj]{}
+	l.procs = table[processObj]{}
+	l.procWaits = table[waiter[ProcessExitCallback]]{}
+	l.watchers = table[watcherObj]{}
+}

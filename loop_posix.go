@@ -62,14 +62,7 @@ func (l *loop) sysPending() bool { return len(l.deferred) > 0 }
 func (l *loop) deferService(h handle) { l.deferred = append(l.deferred, h) }
 
 func (l *loop) sysDispose() {
-	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })
-	l.files.each(func(h handle, e *entry[fileObj]) { l.fileFree(h, e) })
-	l.disposeProcs()
-	l.disposeWatchers()
-	l.fds = table[fdObj]{}
-	l.files = table[fileObj]{}
-	l.procs = table[processObj]{}
-	l.procWaits = table[waiter[ProcessExitCallback]]{}
+	l.disposeObjects()
 	l.byFD = nil
 	l.deferred = nil
 	l.p.close()

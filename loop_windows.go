@@ -238,14 +238,7 @@ func (l *loop) pumpMessages() bool {
 }
 
 func (l *loop) sysDispose() {
-	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })
-	l.files.each(func(h handle, e *entry[fileObj]) { l.fileFree(h, e) })
-	l.disposeProcs()
-	l.disposeWatchers()
-	l.fds = table[fdObj]{}
-	l.files = table[fileObj]{}
-	l.procs = table[processObj]{}
-	l.procWaits = table[waiter[ProcessExitCallback]]{}
+	l.disposeObjects()
 	l.bySock = nil
 	l.deferred = nil
 	l.drainOps()

@@ -3,10 +3,7 @@
 package eventcore
 
 import (
-	"errors"
 	"os"
-	"os/exec"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -17,6 +14,10 @@ import (
 // procwatch_*.go) or, where there is none, through SIGCHLD; then the child
 // is reaped with wait4 and its waits run. A released process that still
 // runs becomes an orphan: watched out of sight until it can be reaped.
+
+// pathSeparators are what makes a program name a path, not a name to look
+// up in PATH.
+const pathSeparators = "/"
 
 // procSys is the readiness drivers' part of a process.
 type procSys struct {
@@ -32,19 +33,11 @@ func (l *loop) procSpawn(args []string, stdin, stdout, stderr Redirect, env map[
 	if l.disposed {
 		return Process{}, ErrDisposed
 	}
-	if len(args) == 0 {
-		return Process{}, errors.New("eventcore: Spawn needs a program")
+	path, err := spawnPath(args, stdout, stderr)
+	if err != nil {
+		return Process{}, err
 	}
-	if stdout.kind == redirectToStderr && stderr.kind == redirectToStdout {
-		return Process{}, errors.New("eventcore: stdout and stderr redirected to each other")
-	}
-	path := args[0]
-	if !strings.Contains(path, "/") {
-		var err error
-		if path, err = exec.LookPath(path); err != nil {
-			return Process{}, err
-		}
-	}
+
 	var sp spawnFiles
 	defer sp.closeChildEnds()
 	for i, r := range [3]Redirect{stdin, stdout, stderr} {

@@ -3,8 +3,6 @@ package eventcore
 import (
 	"errors"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -18,6 +16,10 @@ import (
 // once) whose callback queues the exit on the loop's cross-goroutine queue:
 // no goroutine or thread per child, and a hop to the loop only when a
 // process ends.
+
+// pathSeparators are what makes a program name a path, not a name to look
+// up in PATH.
+const pathSeparators = `/\:`
 
 type procSys struct {
 	ph   windows.Handle // the process handle
@@ -74,19 +76,11 @@ func (l *loop) procSpawn(args []string, stdin, stdout, stderr Redirect, env map[
 	if l.disposed {
 		return Process{}, ErrDisposed
 	}
-	if len(args) == 0 {
-		return Process{}, errors.New("eventcore: Spawn needs a program")
+	path, err := spawnPath(args, stdout, stderr)
+	if err != nil {
+		return Process{}, err
 	}
-	if stdout.kind == redirectToStderr && stderr.kind == redirectToStdout {
-		return Process{}, errors.New("eventcore: stdout and stderr redirected to each other")
-	}
-	path := args[0]
-	if !strings.ContainsAny(path, `/\:`) {
-		var err error
-		if path, err = exec.LookPath(path); err != nil {
-			return Process{}, err
-		}
-	}
+
 	var sp spawnHandles
 	defer sp.closeChildEnds()
 	for i, r := range [3]Redirect{stdin, stdout, stderr} {

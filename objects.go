@@ -1,16 +1,18 @@
 package eventcore
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"sort"
 	"strings"
 )
 
-// The part of processes that every driver family shares: the process
-// object, its waits, and the child's environment. Starting processes and
-// noticing their exit are the family's own (processes_posix.go,
-// processes_windows.go). Reference counting of processes, files and
-// watchers is here too, for the same reason.
+// What every driver family shares about processes, files and watchers:
+// the process object, its waits and the child's environment, reference
+// counting, and the start of a file's close. Starting processes, noticing
+// their exit, file I/O and watching are each family's own
+// (processes_posix.go, processes_windows.go, files_*.go, watchers_*.go).
 
 type processObj struct {
 	pid    int
@@ -18,6 +20,21 @@ type processObj struct {
 	code   int
 	waits  waitList
 	sys    procSys
+}
+
+// spawnPath checks Spawn's arguments and returns the program's path:
+// args[0], looked up in PATH when it names no directory.
+func spawnPath(args []string, stdout, stderr Redirect) (string, error) {
+	if len(args) == 0 {
+		return "", errors.New("eventcore: Spawn needs a program")
+	}
+	if stdout.kind == redirectToStderr && stderr.kind == redirectToStdout {
+		return "", errors.New("eventcore: stdout and stderr redirected to each other")
+	}
+	if strings.ContainsAny(args[0], pathSeparators) {
+		return args[0], nil
+	}
+	return exec.LookPath(args[0])
 }
 
 // procExited records the exit of process h and runs its waits.
@@ -114,3 +131,19 @@ func (l *loop) fileRelease(h handle) bool { return l.files.releaseRef(h, kindFil
 func (l *loop) watchAddRef(h handle) { l.watchers.addRef(h, kindWatcher) }
 
 func (l *loop) watchRelease(h handle) bool { return l.watchers.releaseRef(h, kindWatcher, l.watchFree) }
+
+// fileClose starts closing the file: when no operation is pending any
+// more, the family closes it (fileMaybeClose) and cb runs from the loop.
+func (l *loop) fileClose(h handle, cb FileCloseCallback) {
+	e := l.files.get(h, kindFile)
+	if e == nil || e.v.closed() {
+		if cb != nil {
+			l.xq.push(crossItem{op: crossRun, fn: func() { cb(File{h}, CloseStatusInvalidHandle) }})
+		}
+		return
+	}
+	e.v.closing = true
+	e.v.closeCb = cb
+	l.waiters++
+	l.fileMaybeClose(h, e)
+}
