@@ -11,8 +11,8 @@ import (
 // path. It is a small value type, so passing and returning one allocates
 // nothing. The zero Addr means "no address" (for example "do not bind").
 //
-// A Unix-domain path that starts with '@' names a socket in the Linux
-// abstract namespace. An Addr received from the driver (accept, receive) for
+// On Linux, a Unix-domain path that starts with '@' names a socket in the
+// abstract namespace; elsewhere it is an ordinary file name. An Addr received from the driver (accept, receive) for
 // an unnamed Unix-domain peer has IsUnix true and an empty Path.
 type Addr struct {
 	ap   netip.AddrPort

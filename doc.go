@@ -15,13 +15,30 @@
 // # Loop and owner
 //
 // [New] creates a driver; the platform's best mechanism is the default
-// (epoll on Linux, winapi on Windows) and [Drivers] lists the others. EVENTCORE_DRIVER or
+// (epoll on Linux, kqueue on macOS and the BSDs, winapi on Windows) and
+// [Drivers] lists the others (poll, on every POSIX system). EVENTCORE_DRIVER or
 // [WithDriver] picks one by name. The goroutine that calls
 // Core().ProcessEvents owns the loop: every callback runs on it, from
 // ProcessEvents (or from the call that started an operation, see below),
 // and only it may call the driver's methods, except Core.Exit,
 // Core.RunInOwnerThread and Events.Trigger, which any goroutine may call.
 // Run one driver per goroutine to use several cores.
+//
+// # Drivers
+//
+// Every driver implements the API with the same semantics; they differ in
+// the OS mechanism that tells the loop a descriptor is ready. What a system
+// lacks gives ErrNotSupported: directory watching needs inotify (Linux)
+// for now, and without pidfd (Linux) only children's exits can be watched.
+// epoll (Linux) and kqueue (macOS, FreeBSD, NetBSD, OpenBSD, DragonFly)
+// are edge-triggered: a descriptor is registered once. poll runs on every
+// POSIX system; it is level-triggered, so the loop tells it which
+// directions have pending operations, and each wait costs time in
+// proportion to the number of descriptors with pending operations. On
+// darwin and OpenBSD, which allow system calls only through their C
+// library, accepting a connection and receiving or sending a datagram with
+// an explicit address allocate that address (x/sys offers no
+// allocation-free form there); elsewhere those paths allocate nothing.
 //
 // # Windows
 //

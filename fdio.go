@@ -1,6 +1,9 @@
 package eventcore
 
-import "os"
+import (
+	"os"
+	"time"
+)
 
 // Reads and writes on stream sockets, pipes and datagram sockets, shared
 // by every driver family. Every operation first makes its non-blocking
@@ -32,6 +35,7 @@ const (
 	fdUnix      fdFlags = 1 << iota // AF_UNIX
 	fdIPv6                          // AF_INET6
 	fdShutWrite                     // we shut down writing
+	fdPaused                        // a listener waits out an accept failure
 )
 
 // ioOp is one pending operation: a read or receive (fdObj.rd), a write,
@@ -46,9 +50,11 @@ type ioOp struct {
 
 // fdExt holds what only some descriptors need.
 type fdExt struct {
-	to       Addr   // datagram: where the pending send goes
-	peerPath string // datagram: last Unix-domain sender, reused when it repeats
-	unlink   string // Unix listener: the socket file to remove when freed
+	to       Addr          // datagram: where the pending send goes
+	peerPath string        // datagram: last Unix-domain sender, reused when it repeats
+	unlink   string        // Unix listener: the socket file to remove when freed
+	retry    handle        // listener: internal timer resuming a paused accept
+	backoff  time.Duration // listener: its current delay
 }
 
 // maxAcceptBatch bounds the connections accepted in one go, so that a
@@ -81,15 +87,17 @@ func (l *loop) usable(h handle, e *entry[fdObj], write bool, cb any) bool {
 	switch {
 	case e == nil:
 		l.callIO(cb, h, IOStatusInvalidHandle, 0, Addr{})
-	case !write && e.v.rd.active, write && e.v.wr.active:
-		e.err = ErrBusy
-		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 	case e.v.fd == invalidFD && h.kind() == kindPipe:
 		e.err = ErrClosed
 		l.callIO(cb, h, IOStatusNotAllowed, 0, Addr{})
 	case e.v.fd == invalidFD || e.v.state == ConnectionConnecting:
+		// Checked before busy: a connecting socket's connect occupies the
+		// write slot, yet a write then is "not connected", not "busy".
 		e.err = errNotConn
 		l.callIO(cb, h, IOStatusError, 0, Addr{})
+	case !write && e.v.rd.active, write && e.v.wr.active:
+		e.err = ErrBusy
+		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 	default:
 		return true
 	}
@@ -396,7 +404,7 @@ func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
 		l.serviceWaitReadable(h, e, op)
 		return
 	}
-	n, salen, err := sysRecvFrom(e.v.fd, op.buf, &l.rsa)
+	n, salen, err := sysRecvFrom(fdArg(e.v.fd), op.buf, &l.rsa)
 	switch err {
 	case nil:
 		op.done = n
@@ -435,10 +443,7 @@ func (l *loop) serviceSend(h handle, e *entry[fdObj]) {
 	if to.IsZero() {
 		n, err = l.sysWrite(h, e, op.buf)
 	} else {
-		var salen int32
-		if salen, err = encodeSockaddr(to, &l.rsa); err == nil {
-			n, err = sysSendTo(e.v.fd, op.buf, &l.rsa, salen)
-		}
+		n, err = sysSendTo(fdArg(e.v.fd), op.buf, to, &l.rsa)
 	}
 	switch err {
 	case nil:
@@ -486,8 +491,11 @@ func (l *loop) closeFD(h handle, e *entry[fdObj]) {
 		l.waiters--
 	}
 	l.closeSysFD(e)
-	if x := e.v.ext; x != nil && x.unlink != "" {
-		os.Remove(x.unlink)
+	if x := e.v.ext; x != nil {
+		if x.unlink != "" {
+			os.Remove(x.unlink)
+		}
+		l.freeInternalTimer(x.retry)
 	}
 	l.fds.release(h, e)
 }

@@ -43,7 +43,7 @@ func (l *loop) sysRead(_ handle, e *entry[fdObj], p []byte) (int, error) {
 // closed peer from raising SIGPIPE, and to a pipe with write(2).
 func (l *loop) sysWrite(h handle, e *entry[fdObj], p []byte) (int, error) {
 	if h.kind() != kindPipe {
-		return sysSendTo(e.v.fd, p, nil, 0)
+		return sysSend(int(e.v.fd), p)
 	}
 	for {
 		n, err := unix.Write(int(e.v.fd), p)

@@ -36,6 +36,7 @@ const (
 	kindWatcher
 	kindProcess
 	kindProcessWait
+	kindInternalTimer // the driver's own timers: no user handle reaches them
 	numKinds
 )
 
@@ -54,6 +55,7 @@ var kindNames = [numKinds]string{
 	kindWatcher:        "WatcherID",
 	kindProcess:        "ProcessID",
 	kindProcessWait:    "ProcessWaitID",
+	kindInternalTimer:  "internal timer",
 }
 
 // String names the handle type of the kind, for messages and leak reports.

@@ -3,7 +3,9 @@
 package eventcore
 
 import (
+	"context"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,7 +23,15 @@ func apis(d *Driver) []any {
 	return []any{d.Core(), d.Timers(), d.Events(), d.Signals(), d.Sockets(), d.DNS(), d.Files(), d.Watchers(), d.Pipes(), d.Processes()}
 }
 
-// liveSet holds one live handle of every kind.
+// pendingResolver never answers, so that a lookup through it stays live
+// (until cancelled) however long a test takes; one that completed on its
+// own would look like a resource changed by a bad handle.
+var pendingResolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}}
+
+// liveSet holds one live handle of every kind; d must use pendingResolver.
 type liveSet map[reflect.Type]reflect.Value
 
 func makeLiveSet(t *testing.T, d *Driver) liveSet {
@@ -57,7 +67,7 @@ func makeLiveSet(t *testing.T, d *Driver) liveSet {
 		t.Fatal(err)
 	}
 	pw := d.Processes().Wait(proc.ID, func(ProcessID, int) {})
-	lk := d.DNS().LookupHost("localhost", func(DNSLookupID, DNSStatus, []Addr) {})
+	lk := d.DNS().LookupHost("eventcore-hostile.invalid", func(DNSLookupID, DNSStatus, []Addr) {})
 	set := liveSet{}
 	for _, h := range []any{c, lst, dg, tm, ev, ew, sig, f, r, w, proc.ID, pw, lk} {
 		set[reflect.TypeOf(h)] = reflect.ValueOf(h)
@@ -190,7 +200,7 @@ func TestHostileCallers(t *testing.T) {
 	checkNoFDLeak(t)
 	for _, name := range testDrivers(t) {
 		t.Run(name, func(t *testing.T) {
-			a, b := newTestDriver(t, name), newTestDriver(t, name)
+			a, b := newTestDriver(t, name, WithResolver(pendingResolver)), newTestDriver(t, name, WithResolver(pendingResolver))
 			liveA, liveB := makeLiveSet(t, a), makeLiveSet(t, b)
 			staleA := makeStaleSet(t, a)
 			refsBefore := refsOf(a, liveA)

@@ -42,11 +42,15 @@ func checkNoDriverGoroutines(t *testing.T) {
 // hangLimit; "" when there are none.
 func waitForStrayGoroutines(stray func(string) bool) string {
 	deadline := time.Now().Add(hangLimit)
+	buf := make([]byte, 64<<10)
 	for {
 		var found []string
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		for i, g := range strings.Split(string(buf), "\n\n") {
+		n := runtime.Stack(buf, true)
+		for n == len(buf) { // truncated: try again with room to spare
+			buf = make([]byte, 2*len(buf))
+			n = runtime.Stack(buf, true)
+		}
+		for i, g := range strings.Split(string(buf[:n]), "\n\n") {
 			if i > 0 && stray(g) { // the first is the caller's
 				found = append(found, g)
 			}

@@ -246,7 +246,11 @@ func (l *loop) openHandles() []HandleInfo {
 	add := func(h handle, hd *header) {
 		out = append(out, HandleInfo{Kind: h.kind().String(), Handle: h.kind().String() + "(" + h.format() + ")", Refs: int(hd.refs)})
 	}
-	l.timers.each(func(h handle, e *entry[timerObj]) { add(h, &e.header) })
+	l.timers.each(func(h handle, e *entry[timerObj]) {
+		if e.kind == kindTimer {
+			add(h, &e.header)
+		}
+	})
 	l.events.each(func(h handle, e *entry[eventObj]) { add(h, &e.header) })
 	l.signals.each(func(h handle, e *entry[signalObj]) { add(h, &e.header) })
 	l.lookups.each(func(h handle, e *entry[dnsObj]) { add(h, &e.header) })
@@ -282,15 +286,23 @@ func (l *loop) callIO(cb any, h handle, st IOStatus, n int, addr Addr) {
 	l.depth--
 }
 
-// waitMillis converts a wait's timeout to the milliseconds of epoll_wait,
-// poll and MsgWaitForMultipleObjectsEx, rounding up so that a timer is
-// never woken for early; -1 (INFINITE as a DWORD) waits without limit.
+// maxWait is the longest a wait blocks when the loop asks for a finite
+// timeout: poll(2), epoll_wait(2) and MsgWaitForMultipleObjectsEx count
+// milliseconds in 31 or 32 bits. A longer timeout just makes the loop wait
+// again.
+const maxWait = (1<<31 - 1) * time.Millisecond
+
+// waitMillis converts a wait's timeout to milliseconds, rounding up so that
+// a timer is never woken for early; Infinite gives -1 (INFINITE as a
+// DWORD).
 func waitMillis(timeout time.Duration) int {
 	switch {
 	case timeout <= 0:
 		return 0
-	case timeout >= time.Duration(1<<31-1)*time.Millisecond:
+	case timeout == Infinite:
 		return -1
+	case timeout >= maxWait:
+		return int(maxWait / time.Millisecond)
 	}
 	return int((timeout + time.Millisecond - 1) / time.Millisecond)
 }

@@ -20,7 +20,7 @@ type sysLoop struct {
 	// looked at without waiting for readiness.
 	deferred, deferredSpare []handle
 
-	rsa rawSockaddr // scratch address for accept and receive
+	rsa unix.RawSockaddrAny // scratch address for accept and receive
 
 	orphans      map[handle]orphanProc // released processes still to be reaped
 	sigchldUsers int                   // processes watched through SIGCHLD
@@ -125,7 +125,7 @@ func (l *loop) syncInterest(h handle) {
 		return
 	}
 	var want readyBits
-	if e.v.rd.active {
+	if e.v.rd.active && e.v.flags&fdPaused == 0 {
 		want |= evRead
 	}
 	if e.v.wr.active {

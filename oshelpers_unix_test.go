@@ -14,7 +14,6 @@ import (
 const (
 	haveReusePort    = true // SO_REUSEPORT
 	haveUnixDatagram = true
-	haveAbstractUnix = true // Linux's abstract namespace ("@name")
 	sockStream       = syscall.SOCK_STREAM
 	sockDgram        = syscall.SOCK_DGRAM
 )

@@ -14,7 +14,6 @@ import (
 const (
 	haveReusePort    = false // Windows has no SO_REUSEPORT: ErrNotSupported
 	haveUnixDatagram = false // Windows's AF_UNIX has stream sockets only
-	haveAbstractUnix = false
 	sockStream       = windows.SOCK_STREAM
 	sockDgram        = windows.SOCK_DGRAM
 )

@@ -2,7 +2,11 @@
 
 package eventcore
 
-import "time"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // poller is all that differs between the readiness drivers (epoll, poll,
 // kqueue): the shared POSIX code (loop_posix.go, sockets_posix.go) does the
@@ -54,4 +58,13 @@ func registerPoller(name string, prio int, newPoller func() (poller, error)) {
 		l.initPosix(p)
 		return nil
 	})
+}
+
+// notEINTR is err, except that a wait interrupted by a signal is no error:
+// the loop just comes back.
+func notEINTR(err error) error {
+	if err == unix.EINTR {
+		return nil
+	}
+	return err
 }

@@ -55,10 +55,7 @@ func (p *epoller) del(fd int) {
 func (p *epoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, error) {
 	n, err := unix.EpollWait(p.epfd, p.evs, waitMillis(timeout))
 	if err != nil {
-		if err == unix.EINTR {
-			err = nil
-		}
-		return evs, err
+		return evs, notEINTR(err)
 	}
 	for i := range p.evs[:n] {
 		e := &p.evs[i]

@@ -79,8 +79,9 @@ type Process struct {
 // it. Its methods belong to the loop's owner goroutine.
 //
 // A process's exit is noticed through the system's event mechanism (a
-// pidfd on Linux, EVFILT_PROC on kqueue systems, SIGCHLD where there is
-// neither), never by polling or a goroutine per child. The driver reaps the
+// pidfd on Linux; SIGCHLD where there is none, which only children raise:
+// on other systems Adopt of a process that is not a child gives
+// ErrNotSupported), never by polling or a goroutine per child. The driver reaps the
 // children it watches: do not wait for them with other means.
 type Processes struct{ l *loop }
 

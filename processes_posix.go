@@ -119,7 +119,7 @@ func (sp *spawnFiles) set(i int, r Redirect) error {
 		sp.child[i] = uintptr(fd)
 	case redirectPipe:
 		var p [2]int
-		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		if err := sysPipe(&p); err != nil {
 			return err
 		}
 		mine, theirs := p[0], p[1]

@@ -32,8 +32,10 @@ const (
 	// ListenReuseAddress sets SO_REUSEADDR: the address can be bound again
 	// while old connections to it linger in TIME_WAIT.
 	ListenReuseAddress
-	// ListenIPTransparent sets IP_TRANSPARENT (Linux, needs CAP_NET_ADMIN):
-	// the socket may bind to a non-local address, for transparent proxies.
+	// ListenIPTransparent lets the socket bind to a non-local address, for
+	// transparent proxies: IP_TRANSPARENT on Linux (needs CAP_NET_ADMIN),
+	// IP_BINDANY on FreeBSD and SO_BINDANY on OpenBSD (both privileged);
+	// elsewhere listening fails with ErrNotSupported.
 	ListenIPTransparent
 
 	// ListenDefaults is what most servers want: ListenReuseAddress.
@@ -153,8 +155,9 @@ func (s Sockets) SetKeepAlive(sock StreamSocket, enable bool) error {
 
 // SetKeepAliveParams enables keep-alive and sets its timing: the idle time
 // before the first probe, the interval between probes, and how many
-// unanswered probes drop the connection (probes is ignored where the OS
-// has no such setting). Durations are rounded up to whole seconds.
+// unanswered probes drop the connection. Durations are rounded up to whole
+// seconds. OpenBSD sets keep-alive timing only system-wide: there it gives
+// ErrNotSupported.
 func (s Sockets) SetKeepAliveParams(sock StreamSocket, idle, interval time.Duration, probes int) error {
 	return s.l.sockKeepAliveParams(sock.h, idle, interval, probes)
 }

@@ -320,7 +320,7 @@ func TestDatagramAdopt(t *testing.T) {
 func TestUnixStream(t *testing.T) {
 	dir := tempDir(t)
 	addrs := []Addr{UnixAddr(filepath.Join(dir, "stream.sock"))}
-	if haveAbstractUnix {
+	if abstractUnixPaths {
 		addrs = append(addrs, UnixAddr("@eventcore-test-"+filepath.Base(dir)))
 	}
 	for i, a := range addrs {

@@ -2,7 +2,11 @@
 
 package eventcore
 
-import "golang.org/x/sys/unix"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // Sockets on readiness drivers: creating, connecting, accepting, options
 // and addresses. Reads and writes are in fdio.go.
@@ -128,7 +132,7 @@ func (l *loop) sockListen(bind Addr, opts StreamListenOptions, cb AcceptCallback
 		return 0, err
 	}
 	e.v.state = ConnectionConnected
-	if p := bind.Path(); flags&fdUnix != 0 && p != "" && p[0] != '@' {
+	if p := bind.Path(); flags&fdUnix != 0 && p != "" && !(abstractUnixPaths && p[0] == '@') {
 		e.v.ext = &fdExt{unlink: p}
 	}
 	if cb != nil {
@@ -188,6 +192,9 @@ func (l *loop) sockWaitForConnections(h handle, cb AcceptCallback) bool {
 }
 
 func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
+	if e.v.flags&fdPaused != 0 {
+		return
+	}
 	lfd := int(e.v.fd)
 	for range maxAcceptBatch {
 		fd, salen, err := sysAccept(lfd, &l.rsa)
@@ -199,7 +206,11 @@ func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
 				return
 			}
 			e.err = err
+			l.acceptPause(h, e)
 			return
+		}
+		if e.v.ext != nil {
+			e.v.ext.backoff = 0
 		}
 		remote := decodeSockaddr(&l.rsa, salen, nil)
 		sh, se, err := l.newFD(kindStreamSocket, fd, e.v.flags&(fdUnix|fdIPv6))
@@ -219,6 +230,35 @@ func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
 	}
 	// More may be queued: take them after the others had their turn.
 	l.deferService(h)
+}
+
+// acceptPause stops accepting on a listener whose accept failed for want of
+// a resource (EMFILE, ENFILE, ENOBUFS): the pending connection stays queued,
+// so a level-triggered poller would report the listener again at once (a
+// busy loop), and an edge-triggered one never again. Accepting resumes after
+// a backoff that doubles, up to a second, while the failures last.
+func (l *loop) acceptPause(h handle, e *entry[fdObj]) {
+	x := e.v.ext
+	if x == nil {
+		x = &fdExt{}
+		e.v.ext = x
+	}
+	if x.retry == 0 {
+		if x.retry = l.newInternalTimer(func() { l.acceptResume(h) }); x.retry == 0 {
+			return
+		}
+	}
+	x.backoff = min(max(2*x.backoff, 5*time.Millisecond), time.Second)
+	e.v.flags |= fdPaused
+	l.timerSet(x.retry, kindInternalTimer, x.backoff, 0)
+}
+
+func (l *loop) acceptResume(h handle) {
+	if e := l.fds.get(h, kindStreamListener); e != nil {
+		e.v.flags &^= fdPaused
+		l.deferService(h)
+		l.syncInterest(h)
+	}
 }
 
 // ---- datagram sockets ----

@@ -484,7 +484,9 @@ func TestStreamSocketOptions(t *testing.T) {
 		if err := s.SetKeepAlive(c, true); err != nil || get(c, optKeepAlive) == 0 {
 			t.Errorf("SetKeepAlive: %v", err)
 		}
-		checkKeepAliveParams(t, d, c)
+		raw := func(h SocketHandle, level, opt int) int { return sockOptRaw(t, d, h, level, opt) }
+		checkKeepAliveParams(t, s, c, raw)
+		checkUserTimeout(t, s, c, raw)
 		if err := s.SetOption(c, SocketOptionBroadcast, true); !errors.Is(err, ErrNotSupported) {
 			t.Errorf("datagram option on a stream socket: %v", err)
 		}
@@ -690,5 +692,84 @@ func TestListenerWaitForConnectionsLater(t *testing.T) {
 			s.ReleaseRef(c)
 		}
 		s.ReleaseRef(lst)
+	})
+}
+
+// Readiness that no operation waits for is no event: a level-triggered
+// poller that watched every registered descriptor would report these
+// writable, then readable-at-EOF, connections on every wait.
+func TestIdleConnectionsAreQuiet(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		s, core := d.Sockets(), d.Core()
+		c, srv := streamPair(t, d, MustParseAddr("127.0.0.1:0"))
+		keep := d.Timers().Create() // a waiter, so that the loop waits
+		d.Timers().Set(keep, time.Hour, 0)
+		quiet := func(what string) {
+			t.Helper()
+			// Let what the set-up left pending be reported; a driver that
+			// reports idle descriptors never settles.
+			for i := 0; core.ProcessEvents(0) == ExitIdle; i++ {
+				if i == 100 {
+					t.Fatalf("%s: events keep coming", what)
+				}
+			}
+			if r := core.ProcessEvents(30 * time.Millisecond); r != ExitTimeout {
+				t.Fatalf("%s: ProcessEvents = %v, want %v", what, r, ExitTimeout)
+			}
+		}
+		quiet("connected, no operations")
+		var w ioResult
+		s.Write(c, []byte("unread"), IOModeAll, w.cb)
+		runUntil(t, d, "write", func() bool { return w.done })
+		if err := s.Shutdown(c, false, true); err != nil {
+			t.Fatal(err)
+		}
+		quiet("unread data and end of stream at the server")
+		s.ReleaseRef(c)
+		quiet("peer closed")
+		d.Timers().ReleaseRef(keep)
+		s.ReleaseRef(srv)
+	})
+}
+
+// Many connections with reads pending at once, served in a shuffled order:
+// each read must get its own connection's data, however the driver keeps
+// its table of watched descriptors as they come and go.
+func TestManyConnectionsInterleaved(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		s := d.Sockets()
+		const n = 24
+		var clients, servers [n]StreamSocket
+		for i := range n {
+			clients[i], servers[i] = streamPair(t, d, MustParseAddr("127.0.0.1:0"))
+		}
+		bufs := make([][]byte, n)
+		reads := make([]ioResult, n)
+		for round := range 3 {
+			for i := range n {
+				bufs[i] = make([]byte, 8)
+				reads[i] = ioResult{}
+				s.Read(servers[i], bufs[i], IOModeAll, reads[i].cb)
+			}
+			for _, i := range rand.Perm(n) {
+				var w ioResult
+				s.Write(clients[i], []byte{byte(round), byte(i), 2, 3, 4, 5, 6, 7}, IOModeAll, w.cb)
+				// Every other connection is also released and reconnected
+				// while the rest still wait.
+				runUntil(t, d, "read", func() bool { return w.done && reads[i].done })
+				if reads[i].status != IOStatusOK || bufs[i][0] != byte(round) || bufs[i][1] != byte(i) {
+					t.Fatalf("round %d connection %d: %+v %v", round, i, reads[i], bufs[i])
+				}
+				if i%2 == 0 {
+					s.ReleaseRef(clients[i])
+					s.ReleaseRef(servers[i])
+					clients[i], servers[i] = streamPair(t, d, MustParseAddr("127.0.0.1:0"))
+				}
+			}
+		}
+		for i := range n {
+			s.ReleaseRef(clients[i])
+			s.ReleaseRef(servers[i])
+		}
 	})
 }

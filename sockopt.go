@@ -4,7 +4,7 @@ import "time"
 
 // Socket options and addresses, shared by every driver family: the checks
 // and the choice of option are here; setting one is a per-OS primitive
-// (sockopt_linux.go, sockopt_windows.go).
+// (sockopt_unix.go over the sockopt_<os>.go files, sockopt_windows.go).
 
 // boolOpt is an on/off socket option.
 type boolOpt uint8
@@ -84,7 +84,7 @@ func (l *loop) sockKeepAliveParams(h handle, idle, interval time.Duration, probe
 	if e.v.flags&fdUnix != 0 {
 		return ErrNotSupported
 	}
-	return failed(e, setKeepAliveParams(e.v.fd, ceilSeconds(idle), ceilSeconds(interval), probes))
+	return failed(e, keepAliveParams(e.v.fd, ceilSeconds(idle), ceilSeconds(interval), probes))
 }
 
 func (l *loop) sockUserTimeout(h handle, timeout time.Duration) error {
@@ -95,7 +95,7 @@ func (l *loop) sockUserTimeout(h handle, timeout time.Duration) error {
 	if e.v.flags&fdUnix != 0 {
 		return ErrNotSupported
 	}
-	return failed(e, setUserTimeout(e.v.fd, timeout))
+	return failed(e, userTimeout(e.v.fd, timeout))
 }
 
 func (l *loop) dgramMulticast(h handle, op mcastOp, group Addr, ifIndex uint32) error {
@@ -114,16 +114,16 @@ func (l *loop) dgramMulticast(h handle, op mcastOp, group Addr, ifIndex uint32) 
 		case !ip.IsMulticast():
 			err = ErrInvalidAddress
 		case v6:
-			err = mcastMembership6(fd, ip.As16(), ifIndex, op == mcastJoin)
+			err = mcastJoin6(fd, ip.As16(), ifIndex, op == mcastJoin)
 		case ip.Is4():
-			err = mcastMembership4(fd, ip.As4(), ifIndex, op == mcastJoin)
+			err = mcastJoin4(fd, ip.As4(), ifIndex, op == mcastJoin)
 		default:
 			err = ErrInvalidAddress
 		}
 	case op == mcastInterface:
-		err = setMcastInterface(fd, v6, ifIndex)
+		err = mcastSetInterface(fd, v6, ifIndex)
 	case op == mcastTTL:
-		err = setMcastTTL(fd, v6, int(ifIndex))
+		err = mcastSetTTL(fd, v6, int(ifIndex))
 	}
 	return failed(e, err)
 }

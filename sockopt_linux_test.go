@@ -9,17 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func checkKeepAliveParams(t *testing.T, d *Driver, c StreamSocket) {
+func checkUserTimeout(t *testing.T, s Sockets, c StreamSocket, get func(SocketHandle, int, int) int) {
 	t.Helper()
-	s := d.Sockets()
-	get := func(h SocketHandle, level, opt int) int { return sockOptRaw(t, d, h, level, opt) }
-	if err := s.SetKeepAliveParams(c, 42*time.Second, 1500*time.Millisecond, 7); err != nil {
-		t.Fatal(err)
-	}
-	if sockOpt(t, d, c, optKeepAlive) != 1 || get(c, syscall.IPPROTO_TCP, unix.TCP_KEEPIDLE) != 42 ||
-		get(c, syscall.IPPROTO_TCP, unix.TCP_KEEPINTVL) != 2 || get(c, syscall.IPPROTO_TCP, unix.TCP_KEEPCNT) != 7 {
-		t.Error("keep-alive parameters not applied")
-	}
 	if err := s.SetUserTimeout(c, 2500*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}

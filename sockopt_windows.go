@@ -20,6 +20,8 @@ var boolOpts = [...]struct{ level, opt int }{
 	optReuseAddress: {windows.SOL_SOCKET, windows.SO_REUSEADDR},
 }
 
+func fdArg(fd sysFD) sysFD { return fd }
+
 func setBoolOpt(s sysFD, o boolOpt, on bool) error {
 	v := 0
 	if on {
@@ -37,10 +39,10 @@ func sockName(s sysFD, peer bool) (Addr, error) {
 	return decodeSockaddr(&rsa, salen, nil), nil
 }
 
-// setKeepAliveParams uses the per-socket TCP_KEEPIDLE, TCP_KEEPINTVL and
+// keepAliveParams uses the per-socket TCP_KEEPIDLE, TCP_KEEPINTVL and
 // TCP_KEEPCNT of Windows 10 1709 and later, and falls back to
 // SIO_KEEPALIVE_VALS (idle time and interval only) where they are missing.
-func setKeepAliveParams(s sysFD, idle, interval, probes int) error {
+func keepAliveParams(s sysFD, idle, interval, probes int) error {
 	if err := setBoolOpt(s, optKeepAlive, true); err != nil {
 		return err
 	}
@@ -59,10 +61,10 @@ func setKeepAliveParams(s sysFD, idle, interval, probes int) error {
 	return err
 }
 
-// setUserTimeout: Windows has no TCP_USER_TIMEOUT.
-func setUserTimeout(sysFD, time.Duration) error { return ErrNotSupported }
+// userTimeout: Windows has no TCP_USER_TIMEOUT.
+func userTimeout(sysFD, time.Duration) error { return ErrNotSupported }
 
-func mcastMembership6(s sysFD, group [16]byte, ifIndex uint32, join bool) error {
+func mcastJoin6(s sysFD, group [16]byte, ifIndex uint32, join bool) error {
 	opt := windows.IPV6_JOIN_GROUP
 	if !join {
 		opt = windows.IPV6_LEAVE_GROUP
@@ -70,7 +72,7 @@ func mcastMembership6(s sysFD, group [16]byte, ifIndex uint32, join bool) error 
 	return windows.SetsockoptIPv6Mreq(s, windows.IPPROTO_IPV6, opt, &windows.IPv6Mreq{Multiaddr: group, Interface: ifIndex})
 }
 
-func mcastMembership4(s sysFD, group [4]byte, ifIndex uint32, join bool) error {
+func mcastJoin4(s sysFD, group [4]byte, ifIndex uint32, join bool) error {
 	ifAddr, err := interfaceAddr4(ifIndex)
 	if err != nil {
 		return err
@@ -82,7 +84,7 @@ func mcastMembership4(s sysFD, group [4]byte, ifIndex uint32, join bool) error {
 	return windows.SetsockoptIPMreq(s, windows.IPPROTO_IP, opt, &windows.IPMreq{Multiaddr: group, Interface: ifAddr})
 }
 
-func setMcastInterface(s sysFD, v6 bool, ifIndex uint32) error {
+func mcastSetInterface(s sysFD, v6 bool, ifIndex uint32) error {
 	if v6 {
 		return windows.SetsockoptInt(s, windows.IPPROTO_IPV6, windows.IPV6_MULTICAST_IF, int(ifIndex))
 	}
@@ -93,7 +95,7 @@ func setMcastInterface(s sysFD, v6 bool, ifIndex uint32) error {
 	return windows.Setsockopt(s, windows.IPPROTO_IP, windows.IP_MULTICAST_IF, &ifAddr[0], 4)
 }
 
-func setMcastTTL(s sysFD, v6 bool, ttl int) error {
+func mcastSetTTL(s sysFD, v6 bool, ttl int) error {
 	if v6 {
 		return windows.SetsockoptInt(s, windows.IPPROTO_IPV6, windows.IPV6_MULTICAST_HOPS, ttl)
 	}

@@ -8,24 +8,26 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-func checkKeepAliveParams(t *testing.T, d *Driver, c StreamSocket) {
+func checkKeepAliveParams(t *testing.T, s Sockets, c StreamSocket, get func(SocketHandle, int, int) int) {
 	t.Helper()
-	s := d.Sockets()
 	if err := s.SetKeepAliveParams(c, 42*time.Second, 1500*time.Millisecond, 7); err != nil {
 		t.Fatal(err)
 	}
-	if sockOpt(t, d, c, optKeepAlive) != 1 {
+	if get(c, windows.SOL_SOCKET, windows.SO_KEEPALIVE) != 1 {
 		t.Error("SO_KEEPALIVE not on")
 	}
 	// Windows 10 1709 and later read the values back; systems that only
 	// have SIO_KEEPALIVE_VALS cannot report them.
-	e := d.l.fds.get(c.h, kindStreamSocket)
+	e := s.l.fds.get(c.h, kindStreamSocket)
 	if idle, err := windows.GetsockoptInt(e.v.fd, windows.IPPROTO_TCP, windows.TCP_KEEPIDLE); err == nil {
-		intvl, _ := windows.GetsockoptInt(e.v.fd, windows.IPPROTO_TCP, windows.TCP_KEEPINTVL)
-		if idle != 42 || intvl != 2 {
+		if intvl := get(c, windows.IPPROTO_TCP, windows.TCP_KEEPINTVL); idle != 42 || intvl != 2 {
 			t.Errorf("keep-alive idle %d s, interval %d s; want 42 and 2", idle, intvl)
 		}
 	}
+}
+
+func checkUserTimeout(t *testing.T, s Sockets, c StreamSocket, _ func(SocketHandle, int, int) int) {
+	t.Helper()
 	if err := s.SetUserTimeout(c, 2500*time.Millisecond); !errors.Is(err, ErrNotSupported) {
 		t.Errorf("SetUserTimeout on Windows (no TCP_USER_TIMEOUT): %v", err)
 	}

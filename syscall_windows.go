@@ -115,7 +115,16 @@ func sysRecvFrom(s windows.Handle, p []byte, rsa *rawSockaddr) (int, int32, erro
 	return int(int32(r)), salen, nil
 }
 
-func sysSendTo(s windows.Handle, p []byte, rsa *rawSockaddr, salen int32) (int, error) {
+// sysSendTo sends p to the address to, encoded into the scratch rsa.
+func sysSendTo(s windows.Handle, p []byte, to Addr, rsa *rawSockaddr) (int, error) {
+	salen, err := encodeSockaddr(to, rsa)
+	if err != nil {
+		return 0, err
+	}
+	return sendTo(s, p, rsa, salen)
+}
+
+func sendTo(s windows.Handle, p []byte, rsa *rawSockaddr, salen int32) (int, error) {
 	r, _, e := syscall.SyscallN(procSendto.Addr(), uintptr(s), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), 0,
 		uintptr(rsa.ptr()), uintptr(salen))
 	if err := socketError(r, e); err != nil {

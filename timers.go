@@ -21,6 +21,7 @@ type timerObj struct {
 	heapIdx int32 // position in loop.timerHeap, -1 when not armed
 	round   uint32
 	cb      TimerCallback
+	fn      func() // an internal timer's action; it is no waiter
 }
 
 type timerRef struct {
@@ -50,8 +51,11 @@ func (t Timers) Create() TimerID {
 // a pending Wait stays attached. A negative timeout counts as zero.
 // Set reports false if the handle is invalid.
 func (t Timers) Set(id TimerID, timeout, repeat time.Duration) bool {
-	l := t.l
-	e := l.timers.get(id.h, kindTimer)
+	return t.l.timerSet(id.h, kindTimer, timeout, repeat)
+}
+
+func (l *loop) timerSet(h handle, k kind, timeout, repeat time.Duration) bool {
+	e := l.timers.get(h, k)
 	if e == nil || l.disposed {
 		return false
 	}
@@ -62,8 +66,10 @@ func (t Timers) Set(id TimerID, timeout, repeat time.Duration) bool {
 	if e.v.heapIdx >= 0 {
 		l.timerFix(int(e.v.heapIdx), when)
 	} else {
-		l.waiters++
-		l.timerPush(id.h, e)
+		if e.v.fn == nil {
+			l.waiters++
+		}
+		l.timerPush(h, e)
 	}
 	return true
 }
@@ -174,6 +180,27 @@ func (l *loop) timerRelease(h handle) bool {
 	return false
 }
 
+// newInternalTimer creates a timer of the driver's own, running fn when it
+// fires; it is armed with timerSet, and freed with freeInternalTimer.
+func (l *loop) newInternalTimer(fn func()) handle {
+	h, e := l.timers.alloc(kindInternalTimer)
+	if e == nil {
+		return 0
+	}
+	e.v.heapIdx = -1
+	e.v.fn = fn
+	return h
+}
+
+func (l *loop) freeInternalTimer(h handle) {
+	if e := l.timers.get(h, kindInternalTimer); e != nil {
+		if e.v.heapIdx >= 0 {
+			l.timerRemove(int(e.v.heapIdx))
+		}
+		l.timers.release(h, e)
+	}
+}
+
 // nextTimerWait is how long the loop may sleep before the earliest timer.
 func (l *loop) nextTimerWait(now int64) time.Duration {
 	if len(l.timerHeap) == 0 {
@@ -197,14 +224,22 @@ func (l *loop) fireTimers(now int64) bool {
 		if e.v.round == l.timerRound {
 			break
 		}
-		h := makeHandle(kindTimer, top.idx, e.gen)
+		h := makeHandle(e.kind, top.idx, e.gen)
 		if e.v.repeat > 0 {
 			missed := (now - e.v.when) / e.v.repeat
 			e.v.when += (missed + 1) * e.v.repeat
 			l.timerFix(0, e.v.when)
 		} else {
 			l.timerRemove(0)
-			l.waiters--
+			if e.v.fn == nil {
+				l.waiters--
+			}
+		}
+		if fn := e.v.fn; fn != nil {
+			l.depth++
+			fn()
+			l.depth--
+			continue // the driver's own work: not an event for ProcessEvents to report
 		}
 		fired = true
 		if cb := e.v.cb; cb != nil {

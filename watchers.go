@@ -52,7 +52,8 @@ type Watchers struct{ l *loop }
 // Directory and Name and the watcher stops (its handle stays valid until
 // released). In a directory created inside a recursive watch, entries made
 // before its watch began are reported as added when it is scanned; one may
-// then be reported twice.
+// then be reported twice. Watching needs inotify (Linux); elsewhere it
+// fails with ErrNotSupported for now.
 func (w Watchers) WatchDirectory(path string, recursive bool, cb FileChangesCallback) (WatcherID, error) {
 	h, err := w.l.watchDirectory(path, recursive, cb)
 	return WatcherID{h}, err

@@ -1,16 +1,14 @@
-//go:build linux || windows
-
 package eventcore
 
 import "unsafe"
 
-// The socket address codec of the per-packet paths (accept, receive,
-// send-to), shared by Linux and Windows: their sockaddr_in, sockaddr_in6
-// and sockaddr_un have the same layout (a 16-bit family first, no length
-// byte as on the BSDs) and differ only in the family numbers, which
-// sockaddr_linux.go and sockaddr_windows.go define. Addresses go through a
-// caller-owned rawSockaddr, so converting one allocates nothing, unlike
-// the Sockaddr interfaces of x/sys.
+// The socket address codec of the winapi driver's per-packet paths
+// (accept, receive, send-to), the counterpart of sys_unix.go: addresses go
+// through a caller-owned rawSockaddr, so converting one allocates nothing,
+// unlike the Sockaddr interfaces of x/sys.
+
+// abstractUnixPaths: Windows has no abstract Unix-domain namespace.
+const abstractUnixPaths = false
 
 // rawSockaddr is room for any socket address (struct sockaddr_storage),
 // 8-byte aligned.
@@ -68,7 +66,7 @@ func decodeSockaddr(r *rawSockaddr, salen int32, cache *string) Addr {
 			return Addr{unix: true}
 		}
 		b := sa.path[:min(n, len(sa.path))]
-		if b[0] == 0 {
+		if abstractUnixPaths && b[0] == 0 {
 			b[0] = '@' // abstract namespace, written as x/sys does
 		} else {
 			for i, c := range b {
@@ -101,7 +99,7 @@ func encodeSockaddr(a Addr, r *rawSockaddr) (int32, error) {
 		sa.family = afUnix
 		copy(sa.path[:], p)
 		n := len(p)
-		if p[0] == '@' {
+		if abstractUnixPaths && p[0] == '@' {
 			sa.path[0] = 0
 		} else if n < len(sa.path) {
 			sa.path[n] = 0

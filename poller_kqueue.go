@@ -1,0 +1,141 @@
+//go:build darwin || dragonfly || freebsd || netbsd || openbsd
+
+package eventcore
+
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The kqueue driver, the default on macOS and the BSDs. Like epoll it is
+// edge-triggered: add registers EVFILT_READ and EVFILT_WRITE once, with
+// EV_CLEAR, so starting and finishing operations costs no kevent call.
+//
+// A kevent names its descriptor in ident; the handle is found through
+// byFD rather than carried in udata, whose type differs between the
+// systems (a pointer on most, an integer on NetBSD) and which, as a
+// pointer, must not hold a number the garbage collector would follow.
+// Filters that do not name a descriptor (EVFILT_PROC's pid) or that watch
+// something other than readiness (EVFILT_VNODE) get their own tables and
+// cases in wait when they are added.
+
+func init() { registerPoller("kqueue", 10, newKqueue) }
+
+type kqueuePoller struct {
+	kq   int
+	wk   kqWake // the cross-goroutine wake-up (kqwake_*.go)
+	byFD []handle
+	evs  []unix.Kevent_t
+	chg  [2]unix.Kevent_t // add's change list, kept here so add allocates nothing
+	ts   unix.Timespec
+}
+
+func newKqueue() (poller, error) {
+	kq, err := unix.Kqueue()
+	if err != nil {
+		return nil, err
+	}
+	// A kqueue is not inherited by fork, so close-on-exec only keeps
+	// things tidy.
+	unix.CloseOnExec(kq)
+	p := &kqueuePoller{kq: kq, evs: make([]unix.Kevent_t, 256)}
+	if err := p.wk.open(kq); err != nil {
+		unix.Close(kq)
+		return nil, err
+	}
+	return p, nil
+}
+
+// kevCtl applies changes to kq, retrying when a signal interrupts it.
+func kevCtl(kq int, changes []unix.Kevent_t) error {
+	for {
+		_, err := unix.Kevent(kq, changes, nil, nil)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+func (p *kqueuePoller) add(fd int, h handle) error {
+	if fd < 0 {
+		return unix.EBADF
+	}
+	unix.SetKevent(&p.chg[0], fd, unix.EVFILT_READ, unix.EV_ADD|unix.EV_CLEAR)
+	unix.SetKevent(&p.chg[1], fd, unix.EVFILT_WRITE, unix.EV_ADD|unix.EV_CLEAR)
+	if err := kevCtl(p.kq, p.chg[:]); err != nil {
+		// Again one filter at a time, to tell which failed. A pipe whose
+		// other end is closed refuses EVFILT_WRITE (EPIPE); a write on it
+		// fails at once, so it needs no write filter.
+		if err := kevCtl(p.kq, p.chg[:1]); err != nil {
+			return err
+		}
+		if err := kevCtl(p.kq, p.chg[1:]); err != nil && err != unix.EPIPE {
+			return err
+		}
+	}
+	for fd >= len(p.byFD) {
+		p.byFD = append(p.byFD, 0)
+	}
+	p.byFD[fd] = h
+	return nil
+}
+
+func (p *kqueuePoller) modify(int, handle, readyBits) error { return nil }
+
+// del only forgets fd: closing a descriptor removes its kevents, and del
+// is always followed by the close (unlike epoll, kqueue registrations
+// belong to the descriptor number, not to the open file a duplicate would
+// keep alive). An event already queued for fd is dropped by wait, and
+// handles carry generations for one reported before.
+func (p *kqueuePoller) del(fd int) {
+	if fd >= 0 && fd < len(p.byFD) {
+		p.byFD[fd] = 0
+	}
+}
+
+func (p *kqueuePoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, error) {
+	var ts *unix.Timespec
+	if timeout != Infinite {
+		p.ts = unix.NsecToTimespec(int64(min(max(timeout, 0), maxWait)))
+		ts = &p.ts
+	}
+	n, err := unix.Kevent(p.kq, nil, p.evs, ts)
+	if err != nil {
+		return evs, notEINTR(err)
+	}
+	for i := range p.evs[:n] {
+		e := &p.evs[i]
+		if p.wk.consume(e) {
+			continue
+		}
+		var r readyBits
+		switch int(e.Filter) {
+		case unix.EVFILT_READ:
+			r = evRead
+		case unix.EVFILT_WRITE:
+			r = evWrite
+		default:
+			continue
+		}
+		// EV_EOF needs nothing more: the read or write it allows reports
+		// the end of stream or the error.
+		if e.Flags&unix.EV_ERROR != 0 {
+			r |= evError
+		}
+		fd := e.Ident
+		if fd >= uint64(len(p.byFD)) || p.byFD[fd] == 0 {
+			continue
+		}
+		evs = append(evs, readyEvent{h: p.byFD[fd], ev: r})
+	}
+	return evs, nil
+}
+
+func (p *kqueuePoller) wake()               { p.wk.signal(p.kq) }
+func (p *kqueuePoller) edgeTriggered() bool { return true }
+
+func (p *kqueuePoller) close() {
+	p.wk.close()
+	unix.Close(p.kq)
+}

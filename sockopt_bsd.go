@@ -1,0 +1,77 @@
+//go:build darwin || dragonfly || freebsd || netbsd || openbsd
+
+package eventcore
+
+import (
+	"net"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Socket options whose spelling differs between the BSDs and Linux (see
+// sockopt_linux.go). The BSDs name a multicast interface by one of its
+// IPv4 addresses (struct ip_mreq, struct in_addr), and take the IPv4
+// multicast TTL and loopback as single bytes.
+
+// setUserTimeout: TCP_USER_TIMEOUT is Linux's alone.
+func setUserTimeout(int, time.Duration) error { return ErrNotSupported }
+
+func mcastMembership4(fd int, group [4]byte, ifIndex uint32, join bool) error {
+	ifAddr, err := interfaceAddr4(ifIndex)
+	if err != nil {
+		return err
+	}
+	opt := unix.IP_ADD_MEMBERSHIP
+	if !join {
+		opt = unix.IP_DROP_MEMBERSHIP
+	}
+	return unix.SetsockoptIPMreq(fd, unix.IPPROTO_IP, opt, &unix.IPMreq{Multiaddr: group, Interface: ifAddr})
+}
+
+func mcastInterface4(fd int, ifIndex uint32) error {
+	ifAddr, err := interfaceAddr4(ifIndex)
+	if err != nil {
+		return err
+	}
+	return unix.SetsockoptInet4Addr(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, ifAddr)
+}
+
+func mcastTTL4(fd, ttl int) error {
+	if ttl < 0 || ttl > 255 {
+		return unix.EINVAL
+	}
+	return unix.SetsockoptByte(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, byte(ttl))
+}
+
+func mcastLoop4(fd int, enable bool) error {
+	var v byte
+	if enable {
+		v = 1
+	}
+	return unix.SetsockoptByte(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, v)
+}
+
+// interfaceAddr4 returns an IPv4 address of interface ifIndex; index 0
+// gives the unspecified address, which lets the kernel choose.
+func interfaceAddr4(ifIndex uint32) ([4]byte, error) {
+	if ifIndex == 0 {
+		return [4]byte{}, nil
+	}
+	ifi, err := net.InterfaceByIndex(int(ifIndex))
+	if err != nil {
+		return [4]byte{}, err
+	}
+	addrs, err := ifi.Addrs()
+	if err != nil {
+		return [4]byte{}, err
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			if ip4 := ipn.IP.To4(); ip4 != nil {
+				return [4]byte(ip4), nil
+			}
+		}
+	}
+	return [4]byte{}, unix.EADDRNOTAVAIL
+}

@@ -1,0 +1,13 @@
+package eventcore
+
+import "golang.org/x/sys/unix"
+
+// setIPTransparent: FreeBSD's IP_BINDANY and IPV6_BINDANY let a socket
+// bind to an address that is not local, which is what transparent
+// proxying needs (Linux's IP_TRANSPARENT); they need privilege.
+func setIPTransparent(fd int, v6 bool) error {
+	if v6 {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_BINDANY, 1)
+	}
+	return unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BINDANY, 1)
+}

@@ -1,0 +1,31 @@
+//go:build darwin || dragonfly || freebsd || netbsd || openbsd
+
+package eventcore
+
+import "golang.org/x/sys/unix"
+
+// The BSDs' part of the socket-address codec (sys_unix.go) and their
+// system calls that differ from Linux's.
+
+// abstractUnixPaths: the BSDs have no abstract namespace; a Unix-domain
+// path starting with '@' is a file name like any other.
+const abstractUnixPaths = false
+
+// setSockaddrLen fills the length byte that BSD socket addresses start with.
+func setSockaddrLen(rsa *unix.RawSockaddrAny, n uint32) { rsa.Addr.Len = uint8(n) }
+
+// sysDisconnect dissolves a datagram socket's association. A BSD kernel
+// disconnects a connected datagram socket before it tries to connect it
+// again, so connecting to a null address does it, and then fails (libuv
+// relies on this too); whether the socket ended up unconnected is what
+// counts.
+func sysDisconnect(fd int) error {
+	err := unix.Connect(fd, &unix.SockaddrInet4{})
+	if _, perr := unix.Getpeername(fd); perr == unix.ENOTCONN {
+		return nil
+	}
+	if err == nil {
+		err = unix.EISCONN
+	}
+	return err
+}

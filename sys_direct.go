@@ -1,0 +1,47 @@
+//go:build dragonfly || freebsd || linux || netbsd
+
+package eventcore
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// System calls of the per-message paths, made directly where the kernel's
+// system-call interface is public (not on darwin and OpenBSD, which allow
+// only their C library), so that the address goes through the loop's
+// scratch RawSockaddrAny and nothing is allocated.
+
+func sysRecvFrom(fd int, p []byte, rsa *unix.RawSockaddrAny) (int, uint32, error) {
+	salen := uint32(unix.SizeofSockaddrAny)
+	rsa.Addr.Family = unix.AF_UNSPEC // in case the kernel writes no address
+	r, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))),
+		uintptr(len(p)), 0, uintptr(unsafe.Pointer(rsa)), uintptr(unsafe.Pointer(&salen)))
+	if errno != 0 {
+		return 0, 0, errno
+	}
+	return int(r), salen, nil
+}
+
+// sysSendTo sends p to the address to, encoded into the scratch rsa.
+func sysSendTo(fd int, p []byte, to Addr, rsa *unix.RawSockaddrAny) (int, error) {
+	salen, err := encodeSockaddr(to, rsa)
+	if err != nil {
+		return 0, err
+	}
+	return sendTo(fd, p, rsa, salen)
+}
+
+func sendTo(fd int, p []byte, rsa *unix.RawSockaddrAny, salen uint32) (int, error) {
+	r, _, errno := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))),
+		uintptr(len(p)), unix.MSG_NOSIGNAL, uintptr(unsafe.Pointer(rsa)), uintptr(salen))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}
+
+// sysSend writes to a connected socket; MSG_NOSIGNAL keeps a closed peer
+// from raising SIGPIPE.
+func sysSend(fd int, p []byte) (int, error) { return sendTo(fd, p, nil, 0) }

@@ -1,0 +1,20 @@
+package eventcore
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// sysAccept accepts a connection as a non-blocking, close-on-exec socket in
+// one system call (NetBSD's paccept, with no signal mask), writing the
+// peer's address to rsa.
+func sysAccept(fd int, rsa *unix.RawSockaddrAny) (int, uint32, error) {
+	salen := uint32(unix.SizeofSockaddrAny)
+	r, _, errno := unix.Syscall6(unix.SYS_PACCEPT, uintptr(fd), uintptr(unsafe.Pointer(rsa)),
+		uintptr(unsafe.Pointer(&salen)), 0, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if errno != 0 {
+		return -1, 0, errno
+	}
+	return int(r), salen, nil
+}
