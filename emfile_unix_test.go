@@ -125,7 +125,7 @@ func TestEMFILEChild(t *testing.T) {
 	// Room for a few connections only.
 	var lim syscall.Rlimit
 	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
-	setRlimit(&lim.Cur, openFDs(t)+8)
+	setRlimitCur(&lim.Cur, openFDs(t)+8)
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +178,6 @@ func TestEMFILEChild(t *testing.T) {
 	d.Dispose()
 }
 
-// setRlimit sets a limit field, an int64 on FreeBSD and DragonFly and a
-// uint64 elsewhere.
-func setRlimit[T int64 | uint64](field *T, n int) { *field = T(n) }
+// setRlimitCur sets a soft limit whose field type differs by OS (uint64 on
+// Linux and macOS, int64 on FreeBSD).
+func setRlimitCur[T ~int64 | ~uint64](cur *T, n int) { *cur = T(n) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -26,6 +27,13 @@ func FuzzLoop(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// The fuzzing engine has no time limit per input: a wedged loop
+		// would pass unnoticed. Crash instead, so that the input is saved.
+		watchdog := time.AfterFunc(hangLimit, func() {
+			buf := make([]byte, 1<<20)
+			panic(fmt.Sprintf("input still running after %v:\n%s", hangLimit, buf[:runtime.Stack(buf, true)]))
+		})
+		defer watchdog.Stop()
 		name := testDrivers(t)[0]
 		d := newTestDriver(t, name)
 		m := newModel(t, d)
