@@ -3,6 +3,7 @@
 package eventcore
 
 import (
+	"os"
 	"syscall"
 	"testing"
 )
@@ -96,3 +97,21 @@ func peerClosed(fd uintptr) bool { return rawWrite(fd, []byte("x")) != nil }
 // unixUnsupported reports whether err says that the system has no
 // Unix-domain stream sockets; every POSIX system has them.
 func unixUnsupported(*testing.T, error) bool { return false }
+
+// errPeerReset lists what a write to a peer that reset the connection may
+// report: the reset itself, or EPIPE when the kernel saw it first.
+var errPeerReset = []error{syscall.ECONNRESET, syscall.EPIPE}
+
+// resetOnClose makes closing the socket fd send a reset instead of an
+// orderly end (SO_LINGER with a zero timeout).
+func resetOnClose(fd uintptr) error {
+	return syscall.SetsockoptLinger(int(fd), syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
+}
+
+// quietSignal is a signal that a test may listen for without anyone
+// sending it.
+var quietSignal os.Signal = syscall.SIGWINCH
+
+// sleeper returns the Spawn arguments and environment of a child that
+// sleeps for a minute or more.
+func sleeper() ([]string, map[string]string) { return []string{"sleep", "60"}, nil }

@@ -2,6 +2,7 @@ package eventcore
 
 import (
 	"errors"
+	"os"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -120,3 +121,21 @@ func unixUnsupported(t *testing.T, err error) bool {
 	}
 	return false
 }
+
+// errPeerReset lists what a write to a peer that reset the connection may
+// report: Windows aborts the connection on its side when the reset arrives.
+var errPeerReset = []error{windows.WSAECONNRESET, windows.WSAECONNABORTED}
+
+// resetOnClose makes closing the socket fd send a reset instead of an
+// orderly end (SO_LINGER with a zero timeout).
+func resetOnClose(fd uintptr) error {
+	return syscall.SetsockoptLinger(syscall.Handle(fd), syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
+}
+
+// quietSignal is a signal that a test may listen for without anyone
+// sending it: Ctrl-C, the one that Windows delivers as os.Interrupt.
+var quietSignal os.Signal = os.Interrupt
+
+// sleeper returns the Spawn arguments and environment of a child that
+// sleeps for an hour: the test binary itself (see helper).
+func sleeper() ([]string, map[string]string) { return helper("sleep") }
