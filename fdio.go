@@ -370,6 +370,45 @@ func (l *loop) sockState(h handle) ConnectionState {
 	return ConnectionClosed
 }
 
+// acceptPause stops accepting on a listener whose accept failed for want of
+// a resource (EMFILE, ENFILE, ENOBUFS, or a socket for AcceptEx on
+// Windows): the pending connection stays queued, so a level-triggered
+// poller would report the listener again at once (a busy loop), an
+// edge-triggered one never again, and Windows would have no AcceptEx
+// waiting. Accepting resumes after a backoff that doubles, up to a second,
+// while the failures last.
+func (l *loop) acceptPause(h handle, e *entry[fdObj]) {
+	x := e.v.ext
+	if x == nil {
+		x = &fdExt{}
+		e.v.ext = x
+	}
+	if x.retry == 0 {
+		if x.retry = l.newInternalTimer(func() { l.acceptResume(h) }); x.retry == 0 {
+			return
+		}
+	}
+	x.backoff = min(max(2*x.backoff, 5*time.Millisecond), time.Second)
+	e.v.flags |= fdPaused
+	l.timerSet(x.retry, kindInternalTimer, x.backoff, 0)
+}
+
+func (l *loop) acceptResume(h handle) {
+	if e := l.fds.get(h, kindStreamListener); e != nil {
+		e.v.flags &^= fdPaused
+		l.deferService(h)
+		l.syncInterest(h)
+	}
+}
+
+// acceptSucceeded ends a listener's backoff: the next failure waits the
+// shortest delay again.
+func acceptSucceeded(e *entry[fdObj]) {
+	if e.v.ext != nil {
+		e.v.ext.backoff = 0
+	}
+}
+
 // ---- datagram sockets ----
 
 // dgramStart checks and registers a receive (or send) on h.

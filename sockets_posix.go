@@ -2,11 +2,7 @@
 
 package eventcore
 
-import (
-	"time"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // Sockets on readiness drivers: creating, connecting, accepting, options
 // and addresses. Reads and writes are in fdio.go.
@@ -209,9 +205,7 @@ func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
 			l.acceptPause(h, e)
 			return
 		}
-		if e.v.ext != nil {
-			e.v.ext.backoff = 0
-		}
+		acceptSucceeded(e)
 		remote := decodeSockaddr(&l.rsa, salen, nil)
 		sh, se, err := l.newFD(kindStreamSocket, fd, e.v.flags&(fdUnix|fdIPv6))
 		if err != nil {
@@ -230,35 +224,6 @@ func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
 	}
 	// More may be queued: take them after the others had their turn.
 	l.deferService(h)
-}
-
-// acceptPause stops accepting on a listener whose accept failed for want of
-// a resource (EMFILE, ENFILE, ENOBUFS): the pending connection stays queued,
-// so a level-triggered poller would report the listener again at once (a
-// busy loop), and an edge-triggered one never again. Accepting resumes after
-// a backoff that doubles, up to a second, while the failures last.
-func (l *loop) acceptPause(h handle, e *entry[fdObj]) {
-	x := e.v.ext
-	if x == nil {
-		x = &fdExt{}
-		e.v.ext = x
-	}
-	if x.retry == 0 {
-		if x.retry = l.newInternalTimer(func() { l.acceptResume(h) }); x.retry == 0 {
-			return
-		}
-	}
-	x.backoff = min(max(2*x.backoff, 5*time.Millisecond), time.Second)
-	e.v.flags |= fdPaused
-	l.timerSet(x.retry, kindInternalTimer, x.backoff, 0)
-}
-
-func (l *loop) acceptResume(h handle) {
-	if e := l.fds.get(h, kindStreamListener); e != nil {
-		e.v.flags &^= fdPaused
-		l.deferService(h)
-		l.syncInterest(h)
-	}
 }
 
 // ---- datagram sockets ----

@@ -532,7 +532,7 @@ func (l *loop) sockListen(bind Addr, opts StreamListenOptions, cb AcceptCallback
 		return 0, err
 	}
 	e.v.state = ConnectionConnected
-	if p := bind.Path(); family == afUnix && p != "" && p[0] != '@' {
+	if p := bind.Path(); family == afUnix && p != "" && !(abstractUnixPaths && p[0] == '@') {
 		e.v.ext = &fdExt{unlink: p}
 	}
 	if cb != nil {
@@ -569,21 +569,23 @@ func (l *loop) sockWaitForConnections(h handle, cb AcceptCallback) bool {
 // serviceAccept accepts the connections that are queued (a batch at most,
 // then it defers itself), then leaves an AcceptEx waiting for the next.
 func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
-	if e.v.sys.accOp != nil {
-		return // an AcceptEx is waiting; it takes the queued connections first
+	if e.v.sys.accOp != nil || e.v.flags&fdPaused != 0 {
+		return // an AcceptEx is waiting (it takes the queued connections first), or a backoff
 	}
 	for range maxAcceptBatch {
 		s, salen, err := sysAccept(e.v.fd, &l.rsa)
 		switch err {
 		case nil:
+			acceptSucceeded(e)
 		case windows.WSAEWOULDBLOCK:
 			l.postAccept(h, e)
 			return
 		case windows.WSAECONNRESET, windows.WSAECONNABORTED:
 			continue
 		default:
+			// WSAEMFILE, WSAENOBUFS: the connection stays queued.
 			e.err = err
-			l.postAccept(h, e)
+			l.acceptPause(h, e)
 			return
 		}
 		if e = l.accepted(h, e, s, decodeSockaddr(&l.rsa, salen, nil)); e == nil {
@@ -634,7 +636,9 @@ func (l *loop) postAccept(h handle, e *entry[fdObj]) {
 	}
 	s, err := sysSocket(family, windows.SOCK_STREAM)
 	if err != nil {
+		// Without a socket no AcceptEx waits: retry after a backoff.
 		e.err = err
+		l.acceptPause(h, e)
 		return
 	}
 	op := l.newOp(h, opAccept)
@@ -646,6 +650,7 @@ func (l *loop) postAccept(h handle, e *entry[fdObj]) {
 	if err != nil && err != windows.ERROR_IO_PENDING {
 		l.putOp(op)
 		e.err = err
+		l.acceptPause(h, e)
 		return
 	}
 	l.started(op)
@@ -658,11 +663,17 @@ func (l *loop) finishAccept(h handle, e *entry[fdObj], op *winOp, status error) 
 		return
 	}
 	if status != nil {
-		// A connection reset before it was accepted, or a failure of the
-		// listener: record it and go on taking connections.
 		e.err = status
 		l.putOp(op)
-		l.serviceAccept(h, e)
+		switch status {
+		case windows.WSAECONNRESET, windows.WSAECONNABORTED, windows.ERROR_NETNAME_DELETED:
+			// A connection reset before it was accepted: take the next.
+			l.serviceAccept(h, e)
+		default:
+			// A failure of the listener or of the system: retrying at
+			// once could fail the same way forever.
+			l.acceptPause(h, e)
+		}
 		return
 	}
 	s := op.sock
