@@ -38,7 +38,6 @@ const (
 	sizeofSockaddrIn  = int32(unsafe.Sizeof(sockaddrIn{}))
 	sizeofSockaddrIn6 = int32(unsafe.Sizeof(sockaddrIn6{}))
 	sizeofRawSockaddr = int32(unsafe.Sizeof(rawSockaddr{}))
-	sunPathOffset     = 2 // offsetof(struct sockaddr_un, sun_path)
 )
 
 func (r *rawSockaddr) family() uint16 { return *(*uint16)(unsafe.Pointer(r)) }
@@ -60,29 +59,7 @@ func decodeSockaddr(r *rawSockaddr, salen int32, cache *string) Addr {
 		sa := (*sockaddrIn6)(r.ptr())
 		return Addr{ap: netipAddrPort6(sa.addr, sa.scope, ntohs(sa.port))}
 	case afUnix:
-		sa := (*sockaddrUn)(r.ptr())
-		n := int(salen) - sunPathOffset
-		if n <= 0 {
-			return Addr{unix: true}
-		}
-		b := sa.path[:min(n, len(sa.path))]
-		if abstractUnixPaths && b[0] == 0 {
-			b[0] = '@' // abstract namespace, written as x/sys does
-		} else {
-			for i, c := range b {
-				if c == 0 {
-					b = b[:i]
-					break
-				}
-			}
-		}
-		if cache == nil {
-			return UnixAddr(string(b))
-		}
-		if string(b) != *cache {
-			*cache = string(b)
-		}
-		return UnixAddr(*cache)
+		return decodeUnixPath((*sockaddrUn)(r.ptr()).path[:], int(salen), cache)
 	}
 	return Addr{}
 }
@@ -92,20 +69,12 @@ func encodeSockaddr(a Addr, r *rawSockaddr) (int32, error) {
 	switch {
 	case a.IsUnix():
 		sa := (*sockaddrUn)(r.ptr())
-		p := a.path
-		if p == "" || len(p) > len(sa.path) {
-			return 0, ErrInvalidAddress
+		n, err := encodeUnixPath(sa.path[:], a.path)
+		if err != nil {
+			return 0, err
 		}
 		sa.family = afUnix
-		copy(sa.path[:], p)
-		n := len(p)
-		if abstractUnixPaths && p[0] == '@' {
-			sa.path[0] = 0
-		} else if n < len(sa.path) {
-			sa.path[n] = 0
-			n++
-		}
-		return int32(sunPathOffset + n), nil
+		return int32(n), nil
 	case !a.ap.IsValid():
 		return 0, ErrInvalidAddress
 	case a.ap.Addr().Is4():
@@ -118,17 +87,4 @@ func encodeSockaddr(a Addr, r *rawSockaddr) (int32, error) {
 	}
 	*(*sockaddrIn6)(r.ptr()) = sockaddrIn6{family: afInet6, port: htons(a.ap.Port()), addr: a.ap.Addr().As16(), scope: zone}
 	return sizeofSockaddrIn6, nil
-}
-
-// ntohs and htons convert the port field, which holds network byte order.
-func ntohs(p uint16) uint16 {
-	b := (*[2]byte)(unsafe.Pointer(&p))
-	return uint16(b[0])<<8 | uint16(b[1])
-}
-
-func htons(p uint16) uint16 {
-	var r uint16
-	b := (*[2]byte)(unsafe.Pointer(&r))
-	b[0], b[1] = byte(p>>8), byte(p)
-	return r
 }

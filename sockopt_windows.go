@@ -1,8 +1,6 @@
 package eventcore
 
 import (
-	"fmt"
-	"net"
 	"time"
 	"unsafe"
 
@@ -102,27 +100,6 @@ func mcastSetTTL(s sysFD, v6 bool, ttl int) error {
 	return windows.SetsockoptInt(s, windows.IPPROTO_IP, windows.IP_MULTICAST_TTL, ttl)
 }
 
-// interfaceAddr4 returns an IPv4 address of the interface of index
-// ifIndex, 0.0.0.0 for index 0: IPv4 multicast options on Windows name an
-// interface by address.
-func interfaceAddr4(ifIndex uint32) ([4]byte, error) {
-	if ifIndex == 0 {
-		return [4]byte{}, nil
-	}
-	ifi, err := net.InterfaceByIndex(int(ifIndex))
-	if err != nil {
-		return [4]byte{}, err
-	}
-	addrs, err := ifi.Addrs()
-	if err != nil {
-		return [4]byte{}, err
-	}
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok {
-			if ip4 := ipn.IP.To4(); ip4 != nil {
-				return [4]byte(ip4), nil
-			}
-		}
-	}
-	return [4]byte{}, fmt.Errorf("%w: interface %s has no IPv4 address", ErrInvalidAddress, ifi.Name)
-}
+// errAddrNotAvail: the interface given for IPv4 multicast has no IPv4
+// address (interfaceAddr4).
+var errAddrNotAvail error = windows.WSAEADDRNOTAVAIL

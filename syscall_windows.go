@@ -11,8 +11,8 @@ import (
 // Raw Winsock, kernel32 and user32 calls. x/sys/windows has most of them,
 // but its wrappers take Sockaddr interfaces (one allocation per call) or
 // a *byte where a completion routine's address goes; these take the
-// shared rawSockaddr (sockaddr.go) and uintptrs, so the per-operation paths
-// allocate nothing.
+// codec's rawSockaddr (sockaddr_codec_windows.go) and uintptrs, so the
+// per-operation paths allocate nothing.
 
 var (
 	modws2    = windows.NewLazySystemDLL("ws2_32.dll")
