@@ -7,11 +7,13 @@ package eventcore
 // polling where a tree needs it, is the way there), so WatchDirectory
 // fails with ErrNotSupported and no watcher handle ever exists.
 
+// watchState is empty: without a watcher mechanism there is nothing to
+// keep. (sysLoop embeds it on every POSIX system.)
 type watchState struct{}
 
 type watcherObj struct{}
 
-func (l *loop) initWatchState() {}
+func (l *loop) initWatchState() { l.watchState = watchState{} }
 
 func (l *loop) watchDirectory(string, bool, FileChangesCallback) (handle, error) {
 	if l.disposed {

@@ -4,6 +4,7 @@
 #
 #   scripts/test-windows.sh                 # every package
 #   scripts/test-windows.sh -run TestUI -v  # extra arguments go to go test
+#   scripts/test-windows.sh -run XXX -fuzz FuzzLoop -fuzztime 30s .
 #
 # Needs Go, Wine 8 or newer (Debian: wine64) and the MinGW-w64 C compiler
 # (Debian: gcc-mingw-w64-x86-64), which builds the small ProcessPrng DLL
@@ -60,4 +61,11 @@ fi
 
 # The wine server outlives the test processes; stop it when done.
 trap 'wineserver -k 2>/dev/null || true' EXIT
-GOOS=windows GOARCH=amd64 go test -exec wine "$@" ./...
+# Every package, unless the arguments name some (go test -fuzz takes one).
+pkgs=(./...)
+for arg in "$@"; do
+	case $arg in
+	. | ./*) pkgs=() ;;
+	esac
+done
+GOOS=windows GOARCH=amd64 go test -exec wine "$@" "${pkgs[@]}"
