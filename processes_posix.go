@@ -40,17 +40,8 @@ func (l *loop) procSpawn(args []string, stdin, stdout, stderr Redirect, env map[
 
 	var sp spawnFiles
 	defer sp.closeChildEnds()
-	for i, r := range [3]Redirect{stdin, stdout, stderr} {
-		if err := sp.set(i, r); err != nil {
-			sp.closeParentEnds()
-			return Process{}, err
-		}
-	}
-	switch {
-	case stdout.kind == redirectToStderr:
-		sp.child[1] = sp.child[2]
-	case stderr.kind == redirectToStdout:
-		sp.child[2] = sp.child[1]
+	if err := setRedirects(&sp, [3]Redirect{stdin, stdout, stderr}); err != nil {
+		return Process{}, err
 	}
 	attr := &syscall.ProcAttr{
 		Dir:   dir,
@@ -138,6 +129,9 @@ func (sp *spawnFiles) closeChildEnds() {
 		unix.Close(fd)
 	}
 }
+
+// alias gives the child's stream dst the same file as its stream src.
+func (sp *spawnFiles) alias(dst, src int) { sp.child[dst] = sp.child[src] }
 
 func (sp *spawnFiles) closeParentEnds() {
 	for i, fd := range sp.parent {

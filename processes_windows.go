@@ -83,17 +83,8 @@ func (l *loop) procSpawn(args []string, stdin, stdout, stderr Redirect, env map[
 
 	var sp spawnHandles
 	defer sp.closeChildEnds()
-	for i, r := range [3]Redirect{stdin, stdout, stderr} {
-		if err := sp.set(i, r); err != nil {
-			sp.closeParentEnds()
-			return Process{}, err
-		}
-	}
-	switch {
-	case stdout.kind == redirectToStderr:
-		sp.child[1] = sp.child[2]
-	case stderr.kind == redirectToStdout:
-		sp.child[2] = sp.child[1]
+	if err := setRedirects(&sp, [3]Redirect{stdin, stdout, stderr}); err != nil {
+		return Process{}, err
 	}
 	pi, err := createProcess(path, args, spawnEnv(env, config), dir, config, &sp)
 	if err != nil {
@@ -232,6 +223,9 @@ func (sp *spawnHandles) closeChildEnds() {
 	}
 	sp.owned = nil
 }
+
+// alias gives the child's stream dst the same file as its stream src.
+func (sp *spawnHandles) alias(dst, src int) { sp.child[dst] = sp.child[src] }
 
 func (sp *spawnHandles) closeParentEnds() {
 	for i, h := range sp.parent {
