@@ -2,7 +2,6 @@ package eventcore
 
 import (
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -79,17 +78,16 @@ func TestAllocsAccept(t *testing.T) {
 			t.Fatal(err)
 		}
 		port := mustLocal(t, s, lst).Port()
-		sa := &syscall.SockaddrInet4{Port: int(port), Addr: [4]byte{127, 0, 0, 1}}
 		cycle := func() {
 			// The client side uses plain system calls, so that only the
 			// driver's accept path is measured.
-			fd, _ := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-			syscall.Connect(fd, sa)
+			fd := rawSocket(t, sockStream)
+			rawConnect(fd, port)
 			want := accepted + 1
 			for accepted < want {
 				d.Core().ProcessEvents(hangLimit)
 			}
-			syscall.Close(fd)
+			rawClose(fd)
 		}
 		for range 300 { // grow the tables to their steady size
 			cycle()
@@ -152,7 +150,7 @@ func TestAllocsEvents(t *testing.T) {
 
 func TestAllocsFile(t *testing.T) {
 	skipUnderRace(t)
-	dir := t.TempDir()
+	dir := tempDir(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		fs := d.Files()
 		f, err := fs.Open(filepath.Join(dir, d.Name()), FileCreateTrunc)

@@ -10,11 +10,9 @@ import (
 
 // sysLoop is the readiness-driver part of a loop, shared by every poller.
 type sysLoop struct {
-	p     poller
-	lt    bool // level-triggered poller: watched directions follow pending operations
-	fds   table[fdObj]
-	files table[fileObj]
-	byFD  []handle // descriptor number → handle, to refuse adopting an fd twice
+	p    poller
+	lt   bool     // level-triggered poller: watched directions follow pending operations
+	byFD []handle // descriptor number → handle, to refuse adopting an fd twice
 
 	ready []readyEvent
 	// deferred holds handles whose pending operations are serviced from the
@@ -24,8 +22,6 @@ type sysLoop struct {
 
 	rsa unix.RawSockaddrAny // scratch address for accept and receive
 
-	procs         table[processObj]
-	procWaits     table[waiter[ProcessExitCallback]]
 	orphans       map[handle]orphanProc // released processes still to be reaped
 	sigchldUsers  int                   // processes watched through SIGCHLD
 	pollerExits   procWatcher           // the poller, if it watches process exits
@@ -39,10 +35,6 @@ func (l *loop) initPosix(p poller) {
 	l.p = p
 	l.lt = !p.edgeTriggered()
 	l.pollerExits, _ = p.(procWatcher)
-	l.fds.salt = l.timers.salt
-	l.files.salt = l.timers.salt
-	l.procs.salt = l.timers.salt
-	l.procWaits.salt = l.timers.salt
 	l.initWatchState()
 	l.xq.wake = p.wake
 }
@@ -72,59 +64,11 @@ func (l *loop) sysPending() bool { return len(l.deferred) > 0 }
 
 func (l *loop) deferService(h handle) { l.deferred = append(l.deferred, h) }
 
-func (l *loop) sysHeader(h handle) *header {
-	if e := l.fdEntry(h); e != nil {
-		return &e.header
-	}
-	switch h.kind() {
-	case kindFile:
-		if e := l.files.get(h, kindFile); e != nil {
-			return &e.header
-		}
-	case kindProcess:
-		if e := l.procs.get(h, kindProcess); e != nil {
-			return &e.header
-		}
-	case kindProcessWait:
-		if e := l.procWaits.get(h, kindProcessWait); e != nil {
-			return &e.header
-		}
-	case kindWatcher:
-		if e := l.watchers.get(h, kindWatcher); e != nil {
-			return &e.header
-		}
-	}
-	return nil
-}
-
-func (l *loop) sysEachOpen(add func(handle, *header)) {
-	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
-	l.files.each(func(h handle, e *entry[fileObj]) { add(h, &e.header) })
-	l.procs.each(func(h handle, e *entry[processObj]) { add(h, &e.header) })
-	l.watchers.each(func(h handle, e *entry[watcherObj]) { add(h, &e.header) })
-}
-
 func (l *loop) sysDispose() {
-	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })
-	l.files.each(func(h handle, e *entry[fileObj]) { l.fileFree(h, e) })
-	l.disposeProcs()
-	l.disposeWatchers()
-	l.fds = table[fdObj]{}
-	l.files = table[fileObj]{}
-	l.procs = table[processObj]{}
-	l.procWaits = table[waiter[ProcessExitCallback]]{}
+	l.disposeObjects()
 	l.byFD = nil
 	l.deferred = nil
 	l.p.close()
-}
-
-// fdEntry returns the live descriptor entry h names, whatever its kind.
-func (l *loop) fdEntry(h handle) *entry[fdObj] {
-	switch k := h.kind(); k {
-	case kindStreamSocket, kindStreamListener, kindDatagramSocket, kindPipe:
-		return l.fds.get(h, k)
-	}
-	return nil
 }
 
 // newFD registers fd with the poller under a new handle of kind k.
@@ -169,27 +113,8 @@ func (l *loop) closeSysFD(e *entry[fdObj]) error {
 		l.byFD[fd] = 0
 	}
 	e.v.fd = -1
-	e.v.interest = 0
+	e.v.sys.interest = 0
 	return unix.Close(fd)
-}
-
-// closeFD frees the entry and its descriptor; pending operations are
-// dropped without their callbacks.
-func (l *loop) closeFD(h handle, e *entry[fdObj]) {
-	if e.v.rd.active {
-		l.waiters--
-	}
-	if e.v.wr.active {
-		l.waiters--
-	}
-	l.closeSysFD(e)
-	if x := e.v.ext; x != nil {
-		if x.unlink != "" {
-			unix.Unlink(x.unlink)
-		}
-		l.freeInternalTimer(x.retry)
-	}
-	l.fds.release(h, e)
 }
 
 // syncInterest tells a level-triggered poller which directions of h have
@@ -209,9 +134,9 @@ func (l *loop) syncInterest(h handle) {
 	if e.v.wr.active {
 		want |= evWrite
 	}
-	if want != e.v.interest {
+	if want != e.v.sys.interest {
 		if err := l.p.modify(int(e.v.fd), h, want); err == nil {
-			e.v.interest = want
+			e.v.sys.interest = want
 		} else {
 			e.err = err
 		}
@@ -243,18 +168,4 @@ func (l *loop) onReady(h handle, ev readyBits) {
 		l.serviceWrite(h, e)
 	}
 	l.syncInterest(h)
-}
-
-// readable reports whether a read on fd would not block (data, end of
-// stream, or an error to collect), without reading.
-func readable(fd int) (bool, error) {
-	var pfd [1]unix.PollFd
-	pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-	for {
-		n, err := unix.Poll(pfd[:], 0)
-		if err == unix.EINTR {
-			continue
-		}
-		return n > 0, err
-	}
 }

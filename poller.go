@@ -87,25 +87,6 @@ func registerPoller(name string, prio int, newPoller func() (poller, error)) {
 	})
 }
 
-// maxWait is the longest a poller blocks when the loop asks for a finite
-// timeout: poll(2) and epoll_wait(2) count milliseconds in an int. A longer
-// timeout just makes the loop wait again.
-const maxWait = (1<<31 - 1) * time.Millisecond
-
-// waitMillis converts a poller timeout to the milliseconds of poll(2) and
-// epoll_wait(2), rounding up so that a timer is never woken for early.
-func waitMillis(timeout time.Duration) int {
-	switch {
-	case timeout <= 0:
-		return 0
-	case timeout == Infinite:
-		return -1
-	case timeout >= maxWait:
-		return int(maxWait / time.Millisecond)
-	}
-	return int((timeout + time.Millisecond - 1) / time.Millisecond)
-}
-
 // notEINTR is err, except that a wait interrupted by a signal is no error:
 // the loop just comes back.
 func notEINTR(err error) error {

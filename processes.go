@@ -142,3 +142,30 @@ func (p Processes) AddRef(proc ProcessID) { p.l.procAddRef(proc.h) }
 // handle is still alive: false when this call freed it or the handle was
 // invalid.
 func (p Processes) ReleaseRef(proc ProcessID) bool { return p.l.procRelease(proc.h) }
+
+// stdRedirects is a family's child standard streams in the making
+// (spawnFiles on POSIX, spawnHandles on Windows).
+type stdRedirects interface {
+	set(i int, r Redirect) error // stream i as r says
+	alias(dst, src int)          // stream dst onto stream src's file
+	closeParentEnds()            // the pipe ends this process would keep
+}
+
+// setRedirects prepares stdin, stdout and stderr of a child as rs says.
+// On failure it closes the pipe ends already made for this process; the
+// caller closes the child's ends either way, once the child started.
+func setRedirects(sp stdRedirects, rs [3]Redirect) error {
+	for i, r := range rs {
+		if err := sp.set(i, r); err != nil {
+			sp.closeParentEnds()
+			return err
+		}
+	}
+	switch {
+	case rs[1].kind == redirectToStderr:
+		sp.alias(1, 2)
+	case rs[2].kind == redirectToStdout:
+		sp.alias(2, 1)
+	}
+	return nil
+}

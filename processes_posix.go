@@ -3,11 +3,7 @@
 package eventcore
 
 import (
-	"errors"
 	"os"
-	"os/exec"
-	"sort"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -21,12 +17,13 @@ import (
 // reaped with wait4 and its waits run. A released process that still runs
 // becomes an orphan: watched out of sight until it can be reaped.
 
-type processObj struct {
-	pid    int
-	watch  exitWatch
-	exited bool
-	code   int
-	waits  waitList
+// pathSeparators are what makes a program name a path, not a name to look
+// up in PATH.
+const pathSeparators = "/"
+
+// procSys is the readiness drivers' part of a process.
+type procSys struct {
+	watch exitWatch
 }
 
 type orphanProc struct {
@@ -58,32 +55,15 @@ func (l *loop) procSpawn(args []string, stdin, stdout, stderr Redirect, env map[
 	if l.disposed {
 		return Process{}, ErrDisposed
 	}
-	if len(args) == 0 {
-		return Process{}, errors.New("eventcore: Spawn needs a program")
+	path, err := spawnPath(args, stdout, stderr)
+	if err != nil {
+		return Process{}, err
 	}
-	if stdout.kind == redirectToStderr && stderr.kind == redirectToStdout {
-		return Process{}, errors.New("eventcore: stdout and stderr redirected to each other")
-	}
-	path := args[0]
-	if !strings.Contains(path, "/") {
-		var err error
-		if path, err = exec.LookPath(path); err != nil {
-			return Process{}, err
-		}
-	}
+
 	var sp spawnFiles
 	defer sp.closeChildEnds()
-	for i, r := range [3]Redirect{stdin, stdout, stderr} {
-		if err := sp.set(i, r); err != nil {
-			sp.closeParentEnds()
-			return Process{}, err
-		}
-	}
-	switch {
-	case stdout.kind == redirectToStderr:
-		sp.child[1] = sp.child[2]
-	case stderr.kind == redirectToStdout:
-		sp.child[2] = sp.child[1]
+	if err := setRedirects(&sp, [3]Redirect{stdin, stdout, stderr}); err != nil {
+		return Process{}, err
 	}
 	attr := &syscall.ProcAttr{
 		Dir:   dir,
@@ -172,6 +152,9 @@ func (sp *spawnFiles) closeChildEnds() {
 	}
 }
 
+// alias gives the child's stream dst the same file as its stream src.
+func (sp *spawnFiles) alias(dst, src int) { sp.child[dst] = sp.child[src] }
+
 func (sp *spawnFiles) closeParentEnds() {
 	for i, fd := range sp.parent {
 		if fd >= 0 {
@@ -179,27 +162,6 @@ func (sp *spawnFiles) closeParentEnds() {
 			sp.parent[i] = -1
 		}
 	}
-}
-
-func spawnEnv(env map[string]string, config ProcessConfig) []string {
-	var out []string
-	if config&ProcessNewEnvironment == 0 {
-		for _, kv := range os.Environ() {
-			k, _, _ := strings.Cut(kv, "=")
-			if _, over := env[k]; !over {
-				out = append(out, kv)
-			}
-		}
-	}
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		out = append(out, k+"="+env[k])
-	}
-	return out
 }
 
 func (l *loop) procAdopt(pid int) (handle, error) {
@@ -243,7 +205,7 @@ func (l *loop) procWatch(pid int, child bool) (handle, error) {
 		l.procs.release(h, e)
 		return 0, err
 	}
-	e.v.watch = w
+	e.v.sys.watch = w
 	if w.via == viaSIGCHLD {
 		l.procReap(h, e) // it may have exited before SIGCHLD was watched
 	}
@@ -283,7 +245,7 @@ func (l *loop) sysSignal(sig os.Signal) {
 		return
 	}
 	l.procs.each(func(h handle, e *entry[processObj]) {
-		if e.v.watch.via == viaSIGCHLD {
+		if e.v.sys.watch.via == viaSIGCHLD {
 			l.procReap(h, e)
 		}
 	})
@@ -359,28 +321,14 @@ func (l *loop) procReap(h handle, e *entry[processObj]) {
 	if e.v.exited {
 		return
 	}
-	done, code := waitExit(e.v.pid, e.v.watch.told())
+	done, code := waitExit(e.v.pid, e.v.sys.watch.told())
 	if !done {
-		l.reapLater(h, e.v.watch)
+		l.reapLater(h, e.v.sys.watch)
 		return
 	}
-	e.v.exited, e.v.code = true, code
-	l.procUnwatch(h, e.v.pid, e.v.watch)
-	e.v.watch = exitWatch{}
-	limit := e.v.waits.seq
-	for {
-		cb, ok := popWaiter(&l.procWaits, &e.v.waits, limit)
-		if !ok {
-			return
-		}
-		l.waiters--
-		l.depth++
-		cb(ProcessID{h}, code)
-		l.depth--
-		if e = l.procs.get(h, kindProcess); e == nil {
-			return
-		}
-	}
+	l.procUnwatch(h, e.v.pid, e.v.sys.watch)
+	e.v.sys.watch = exitWatch{}
+	l.procExited(h, e, code)
 }
 
 func (l *loop) orphanReap(h handle, o orphanProc) {
@@ -405,18 +353,6 @@ func (l *loop) procUnwatch(h handle, pid int, w exitWatch) {
 	}
 }
 
-func (l *loop) procPID(h handle) int {
-	if e := l.procs.get(h, kindProcess); e != nil {
-		return e.v.pid
-	}
-	return 0
-}
-
-func (l *loop) procHasExited(h handle) bool {
-	e := l.procs.get(h, kindProcess)
-	return e != nil && e.v.exited
-}
-
 func (l *loop) procKill(h handle, sig os.Signal) error {
 	e := l.procs.get(h, kindProcess)
 	if e == nil {
@@ -429,60 +365,11 @@ func (l *loop) procKill(h handle, sig os.Signal) error {
 	if !ok {
 		return ErrNotSupported
 	}
-	err := l.sysKill(e.v.pid, e.v.watch, s)
+	err := l.sysKill(e.v.pid, e.v.sys.watch, s)
 	if err != nil {
 		e.err = err
 	}
 	return err
-}
-
-func (l *loop) procWait(h handle, cb ProcessExitCallback) handle {
-	e := l.procs.get(h, kindProcess)
-	if e == nil || cb == nil {
-		return 0
-	}
-	if e.v.exited {
-		l.depth++
-		cb(ProcessID{h}, e.v.code)
-		l.depth--
-		return 0
-	}
-	wh := addWaiter(&l.procWaits, kindProcessWait, &e.v.waits, h, cb)
-	if wh == 0 {
-		e.err = ErrTooManyHandles
-		return 0
-	}
-	l.waiters++
-	return wh
-}
-
-func (l *loop) procCancelWait(h, wh handle) bool {
-	e := l.procs.get(h, kindProcess)
-	w := l.procWaits.get(wh, kindProcessWait)
-	if e == nil || w == nil || w.v.owner != h {
-		return false
-	}
-	removeWaiter(&l.procWaits, &e.v.waits, wh, w)
-	l.waiters--
-	return true
-}
-
-func (l *loop) procAddRef(h handle) {
-	if e := l.procs.get(h, kindProcess); e != nil {
-		e.refs++
-	}
-}
-
-func (l *loop) procRelease(h handle) bool {
-	e := l.procs.get(h, kindProcess)
-	if e == nil {
-		return false
-	}
-	if e.refs--; e.refs > 0 {
-		return true
-	}
-	l.procFree(h, e)
-	return false
 }
 
 func (l *loop) procFree(h handle, e *entry[processObj]) {
@@ -491,7 +378,7 @@ func (l *loop) procFree(h handle, e *entry[processObj]) {
 		if l.orphans == nil {
 			l.orphans = make(map[handle]orphanProc)
 		}
-		l.orphans[h] = orphanProc{pid: e.v.pid, watch: e.v.watch}
+		l.orphans[h] = orphanProc{pid: e.v.pid, watch: e.v.sys.watch}
 	}
 	l.procs.release(h, e)
 }

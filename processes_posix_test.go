@@ -12,47 +12,9 @@ import (
 	"time"
 )
 
-// readAll reads p until the end of the pipe, then releases it.
-func readAll(t *testing.T, d *Driver, p Pipe, out *strings.Builder, done *bool) {
-	buf := make([]byte, 512)
-	var cb PipeIOCallback
-	cb = func(p Pipe, st IOStatus, n int) {
-		out.Write(buf[:n])
-		if st == IOStatusOK {
-			d.Pipes().Read(p, buf, IOModeOnce, cb)
-			return
-		}
-		d.Pipes().ReleaseRef(p)
-		*done = true
-	}
-	d.Pipes().Read(p, buf, IOModeOnce, cb)
-}
-
-// run spawns args, collects its stdout and stderr pipes (when redirected to
-// pipes) and its exit code.
-func spawnAndCollect(t *testing.T, d *Driver, args []string, stdout, stderr Redirect, env map[string]string, cfg ProcessConfig, dir string) (outS, errS string, code int) {
-	t.Helper()
-	pr := d.Processes()
-	proc, err := pr.Spawn(args, RedirectNone, stdout, stderr, env, cfg, dir)
-	if err != nil {
-		t.Fatalf("Spawn(%q): %v", args, err)
-	}
-	var out, errb strings.Builder
-	outDone, errDone, exited := proc.Stdout == (Pipe{}), proc.Stderr == (Pipe{}), false
-	if !outDone {
-		readAll(t, d, proc.Stdout, &out, &outDone)
-	}
-	if !errDone {
-		readAll(t, d, proc.Stderr, &errb, &errDone)
-	}
-	pr.Wait(proc.ID, func(_ ProcessID, c int) { code, exited = c, true })
-	runUntil(t, d, "process "+args[0], func() bool { return exited && outDone && errDone })
-	if !pr.HasExited(proc.ID) {
-		t.Error("HasExited false after the exit callback")
-	}
-	pr.ReleaseRef(proc.ID)
-	return out.String(), errb.String(), code
-}
+// The stand-ins the process tests run on besides the drivers, set where
+// there are any.
+var processStandIns []standIn
 
 // waitExitCode waits for process id's exit and returns its code.
 func waitExitCode(t *testing.T, d *Driver, id ProcessID) int {
@@ -154,7 +116,7 @@ func TestProcessRedirects(t *testing.T) {
 			t.Errorf("stdout to null: stdout %q, stderr %q", out, errS)
 		}
 		// A given descriptor.
-		f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+		f, err := os.Create(filepath.Join(tempDir(t), "out"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +134,7 @@ func TestProcessRedirects(t *testing.T) {
 func TestProcessEnvironmentAndDir(t *testing.T) {
 	checkNoFDLeak(t)
 	t.Setenv("EVENTCORE_PARENT_VAR", "inherited")
-	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	dir, _ := filepath.EvalSymlinks(tempDir(t))
 	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		script := []string{"/bin/sh", "-c", `echo "$EVENTCORE_PARENT_VAR|$FOO|$(pwd)"`}
 		out, _, _ := spawnAndCollect(t, d, script, RedirectPipe, RedirectInherit, map[string]string{"FOO": "bar"}, 0, dir)

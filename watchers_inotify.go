@@ -28,7 +28,6 @@ const inotifyMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MODIFY | unix.IN_A
 	unix.IN_ONLYDIR | unix.IN_DONT_FOLLOW | unix.IN_EXCL_UNLINK
 
 type watchState struct {
-	watchers  table[watcherObj]
 	scanState                  // watchers_scan.go
 	inotify   *inotifyInstance // nil while no watcher uses inotify
 	evbuf     []byte

@@ -7,7 +7,6 @@ package eventcore
 // kqueue driver, rescanned on a timer with the poll driver.
 
 type watchState struct {
-	watchers  table[watcherObj]
 	scanState // watchers_scan.go
 }
 

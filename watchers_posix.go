@@ -24,10 +24,7 @@ type watcherCommon struct {
 	scan      *scanWatch // the snapshot watcher; nil when inotify serves it
 }
 
-func (l *loop) initWatchState() {
-	l.watchers.salt = l.timers.salt
-	l.initScanState()
-}
+func (l *loop) initWatchState() { l.initScanState() }
 
 func (l *loop) watchDirectory(base string, recursive bool, cb FileChangesCallback) (handle, error) {
 	if l.disposed {
@@ -90,28 +87,10 @@ func (l *loop) watchEnd(h handle, e *entry[watcherObj]) {
 	l.waiters--
 }
 
-func (l *loop) watchAddRef(h handle) {
-	if e := l.watchers.get(h, kindWatcher); e != nil {
-		e.refs++
-	}
-}
-
-func (l *loop) watchRelease(h handle) bool {
-	e := l.watchers.get(h, kindWatcher)
-	if e == nil {
-		return false
-	}
-	if e.refs--; e.refs > 0 {
-		return true
-	}
+// watchFree stops the watcher and frees its entry.
+func (l *loop) watchFree(h handle, e *entry[watcherObj]) {
 	l.watchEnd(h, e)
 	l.watchers.release(h, e)
-	return false
 }
 
-func (l *loop) disposeWatchers() {
-	l.watchers.each(func(h handle, e *entry[watcherObj]) {
-		l.watchEnd(h, e)
-		l.watchers.release(h, e)
-	})
-}
+func (l *loop) disposeWatchers() { l.watchers.each(l.watchFree) }

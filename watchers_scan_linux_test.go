@@ -183,8 +183,8 @@ func TestProcessRefusedBeforeCollectable(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Spawn, refused by the poller: %v", err)
 			}
-			if e := d.l.procs.get(proc.ID.h, kindProcess); e.v.watch.via != viaSIGCHLD {
-				t.Fatalf("refused, the running child is watched through %v", e.v.watch.via)
+			if e := d.l.procs.get(proc.ID.h, kindProcess); e.v.sys.watch.via != viaSIGCHLD {
+				t.Fatalf("refused, the running child is watched through %v", e.v.sys.watch.via)
 			}
 			return proc.ID
 		}

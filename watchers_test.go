@@ -43,7 +43,7 @@ func waitChange(t *testing.T, d *Driver, log *changeLog, k FileChangeKind, dir, 
 func TestWatcherChanges(t *testing.T) {
 	checkNoFDLeak(t)
 	forEachDriverAnd(t, watcherStandIns, func(t *testing.T, d *Driver) {
-		dir := t.TempDir()
+		dir := tempDir(t)
 		id, log := watch(t, d, dir, false)
 		if d.Core().WaiterCount() != 1 {
 			t.Fatal("a watcher is not counted as a waiter")
@@ -81,8 +81,9 @@ func TestWatcherChanges(t *testing.T) {
 func TestWatcherRecursive(t *testing.T) {
 	checkNoFDLeak(t)
 	forEachDriverAnd(t, watcherStandIns, func(t *testing.T, d *Driver) {
-		dir := t.TempDir()
+		dir := tempDir(t)
 		os.MkdirAll(filepath.Join(dir, "old", "deep"), 0o755)
+		skipUnderWine(t, "Wine 8's ReadDirectoryChangesW ignores bWatchSubtree: changes in sub-directories are not reported")
 		id, log := watch(t, d, dir, true)
 		os.WriteFile(filepath.Join(dir, "old", "deep", "f"), nil, 0o644)
 		waitChange(t, d, log, FileChangeAdded, "old/deep", "f")
@@ -110,7 +111,7 @@ func TestWatcherRecursive(t *testing.T) {
 func TestWatcherBurst(t *testing.T) {
 	checkNoFDLeak(t)
 	forEachDriverAnd(t, watcherStandIns, func(t *testing.T, d *Driver) {
-		dir := t.TempDir()
+		dir := tempDir(t)
 		id, log := watch(t, d, dir, false)
 		const n = 1000
 		for i := range n {
@@ -133,10 +134,16 @@ func TestWatcherBurst(t *testing.T) {
 func TestWatcherBaseRemoved(t *testing.T) {
 	checkNoFDLeak(t)
 	forEachDriverAnd(t, watcherStandIns, func(t *testing.T, d *Driver) {
-		dir := filepath.Join(t.TempDir(), "watched")
+		dir := filepath.Join(tempDir(t), "watched")
 		os.Mkdir(dir, 0o755)
 		id, log := watch(t, d, dir, true)
 		os.Remove(dir)
+		if _, err := os.Stat(dir); err == nil {
+			d.Watchers().ReleaseRef(id)
+			skipUnderWine(t, "Wine 8 has no POSIX delete semantics (NtSetInformationFile(FileDispositionInformationEx)): "+
+				"the watcher's open handle keeps the removed directory until it is closed, so there is no removal to report")
+			t.Fatal("the removed directory is still there")
+		}
 		waitChange(t, d, log, FileChangeRemoved, "", "")
 		if d.Core().WaiterCount() != 0 {
 			t.Fatal("the watcher of a deleted directory still counts as a waiter")

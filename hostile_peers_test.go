@@ -1,13 +1,9 @@
-//go:build unix
-
 package eventcore
 
 import (
 	"bytes"
-	"errors"
 	"math/rand/v2"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -15,10 +11,11 @@ import (
 // Hostile peers: resets, stalls, drips and floods. The loop must report
 // each as a status, lose no data that did arrive, and keep serving.
 
-// resetFD makes closing fd send a reset instead of an orderly end.
-func resetFD(t *testing.T, fd int) {
+// resetFD makes closing the driver's socket h send a reset instead of an
+// orderly end.
+func resetFD(t *testing.T, d *Driver, h StreamSocket) {
 	t.Helper()
-	if err := syscall.SetsockoptLinger(fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0}); err != nil {
+	if err := resetOnClose(uintptr(d.l.fdEntry(h.h).v.fd)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -33,13 +30,13 @@ func TestPeerResetDuringLargeWrite(t *testing.T) {
 		var r ioResult
 		s.Read(srv, make([]byte, 1<<16), IOModeAll, r.cb)
 		runUntil(t, d, "some data", func() bool { return r.done })
-		resetFD(t, int(d.l.fdEntry(srv.h).v.fd))
+		resetFD(t, d, srv)
 		s.ReleaseRef(srv)
 		runUntil(t, d, "the write to fail", func() bool { return w.done })
 		if w.status != IOStatusDisconnected || w.n < 1<<16 || w.n >= 64<<20 {
 			t.Fatalf("write to a reset peer: %+v", w)
 		}
-		if err := d.LastError(c); !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+		if err := d.LastError(c); !isAny(err, errPeerReset) {
 			t.Fatalf("LastError %v", err)
 		}
 		if st := s.ConnectionState(c); st != ConnectionClosed {
@@ -151,21 +148,19 @@ func TestConnectionFlood(t *testing.T) {
 			})
 		})
 		addr, _ := s.LocalAddress(lst)
-		port := int(addr.Port())
 		const flood = 1000
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			sa := &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}
 			for i := range flood {
-				fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+				conn, err := net.Dial("tcp", addr.String())
 				if err != nil {
 					continue
 				}
-				if syscall.Connect(fd, sa) == nil && i%3 == 0 {
-					syscall.SetsockoptLinger(fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
+				if i%3 == 0 {
+					conn.(*net.TCPConn).SetLinger(0) // closing resets
 				}
-				syscall.Close(fd)
+				conn.Close()
 			}
 		}()
 		runUntil(t, d, "the flood", func() bool {
