@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -162,8 +163,11 @@ func TestWatcherBaseRemoved(t *testing.T) {
 
 func TestWatcherBaseMoved(t *testing.T) {
 	checkNoFDLeak(t)
+	if runtime.GOOS == "windows" {
+		t.Skip("ReadDirectoryChangesW does not report a rename of the watched directory itself to its watcher")
+	}
 	forEachDriverAnd(t, watcherStandIns, func(t *testing.T, d *Driver) {
-		parent := t.TempDir()
+		parent := tempDir(t)
 		dir := filepath.Join(parent, "watched")
 		os.Mkdir(dir, 0o755)
 		id, log := watch(t, d, dir, false)
@@ -181,7 +185,7 @@ func TestWatcherBaseMoved(t *testing.T) {
 func TestWatcherAttributes(t *testing.T) {
 	checkNoFDLeak(t)
 	forEachDriverAnd(t, watcherStandIns, func(t *testing.T, d *Driver) {
-		dir := t.TempDir()
+		dir := tempDir(t)
 		f := filepath.Join(dir, "file")
 		os.WriteFile(f, nil, 0o644)
 		os.Mkdir(filepath.Join(dir, "sub"), 0o755)
