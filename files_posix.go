@@ -149,15 +149,9 @@ func (l *loop) fileOpenAsync(path string, mode FileOpenMode, cb FileOpenCallback
 }
 
 func (l *loop) fileAdopt(fd uintptr) (handle, error) {
-	if l.disposed {
-		return 0, ErrDisposed
-	}
-	ifd := int(fd)
-	if ifd < 0 || uintptr(ifd) != fd {
-		return 0, unix.EBADF
-	}
-	if l.fdRegistered(ifd) {
-		return 0, ErrAlreadyRegistered
+	ifd, err := l.adoptable(fd)
+	if err != nil {
+		return 0, err
 	}
 	fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
 	if err != nil {

@@ -89,6 +89,22 @@ func (l *loop) newFD(k kind, fd int, flags fdFlags) (handle, *entry[fdObj], erro
 
 func (l *loop) fdRegistered(fd int) bool { return fd < len(l.byFD) && l.byFD[fd] != 0 }
 
+// adoptable checks what every Adopt checks first: the loop is live, fd is a
+// descriptor number, and no handle of this loop owns it already.
+func (l *loop) adoptable(fd uintptr) (int, error) {
+	if l.disposed {
+		return -1, ErrDisposed
+	}
+	ifd := int(fd)
+	if ifd < 0 || uintptr(ifd) != fd {
+		return -1, unix.EBADF
+	}
+	if l.fdRegistered(ifd) {
+		return -1, ErrAlreadyRegistered
+	}
+	return ifd, nil
+}
+
 func (l *loop) setByFD(fd int, h handle) {
 	for fd >= len(l.byFD) {
 		l.byFD = append(l.byFD, 0)

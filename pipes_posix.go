@@ -8,15 +8,9 @@ import "golang.org/x/sys/unix"
 // a connection state: reads and writes are those of fdio.go.
 
 func (l *loop) pipeAdopt(fd uintptr) (handle, error) {
-	if l.disposed {
-		return 0, ErrDisposed
-	}
-	ifd := int(fd)
-	if ifd < 0 || uintptr(ifd) != fd {
-		return 0, unix.EBADF
-	}
-	if l.fdRegistered(ifd) {
-		return 0, ErrAlreadyRegistered
+	ifd, err := l.adoptable(fd)
+	if err != nil {
+		return 0, err
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(ifd, &st); err != nil {

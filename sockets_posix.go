@@ -319,15 +319,9 @@ func (l *loop) dgramSetTarget(h handle, target Addr) error {
 // ---- any socket ----
 
 func (l *loop) sockAdopt(fd uintptr, k kind) (handle, error) {
-	if l.disposed {
-		return 0, ErrDisposed
-	}
-	ifd := int(fd)
-	if ifd < 0 || uintptr(ifd) != fd {
-		return 0, unix.EBADF
-	}
-	if l.fdRegistered(ifd) {
-		return 0, ErrAlreadyRegistered
+	ifd, err := l.adoptable(fd)
+	if err != nil {
+		return 0, err
 	}
 	typ, err := unix.GetsockoptInt(ifd, unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil {
