@@ -8,8 +8,6 @@ import (
 
 // Steady-state hot paths allocate nothing: these tests fail if one does.
 // Callbacks are method values made once, as a server would keep them.
-// (TestAllocsHotPaths in hotpath_test.go checks accept and event triggers,
-// with the micro-benchmarks' cycles.)
 
 func skipUnderRace(t *testing.T) {
 	if raceEnabled {
@@ -69,6 +67,38 @@ func TestAllocsDatagram(t *testing.T) {
 	})
 }
 
+func TestAllocsAccept(t *testing.T) {
+	skipUnderRace(t)
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		s := d.Sockets()
+		accepted := 0
+		acb := func(_ StreamListener, c StreamSocket, _ Addr) { accepted++; s.ReleaseRef(c) }
+		lst, err := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenDefaults, acb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := mustLocal(t, s, lst).Port()
+		cycle := func() {
+			// The client side uses plain system calls, so that only the
+			// driver's accept path is measured.
+			fd := rawSocket(t, sockStream)
+			rawConnect(fd, port)
+			want := accepted + 1
+			for accepted < want {
+				d.Core().ProcessEvents(hangLimit)
+			}
+			rawClose(fd)
+		}
+		for range 300 { // grow the tables to their steady size
+			cycle()
+		}
+		if n := testing.AllocsPerRun(300, cycle); n != 0 {
+			t.Errorf("accept+release: %v allocations", n)
+		}
+		s.ReleaseRef(lst)
+	})
+}
+
 func TestAllocsTimers(t *testing.T) {
 	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
@@ -95,9 +125,32 @@ func TestAllocsTimers(t *testing.T) {
 	})
 }
 
+func TestAllocsEvents(t *testing.T) {
+	skipUnderRace(t)
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		evs := d.Events()
+		ev := evs.Create()
+		woken := false
+		cb := func(EventID) { woken = true }
+		cycle := func() {
+			woken = false
+			evs.Wait(ev, cb)
+			evs.Trigger(ev, false)
+			for !woken {
+				d.Core().ProcessEvents(hangLimit)
+			}
+		}
+		cycle()
+		if n := testing.AllocsPerRun(1000, cycle); n != 0 {
+			t.Errorf("event wait+trigger: %v allocations", n)
+		}
+		evs.ReleaseRef(ev)
+	})
+}
+
 func TestAllocsFile(t *testing.T) {
 	skipUnderRace(t)
-	dir := t.TempDir()
+	dir := tempDir(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		fs := d.Files()
 		f, err := fs.Open(filepath.Join(dir, d.Name()), FileCreateTrunc)

@@ -33,6 +33,10 @@ func (c Core) WaiterCount() int { return c.l.waiters }
 // WaiterCount is (or dropped to) zero, ExitIdle if callbacks ran, and
 // ExitTimeout if the timeout elapsed with nothing to do. Functions queued by
 // RunInOwnerThread run first, even with no waiters.
+//
+// On Windows it also dispatches the calling thread's window messages while
+// it waits, and a WM_QUIT makes it return ExitExited (see the package
+// documentation, "Windows").
 func (c Core) ProcessEvents(timeout time.Duration) ExitReason { return c.l.run(timeout) }
 
 // Exit makes ProcessEvents return ExitExited as soon as possible: a call in

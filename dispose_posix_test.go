@@ -16,7 +16,7 @@ func TestDisposeClosesEverything(t *testing.T) {
 	for _, name := range testDrivers(t) {
 		t.Run(name, func(t *testing.T) {
 			d := newTestDriver(t, name)
-			dir := t.TempDir()
+			dir := tempDir(t)
 			if _, err := d.Files().Open(filepath.Join(dir, "f"), FileCreate); err != nil {
 				t.Fatal(err)
 			}

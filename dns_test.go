@@ -2,6 +2,7 @@ package eventcore
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -11,29 +12,44 @@ import (
 
 // localResolver resolves through a DNS server on 127.0.0.1 that answers
 // every query with "no such name", so that no test queries the network.
+// It speaks DNS over TCP (each message after its 16-bit length), which the
+// Go resolver uses when its Dial returns a stream: Go's UDP sockets do not
+// work under Wine 8 (net.ListenPacket needs WSAIoctl(SIO_UDP_CONNRESET)).
 func localResolver(t *testing.T, queries *atomic.Int32) *net.Resolver {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pc.Close() })
+	t.Cleanup(func() { ln.Close() })
 	go func() {
-		buf := make([]byte, 1500)
 		for {
-			n, from, err := pc.ReadFrom(buf)
+			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			queries.Add(1)
-			if resp := nxdomain(buf[:n]); resp != nil {
-				pc.WriteTo(resp, from)
-			}
+			go func() {
+				defer c.Close()
+				var hdr [2]byte
+				for {
+					if _, err := io.ReadFull(c, hdr[:]); err != nil {
+						return
+					}
+					q := make([]byte, int(hdr[0])<<8|int(hdr[1]))
+					if _, err := io.ReadFull(c, q); err != nil {
+						return
+					}
+					queries.Add(1)
+					if resp := nxdomain(q); resp != nil {
+						c.Write(append([]byte{byte(len(resp) >> 8), byte(len(resp))}, resp...))
+					}
+				}
+			}()
 		}
 	}()
-	addr := pc.LocalAddr().String()
+	addr := ln.Addr().String()
 	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "udp", addr)
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	}}
 }
 

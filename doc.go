@@ -15,8 +15,8 @@
 // # Loop and owner
 //
 // [New] creates a driver; the platform's best mechanism is the default
-// (epoll on Linux, kqueue on macOS and the BSDs) and [Drivers] lists the
-// others (poll, on every POSIX system). EVENTCORE_DRIVER or
+// (epoll on Linux, kqueue on macOS and the BSDs, winapi on Windows) and
+// [Drivers] lists the others (poll, on every POSIX system). EVENTCORE_DRIVER or
 // [WithDriver] picks one by name. The goroutine that calls
 // Core().ProcessEvents owns the loop: every callback runs on it, from
 // ProcessEvents (or from the call that started an operation, see below),
@@ -40,6 +40,31 @@
 // an explicit address allocate that address (x/sys offers no
 // allocation-free form there); elsewhere those paths allocate nothing.
 //
+// # Windows
+//
+// The winapi driver completes overlapped I/O with completion routines,
+// which Windows runs on the thread that started the operation while that
+// thread waits alertably, and it waits in MsgWaitForMultipleObjectsEx, so
+// ProcessEvents is also the thread's message loop: it dispatches the
+// window messages of the thread (to window procedures, through
+// DispatchMessage) while it waits, and a WM_QUIT (PostQuitMessage) makes it
+// return ExitExited. Window messages are not waiters: a GUI loop keeps
+// something to wait for (an event wait will do) or gets ExitOutOfWaiters.
+//
+// Because of that thread affinity, New locks the calling goroutine to its
+// OS thread (runtime.LockOSThread) until that goroutine calls Dispose; a
+// different goroutine that runs ProcessEvents is locked too, for good, and
+// its thread becomes the loop's. Create, run and dispose a driver on one
+// goroutine. Other differences on Windows: a pipe is an overlapped named
+// pipe (anonymous pipes cannot be adopted), and an IOModeImmediate write
+// to one behaves as IOModeOnce; Unix-domain sockets are stream sockets only
+// and need Windows 10 1803; SO_REUSEPORT, IP_TRANSPARENT and
+// TCP_USER_TIMEOUT are ErrNotSupported, and ListenReuseAddress is implied
+// (Windows's SO_REUSEADDR would let another socket take the port); the
+// only signals are os.Interrupt (Ctrl-C, Ctrl-Break) and SIGTERM (the
+// console closing); a cancelled write may have sent part of its buffer, as
+// everywhere, and Windows may then reset the connection.
+//
 // # Callbacks
 //
 // Every callback other than a "listen" one (accept, signal) runs at most
@@ -50,7 +75,7 @@
 // where. Such synchronous completions nest at most a few levels deep; beyond
 // that they are finished from the loop, so a peer that always has data ready
 // cannot grow the stack without bound. An operation in IOModeImmediate is
-// the exception: it always completes, and runs its callback, before the
+// the exception (but for a pipe write on Windows): it always completes, and runs its callback, before the
 // call that started it returns, so a callback may hand it a buffer that is
 // reused right after (see examples/http).
 //

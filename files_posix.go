@@ -27,6 +27,10 @@ type fileObj struct {
 	rdJob, wrJob *fileJob
 }
 
+// closed reports whether Close was called (the close may still wait for
+// operations, or run).
+func (f *fileObj) closed() bool { return f.closing || f.closeSent }
+
 type fileOp struct {
 	job *fileJob // the pending operation's job; nil when none
 	cb  FileIOCallback
@@ -145,15 +149,9 @@ func (l *loop) fileOpenAsync(path string, mode FileOpenMode, cb FileOpenCallback
 }
 
 func (l *loop) fileAdopt(fd uintptr) (handle, error) {
-	if l.disposed {
-		return 0, ErrDisposed
-	}
-	ifd := int(fd)
-	if ifd < 0 || uintptr(ifd) != fd {
-		return 0, unix.EBADF
-	}
-	if l.fdRegistered(ifd) {
-		return 0, ErrAlreadyRegistered
+	ifd, err := l.adoptable(fd)
+	if err != nil {
+		return 0, err
 	}
 	fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0)
 	if err != nil {
@@ -272,20 +270,6 @@ func (l *loop) fileCancel(h handle, write bool) {
 	}
 }
 
-func (l *loop) fileClose(h handle, cb FileCloseCallback) {
-	e := l.files.get(h, kindFile)
-	if e == nil || e.v.closing || e.v.closeSent {
-		if cb != nil {
-			l.xq.push(crossItem{op: crossRun, fn: func() { cb(File{h}, CloseStatusInvalidHandle) }})
-		}
-		return
-	}
-	e.v.closing = true
-	e.v.closeCb = cb
-	l.waiters++
-	l.fileMaybeClose(h, e)
-}
-
 // fileMaybeClose starts a requested close once no operation is pending
 // and no job still uses the descriptor.
 func (l *loop) fileMaybeClose(h handle, e *entry[fileObj]) {
@@ -296,24 +280,6 @@ func (l *loop) fileMaybeClose(h handle, e *entry[fileObj]) {
 	e.v.closeSent = true
 	l.clearByFD(d.fd, h)
 	l.workers.submit(&fileJob{kind: fileJobClose, h: h, desc: d, busy: true})
-}
-
-func (l *loop) fileAddRef(h handle) {
-	if e := l.files.get(h, kindFile); e != nil {
-		e.refs++
-	}
-}
-
-func (l *loop) fileRelease(h handle) bool {
-	e := l.files.get(h, kindFile)
-	if e == nil {
-		return false
-	}
-	if e.refs--; e.refs > 0 {
-		return true
-	}
-	l.fileFree(h, e)
-	return false
 }
 
 // fileFree drops the entry; its pending operations are forgotten, and the

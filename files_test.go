@@ -29,7 +29,7 @@ func runFileOp(t *testing.T, d *Driver, start func(FileIOCallback)) fileResult {
 
 func TestFileReadWriteAtOffsets(t *testing.T) {
 	checkNoFDLeak(t)
-	dir := t.TempDir()
+	dir := tempDir(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		fs := d.Files()
 		f, err := fs.Open(filepath.Join(dir, d.Name()), FileCreateTrunc)
@@ -93,7 +93,7 @@ func TestFileReadWriteAtOffsets(t *testing.T) {
 
 func TestFileOpenModes(t *testing.T) {
 	checkNoFDLeak(t)
-	dir := t.TempDir()
+	dir := tempDir(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		fsys := d.Files()
 		path := filepath.Join(dir, d.Name()+"-modes")
@@ -156,7 +156,7 @@ func TestFileOpenModes(t *testing.T) {
 
 func TestFileOpenAsync(t *testing.T) {
 	checkNoFDLeak(t)
-	dir := t.TempDir()
+	dir := tempDir(t)
 	existing := filepath.Join(dir, "existing")
 	os.WriteFile(existing, []byte("data"), 0o644)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
@@ -199,7 +199,7 @@ func TestFileOpenAsync(t *testing.T) {
 
 func TestFileCancel(t *testing.T) {
 	checkNoFDLeak(t)
-	dir := t.TempDir()
+	dir := tempDir(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		fs := d.Files()
 		f, err := fs.Open(filepath.Join(dir, d.Name()+"-cancel"), FileCreateTrunc)
@@ -252,7 +252,7 @@ func TestFileErrors(t *testing.T) {
 
 func TestFileAdopt(t *testing.T) {
 	checkNoFDLeak(t)
-	dir := t.TempDir()
+	dir := tempDir(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		path := filepath.Join(dir, d.Name()+"-adopt")
 		os.WriteFile(path, []byte("adopted"), 0o644)

@@ -36,6 +36,9 @@ const (
 	kindWatcher
 	kindProcess
 	kindProcessWait
+	// kindWatchNode is internal: a file or directory a snapshot watcher
+	// watches (watchers_scan.go). No public handle type carries it.
+	kindWatchNode
 	kindInternalTimer // the driver's own timers: no user handle reaches them
 	numKinds
 )
@@ -55,6 +58,7 @@ var kindNames = [numKinds]string{
 	kindWatcher:        "WatcherID",
 	kindProcess:        "ProcessID",
 	kindProcessWait:    "ProcessWaitID",
+	kindWatchNode:      "watchNode",
 	kindInternalTimer:  "internal timer",
 }
 

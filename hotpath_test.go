@@ -1,3 +1,5 @@
+//go:build unix
+
 package eventcore
 
 import (
@@ -31,9 +33,9 @@ var hotPaths = []hotPath{
 
 const hotMsg = 64
 
-// rawPeer returns a connection accepted by the driver and the descriptor
+// plainPeer returns a connection accepted by the driver and the descriptor
 // of its plain-socket peer.
-func rawPeer(tb testing.TB, d *Driver) (StreamSocket, int) {
+func plainPeer(tb testing.TB, d *Driver) (StreamSocket, int) {
 	s := d.Sockets()
 	var conn StreamSocket
 	lst, err := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenDefaults,
@@ -42,7 +44,7 @@ func rawPeer(tb testing.TB, d *Driver) (StreamSocket, int) {
 		tb.Fatal(err)
 	}
 	defer s.ReleaseRef(lst)
-	fd := rawDial(tb, listenAddr(tb, d, lst))
+	fd := plainDial(tb, listenAddr(tb, d, lst))
 	for deadline := time.Now().Add(hangLimit); conn == (StreamSocket{}); {
 		if time.Now().After(deadline) {
 			tb.Fatal("no connection accepted")
@@ -61,20 +63,9 @@ func listenAddr(tb testing.TB, d *Driver, lst SocketHandle) *unix.SockaddrInet4 
 	return &unix.SockaddrInet4{Port: int(a.Port()), Addr: [4]byte{127, 0, 0, 1}}
 }
 
-// rawSocket creates a blocking plain IPv4 socket that the children other
-// tests start do not inherit (set apart: darwin has no SOCK_CLOEXEC).
-func rawSocket(tb testing.TB, typ int) int {
-	fd, err := unix.Socket(unix.AF_INET, typ, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	unix.CloseOnExec(fd)
-	return fd
-}
-
-// rawDial connects a blocking plain socket to sa.
-func rawDial(tb testing.TB, sa *unix.SockaddrInet4) int {
-	fd := rawSocket(tb, unix.SOCK_STREAM)
+// plainDial connects a blocking plain socket to sa.
+func plainDial(tb testing.TB, sa *unix.SockaddrInet4) int {
+	fd := int(rawSocket(tb, sockStream))
 	if err := unix.Connect(fd, sa); err != nil {
 		tb.Fatal(err)
 	}
@@ -83,7 +74,7 @@ func rawDial(tb testing.TB, sa *unix.SockaddrInet4) int {
 
 func setupStreamRead(tb testing.TB, d *Driver) (func(), func()) {
 	s := d.Sockets()
-	conn, fd := rawPeer(tb, d)
+	conn, fd := plainPeer(tb, d)
 	msg, buf := make([]byte, hotMsg), make([]byte, hotMsg)
 	var r ioResult
 	rcb := r.cb
@@ -100,7 +91,7 @@ func setupStreamRead(tb testing.TB, d *Driver) (func(), func()) {
 
 func setupStreamWrite(tb testing.TB, d *Driver) (func(), func()) {
 	s := d.Sockets()
-	conn, fd := rawPeer(tb, d)
+	conn, fd := plainPeer(tb, d)
 	msg, buf := make([]byte, hotMsg), make([]byte, hotMsg)
 	var w ioResult
 	wcb := w.cb
@@ -131,7 +122,7 @@ func setupAccept(tb testing.TB, d *Driver) (func(), func()) {
 	}
 	sa := listenAddr(tb, d, lst)
 	cycle := func() {
-		fd := rawDial(tb, sa)
+		fd := plainDial(tb, sa)
 		want := accepted + 1
 		for accepted < want {
 			d.Core().ProcessEvents(hangLimit)
@@ -185,7 +176,7 @@ func setupDatagramReceive(tb testing.TB, d *Driver) (func(), func()) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	fd := rawSocket(tb, unix.SOCK_DGRAM)
+	fd := int(rawSocket(tb, sockDgram))
 	if err := unix.Connect(fd, listenAddr(tb, d, sock)); err != nil {
 		tb.Fatal(err)
 	}

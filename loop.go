@@ -36,6 +36,14 @@ type loop struct {
 	lookups  table[dnsObj]
 	resolver *net.Resolver
 
+	// What each driver family implements in its own way, in tables kept
+	// here so that handle lookups and the leak report are written once.
+	fds       table[fdObj] // sockets and pipes
+	files     table[fileObj]
+	procs     table[processObj]
+	procWaits table[waiter[ProcessExitCallback]]
+	watchers  table[watcherObj]
+
 	sysLoop
 }
 
@@ -53,6 +61,11 @@ func newLoop(name string) *loop {
 	l.eventWaits.salt = salt
 	l.signals.salt = salt
 	l.lookups.salt = salt
+	l.fds.salt = salt
+	l.files.salt = salt
+	l.procs.salt = salt
+	l.procWaits.salt = salt
+	l.watchers.salt = salt
 	l.workers = workerPool{max: DefaultWorkers, xq: &l.xq}
 	l.resolver = net.DefaultResolver
 	return l
@@ -87,8 +100,26 @@ func (l *loop) header(h handle) *header {
 		if e := l.lookups.get(h, kindDNSLookup); e != nil {
 			return &e.header
 		}
-	default:
-		return l.sysHeader(h)
+	case kindStreamSocket, kindStreamListener, kindDatagramSocket, kindPipe:
+		if e := l.fdEntry(h); e != nil {
+			return &e.header
+		}
+	case kindFile:
+		if e := l.files.get(h, kindFile); e != nil {
+			return &e.header
+		}
+	case kindProcess:
+		if e := l.procs.get(h, kindProcess); e != nil {
+			return &e.header
+		}
+	case kindProcessWait:
+		if e := l.procWaits.get(h, kindProcessWait); e != nil {
+			return &e.header
+		}
+	case kindWatcher:
+		if e := l.watchers.get(h, kindWatcher); e != nil {
+			return &e.header
+		}
 	}
 	return nil
 }
@@ -226,7 +257,10 @@ func (l *loop) openHandles() []HandleInfo {
 	l.events.each(func(h handle, e *entry[eventObj]) { add(h, &e.header) })
 	l.signals.each(func(h handle, e *entry[signalObj]) { add(h, &e.header) })
 	l.lookups.each(func(h handle, e *entry[dnsObj]) { add(h, &e.header) })
-	l.sysEachOpen(add)
+	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
+	l.files.each(func(h handle, e *entry[fileObj]) { add(h, &e.header) })
+	l.procs.each(func(h handle, e *entry[processObj]) { add(h, &e.header) })
+	l.watchers.each(func(h handle, e *entry[watcherObj]) { add(h, &e.header) })
 	return out
 }
 
@@ -253,4 +287,39 @@ func (l *loop) callIO(cb any, h handle, st IOStatus, n int, addr Addr) {
 		}
 	}
 	l.depth--
+}
+
+// maxWait is the longest a wait blocks when the loop asks for a finite
+// timeout: poll(2), epoll_wait(2) and MsgWaitForMultipleObjectsEx count
+// milliseconds in 31 or 32 bits. A longer timeout just makes the loop wait
+// again.
+const maxWait = (1<<31 - 1) * time.Millisecond
+
+// waitMillis converts a wait's timeout to milliseconds, rounding up so that
+// a timer is never woken for early; Infinite gives -1 (INFINITE as a
+// DWORD).
+func waitMillis(timeout time.Duration) int {
+	switch {
+	case timeout <= 0:
+		return 0
+	case timeout == Infinite:
+		return -1
+	case timeout >= maxWait:
+		return int(maxWait / time.Millisecond)
+	}
+	return int((timeout + time.Millisecond - 1) / time.Millisecond)
+}
+
+// disposeObjects frees the sockets, pipes, files, processes and watchers,
+// the family's way, for Dispose.
+func (l *loop) disposeObjects() {
+	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })
+	l.files.each(func(h handle, e *entry[fileObj]) { l.fileFree(h, e) })
+	l.disposeProcs()
+	l.disposeWatchers()
+	l.fds = table[fdObj]{}
+	l.files = table[fileObj]{}
+	l.procs = table[processObj]{}
+	l.procWaits = table[waiter[ProcessExitCallback]]{}
+	l.watchers = table[watcherObj]{}
 }

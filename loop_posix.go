@@ -10,11 +10,9 @@ import (
 
 // sysLoop is the readiness-driver part of a loop, shared by every poller.
 type sysLoop struct {
-	p     poller
-	lt    bool // level-triggered poller: watched directions follow pending operations
-	fds   table[fdObj]
-	files table[fileObj]
-	byFD  []handle // descriptor number → handle, to refuse adopting an fd twice
+	p    poller
+	lt   bool     // level-triggered poller: watched directions follow pending operations
+	byFD []handle // descriptor number → handle, to refuse adopting an fd twice
 
 	ready []readyEvent
 	// deferred holds handles whose pending operations are serviced from the
@@ -35,11 +33,11 @@ type sysLoop struct {
 	// arrives next.
 	shortReadDrains bool
 
-	procs        table[processObj]
-	procWaits    table[waiter[ProcessExitCallback]]
-	orphans      map[handle]orphanProc // released processes still to be reaped
-	sigchldUsers int                   // processes watched through SIGCHLD
-	noPidfd      bool                  // tests: use SIGCHLD even where pidfd works
+	orphans       map[handle]orphanProc // released processes still to be reaped
+	sigchldUsers  int                   // processes watched through SIGCHLD
+	pollerExits   procWatcher           // the poller, if it watches process exits
+	noPidfd       bool                  // tests: do without pidfd where it works
+	noPollerExits bool                  // tests: do without pollerExits
 
 	watchState
 }
@@ -53,10 +51,7 @@ func (l *loop) initPosix(p poller) {
 		// reports what a short read left; an edge-triggered one would not.
 		l.shortReadDrains = sp.reportsUrgent() || l.lt
 	}
-	l.fds.salt = l.timers.salt
-	l.files.salt = l.timers.salt
-	l.procs.salt = l.timers.salt
-	l.procWaits.salt = l.timers.salt
+	l.pollerExits, _ = p.(procWatcher)
 	l.initWatchState()
 	l.xq.wake = p.wake
 }
@@ -87,59 +82,11 @@ func (l *loop) sysPending() bool { return len(l.deferred) > 0 }
 
 func (l *loop) deferService(h handle) { l.deferred = append(l.deferred, h) }
 
-func (l *loop) sysHeader(h handle) *header {
-	if e := l.fdEntry(h); e != nil {
-		return &e.header
-	}
-	switch h.kind() {
-	case kindFile:
-		if e := l.files.get(h, kindFile); e != nil {
-			return &e.header
-		}
-	case kindProcess:
-		if e := l.procs.get(h, kindProcess); e != nil {
-			return &e.header
-		}
-	case kindProcessWait:
-		if e := l.procWaits.get(h, kindProcessWait); e != nil {
-			return &e.header
-		}
-	case kindWatcher:
-		if e := l.watchers.get(h, kindWatcher); e != nil {
-			return &e.header
-		}
-	}
-	return nil
-}
-
-func (l *loop) sysEachOpen(add func(handle, *header)) {
-	l.fds.each(func(h handle, e *entry[fdObj]) { add(h, &e.header) })
-	l.files.each(func(h handle, e *entry[fileObj]) { add(h, &e.header) })
-	l.procs.each(func(h handle, e *entry[processObj]) { add(h, &e.header) })
-	l.watchers.each(func(h handle, e *entry[watcherObj]) { add(h, &e.header) })
-}
-
 func (l *loop) sysDispose() {
-	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })
-	l.files.each(func(h handle, e *entry[fileObj]) { l.fileFree(h, e) })
-	l.disposeProcs()
-	l.disposeWatchers()
-	l.fds = table[fdObj]{}
-	l.files = table[fileObj]{}
-	l.procs = table[processObj]{}
-	l.procWaits = table[waiter[ProcessExitCallback]]{}
+	l.disposeObjects()
 	l.byFD = nil
 	l.deferred = nil
 	l.p.close()
-}
-
-// fdEntry returns the live descriptor entry h names, whatever its kind.
-func (l *loop) fdEntry(h handle) *entry[fdObj] {
-	switch k := h.kind(); k {
-	case kindStreamSocket, kindStreamListener, kindDatagramSocket, kindPipe:
-		return l.fds.get(h, k)
-	}
-	return nil
 }
 
 // newFD registers fd with the poller under a new handle of kind k.
@@ -159,6 +106,22 @@ func (l *loop) newFD(k kind, fd int, flags fdFlags) (handle, *entry[fdObj], erro
 }
 
 func (l *loop) fdRegistered(fd int) bool { return fd < len(l.byFD) && l.byFD[fd] != 0 }
+
+// adoptable checks what every Adopt checks first: the loop is live, fd is a
+// descriptor number, and no handle of this loop owns it already.
+func (l *loop) adoptable(fd uintptr) (int, error) {
+	if l.disposed {
+		return -1, ErrDisposed
+	}
+	ifd := int(fd)
+	if ifd < 0 || uintptr(ifd) != fd {
+		return -1, unix.EBADF
+	}
+	if l.fdRegistered(ifd) {
+		return -1, ErrAlreadyRegistered
+	}
+	return ifd, nil
+}
 
 func (l *loop) setByFD(fd int, h handle) {
 	for fd >= len(l.byFD) {
@@ -184,27 +147,8 @@ func (l *loop) closeSysFD(e *entry[fdObj]) error {
 		l.byFD[fd] = 0
 	}
 	e.v.fd = -1
-	e.v.interest = 0
+	e.v.sys.interest = 0
 	return unix.Close(fd)
-}
-
-// closeFD frees the entry and its descriptor; pending operations are
-// dropped without their callbacks.
-func (l *loop) closeFD(h handle, e *entry[fdObj]) {
-	if e.v.rd.active {
-		l.waiters--
-	}
-	if e.v.wr.active {
-		l.waiters--
-	}
-	l.closeSysFD(e)
-	if x := e.v.ext; x != nil {
-		if x.unlink != "" {
-			unix.Unlink(x.unlink)
-		}
-		l.freeInternalTimer(x.retry)
-	}
-	l.fds.release(h, e)
 }
 
 // syncInterest tells a level-triggered poller which directions of h have
@@ -224,9 +168,9 @@ func (l *loop) syncInterest(h handle) {
 	if e.v.wr.active {
 		want |= evWrite
 	}
-	if want != e.v.interest {
+	if want != e.v.sys.interest {
 		if err := l.p.modify(int(e.v.fd), h, want); err == nil {
-			e.v.interest = want
+			e.v.sys.interest = want
 		} else {
 			e.err = err
 		}
@@ -236,18 +180,19 @@ func (l *loop) syncInterest(h handle) {
 // onPolled takes what the poller reported for h, then services it.
 func (l *loop) onPolled(h handle, ev readyBits) {
 	if e := l.fdEntry(h); e != nil {
+		x := &e.v.sys
 		if ev&(evUrgent|evEnd|evError) != 0 {
 			// Set before the read it could mislead, and for good: the
 			// poller reports each of these once.
-			e.v.flags |= fdReadMore
+			x.readMore = true
 		}
 		if ev&(evRead|evError) != 0 {
 			// The descriptor could be read when the wait returned. That
 			// still holds unless a callback run for an earlier event of
 			// this batch read it.
-			e.v.rdState = rdUnknown
-			if l.trustReady && e.v.readGen != l.waitGen {
-				e.v.rdState = rdReadable
+			x.rdState = rdUnknown
+			if l.trustReady && x.readGen != l.waitGen {
+				x.rdState = rdReadable
 			}
 		}
 	}
@@ -261,8 +206,8 @@ func (l *loop) onReady(h handle, ev readyBits) {
 	case kindProcess:
 		l.procReady(h)
 		return
-	case kindWatcher:
-		l.watchReady()
+	case kindWatcher, kindWatchNode:
+		l.sysWatchReady(h)
 		return
 	}
 	e := l.fdEntry(h)

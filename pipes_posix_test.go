@@ -135,7 +135,7 @@ func TestPipeAdoptErrors(t *testing.T) {
 		if _, err := p.Adopt(uintptr(d.l.fdEntry(r.h).v.fd)); !errors.Is(err, ErrAlreadyRegistered) {
 			t.Errorf("adopting a pipe twice: %v", err)
 		}
-		f, err := os.CreateTemp(t.TempDir(), "regular")
+		f, err := os.CreateTemp(tempDir(t), "regular")
 		if err != nil {
 			t.Fatal(err)
 		}

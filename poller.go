@@ -36,7 +36,7 @@ type poller interface {
 }
 
 // statePoller is implemented by pollers that tell the loop enough to skip
-// system calls whose result it knows.
+// system calls whose result it knows (fdio_posix.go).
 type statePoller interface {
 	// reportsCurrentState: events describe each descriptor as it was when
 	// wait returned, not when it became ready (epoll polls every ready
@@ -54,13 +54,40 @@ type statePoller interface {
 	reportsUrgent() bool
 }
 
+// procWatcher is implemented by a poller that reports process exits itself
+// (kqueue's EVFILT_PROC). The loop then watches a process through it
+// rather than through SIGCHLD, which only children raise; which mechanism
+// a loop uses follows from its poller, see procWatch.
+type procWatcher interface {
+	// watchExit makes wait report h, as readable, once process pid has
+	// exited. It fails with ESRCH if pid is not running, which for kqueue
+	// includes a child that has exited and not been reaped yet.
+	watchExit(pid int, h handle) error
+	// unwatchExit forgets h's watch of pid, whether or not it was
+	// reported.
+	unwatchExit(pid int, h handle)
+}
+
+// vnodeWatcher is implemented by a poller that reports changes to a file or
+// a directory (kqueue's EVFILT_VNODE): directory watchers then learn of
+// changes from it instead of scanning on a timer (watchers_scan.go).
+type vnodeWatcher interface {
+	// watchVnode opens path, not following a final symbolic link, and
+	// makes wait report h, as readable, whenever what it names changes:
+	// its data, attributes or links, a directory's entries, or its being
+	// deleted or renamed. The descriptor it returns is for unwatchVnode.
+	watchVnode(path string, h handle) (int, error)
+	// unwatchVnode stops watching and closes fd.
+	unwatchVnode(fd int)
+}
+
 type readyBits uint8
 
 const (
 	evRead readyBits = 1 << iota // data or the end of the stream can be read
 	evWrite
 	evError  // hang-up or error: both directions should look
-	evUrgent // TCP urgent data is pending (EPOLLPRI, POLLPRI)
+	evUrgent // TCP urgent data is pending (EPOLLPRI)
 	evEnd    // the peer ended its side (EPOLLRDHUP); comes with evRead
 )
 
@@ -79,25 +106,6 @@ func registerPoller(name string, prio int, newPoller func() (poller, error)) {
 		l.initPosix(p)
 		return nil
 	})
-}
-
-// maxWait is the longest a poller blocks when the loop asks for a finite
-// timeout: poll(2) and epoll_wait(2) count milliseconds in an int. A longer
-// timeout just makes the loop wait again.
-const maxWait = (1<<31 - 1) * time.Millisecond
-
-// waitMillis converts a poller timeout to the milliseconds of poll(2) and
-// epoll_wait(2), rounding up so that a timer is never woken for early.
-func waitMillis(timeout time.Duration) int {
-	switch {
-	case timeout <= 0:
-		return 0
-	case timeout == Infinite:
-		return -1
-	case timeout >= maxWait:
-		return int(maxWait / time.Millisecond)
-	}
-	return int((timeout + time.Millisecond - 1) / time.Millisecond)
 }
 
 // notEINTR is err, except that a wait interrupted by a signal is no error:

@@ -16,19 +16,23 @@ import (
 // byFD rather than carried in udata, whose type differs between the
 // systems (a pointer on most, an integer on NetBSD) and which, as a
 // pointer, must not hold a number the garbage collector would follow.
-// Filters that do not name a descriptor (EVFILT_PROC's pid) or that watch
-// something other than readiness (EVFILT_VNODE) get their own tables and
-// cases in wait when they are added.
+//
+// Besides readiness the poller watches process exits (EVFILT_PROC, whose
+// ident is a pid, found through procs) and changes to files and
+// directories (EVFILT_VNODE on a descriptor of its own, found through
+// byFD like the others): it implements procWatcher and vnodeWatcher.
 
 func init() { registerPoller("kqueue", 10, newKqueue) }
 
 type kqueuePoller struct {
-	kq   int
-	wk   kqWake // the cross-goroutine wake-up (kqwake_*.go)
-	byFD []handle
-	evs  []unix.Kevent_t
-	chg  [2]unix.Kevent_t // add's change list, kept here so add allocates nothing
-	ts   unix.Timespec
+	kq    int
+	wk    kqWake // the cross-goroutine wake-up (kqwake_*.go)
+	byFD  []handle
+	procs map[int][]handle // pid → the handles watching its exit
+	evs   []unix.Kevent_t
+	chg   [2]unix.Kevent_t // add's change list, kept here so add allocates nothing
+	one   [1]unix.Kevent_t // ctlOne's
+	ts    unix.Timespec
 }
 
 func newKqueue() (poller, error) {
@@ -74,11 +78,89 @@ func (p *kqueuePoller) add(fd int, h handle) error {
 			return err
 		}
 	}
+	p.setFD(fd, h)
+	return nil
+}
+
+func (p *kqueuePoller) setFD(fd int, h handle) {
 	for fd >= len(p.byFD) {
 		p.byFD = append(p.byFD, 0)
 	}
 	p.byFD[fd] = h
+}
+
+// ctlOne applies one change. It builds the kevent afresh: SetKevent leaves
+// fflags as they were, and a stale NOTE_* would change another filter's
+// meaning.
+func (p *kqueuePoller) ctlOne(ident, filter, flags int, fflags uint32) error {
+	k := &p.one[0]
+	*k = unix.Kevent_t{}
+	unix.SetKevent(k, ident, filter, flags)
+	k.Fflags = fflags
+	return kevCtl(p.kq, p.one[:])
+}
+
+// watchExit registers EVFILT_PROC for pid. A knote is per pid, so handles
+// watching the same process share it: each is reported.
+func (p *kqueuePoller) watchExit(pid int, h handle) error {
+	if pid <= 0 {
+		return unix.ESRCH
+	}
+	// Registered again for every handle: EV_ADD on a live knote changes
+	// nothing, and on a process that is gone it fails with ESRCH, which the
+	// caller must learn.
+	if err := p.ctlOne(pid, unix.EVFILT_PROC, unix.EV_ADD, unix.NOTE_EXIT); err != nil {
+		return err
+	}
+	if p.procs == nil {
+		p.procs = make(map[int][]handle)
+	}
+	p.procs[pid] = append(p.procs[pid], h)
 	return nil
+}
+
+func (p *kqueuePoller) unwatchExit(pid int, h handle) {
+	hs := p.procs[pid]
+	for i, x := range hs {
+		if x == h {
+			hs = append(hs[:i], hs[i+1:]...)
+			break
+		}
+	}
+	if len(hs) > 0 {
+		p.procs[pid] = hs
+		return
+	}
+	delete(p.procs, pid)
+	// NOTE_EXIT removes its knote as it fires (ENOENT then): only a
+	// process still running has one to delete.
+	p.ctlOne(pid, unix.EVFILT_PROC, unix.EV_DELETE, 0)
+}
+
+// kqVnodeNotes is every change to a vnode a watcher cares about.
+const kqVnodeNotes = unix.NOTE_WRITE | unix.NOTE_EXTEND | unix.NOTE_ATTRIB | unix.NOTE_LINK |
+	unix.NOTE_DELETE | unix.NOTE_RENAME | unix.NOTE_REVOKE
+
+// watchVnode opens path for notification only (kqVnodeOpen, see
+// kqvnode_*.go) and registers EVFILT_VNODE on it. O_NONBLOCK keeps a FIFO
+// that replaced a file from blocking the open.
+func (p *kqueuePoller) watchVnode(path string, h handle) (int, error) {
+	fd, err := unix.Open(path, kqVnodeOpen|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := p.ctlOne(fd, unix.EVFILT_VNODE, unix.EV_ADD|unix.EV_CLEAR, kqVnodeNotes); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	p.setFD(fd, h)
+	return fd, nil
+}
+
+// unwatchVnode closes fd, which removes its knote.
+func (p *kqueuePoller) unwatchVnode(fd int) {
+	p.del(fd)
+	unix.Close(fd)
 }
 
 func (p *kqueuePoller) modify(int, handle, readyBits) error { return nil }
@@ -111,10 +193,16 @@ func (p *kqueuePoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEve
 		}
 		var r readyBits
 		switch int(e.Filter) {
-		case unix.EVFILT_READ:
+		case unix.EVFILT_READ, unix.EVFILT_VNODE:
 			r = evRead
 		case unix.EVFILT_WRITE:
 			r = evWrite
+		case unix.EVFILT_PROC:
+			// NOTE_EXIT, the only note asked for.
+			for _, h := range p.procs[int(e.Ident)] {
+				evs = append(evs, readyEvent{h: h, ev: evRead})
+			}
+			continue
 		default:
 			continue
 		}

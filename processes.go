@@ -78,11 +78,13 @@ type Process struct {
 // Processes starts and watches child processes: [Driver.Processes] returns
 // it. Its methods belong to the loop's owner goroutine.
 //
-// A process's exit is noticed through the system's event mechanism (a
-// pidfd on Linux; SIGCHLD where there is none, which only children raise:
-// on other systems Adopt of a process that is not a child gives
-// ErrNotSupported), never by polling or a goroutine per child. The driver reaps the
-// children it watches: do not wait for them with other means.
+// A process's exit is noticed through the system's event mechanism, never
+// by polling or a goroutine per child: a pidfd on Linux (5.3 and later),
+// kqueue's EVFILT_PROC with the kqueue driver (macOS and the BSDs), and
+// SIGCHLD otherwise (the poll driver on macOS and the BSDs, Linux before
+// 5.3). Only children raise SIGCHLD, so there Adopt of a process that is not
+// a child gives ErrNotSupported. The driver reaps the children it watches:
+// do not wait for them with other means.
 type Processes struct{ l *loop }
 
 // Spawn starts args[0] (looked up in PATH if it contains no path separator)
@@ -95,7 +97,10 @@ func (p Processes) Spawn(args []string, stdin, stdout, stderr Redirect, env map[
 }
 
 // Adopt watches an existing process, by its system process ID. Its exit
-// code is known only if it is a child of this process.
+// code is known only if it is a child of this process; otherwise Wait
+// reports ExitCodeUnknown. A process that is not running gives an error
+// (ESRCH on POSIX), unless it is a child whose exit is still to be
+// collected: that one is adopted as exited.
 func (p Processes) Adopt(pid int) (ProcessID, error) {
 	h, err := p.l.procAdopt(pid)
 	return ProcessID{h}, err
@@ -133,6 +138,34 @@ func (p Processes) AddRef(proc ProcessID) { p.l.procAddRef(proc.h) }
 // ReleaseRef drops a reference; the last one cancels pending waits (their
 // callbacks do not run) and frees the handle. A child still running is not
 // killed: the driver goes on watching it, out of sight (it is no waiter),
-// to reap it when it exits while the loop runs. It reports whether the handle is still alive: false when this
-// call freed it or the handle was invalid.
+// to reap it when it exits while the loop runs. It reports whether the
+// handle is still alive: false when this call freed it or the handle was
+// invalid.
 func (p Processes) ReleaseRef(proc ProcessID) bool { return p.l.procRelease(proc.h) }
+
+// stdRedirects is a family's child standard streams in the making
+// (spawnFiles on POSIX, spawnHandles on Windows).
+type stdRedirects interface {
+	set(i int, r Redirect) error // stream i as r says
+	alias(dst, src int)          // stream dst onto stream src's file
+	closeParentEnds()            // the pipe ends this process would keep
+}
+
+// setRedirects prepares stdin, stdout and stderr of a child as rs says.
+// On failure it closes the pipe ends already made for this process; the
+// caller closes the child's ends either way, once the child started.
+func setRedirects(sp stdRedirects, rs [3]Redirect) error {
+	for i, r := range rs {
+		if err := sp.set(i, r); err != nil {
+			sp.closeParentEnds()
+			return err
+		}
+	}
+	switch {
+	case rs[1].kind == redirectToStderr:
+		sp.alias(1, 2)
+	case rs[2].kind == redirectToStdout:
+		sp.alias(2, 1)
+	}
+	return nil
+}

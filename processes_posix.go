@@ -3,65 +3,67 @@
 package eventcore
 
 import (
-	"errors"
 	"os"
-	"os/exec"
-	"sort"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// Child processes on readiness drivers. A process's exit is watched
-// through a descriptor the poller reports readable (a pidfd on Linux, see
-// procwatch_*.go) or, where there is none, through SIGCHLD; then the child
-// is reaped with wait4 and its waits run. A released process that still
-// runs becomes an orphan: watched out of sight until it can be reaped.
+// Child processes on readiness drivers. A process's exit is watched, in
+// order of preference, through a pidfd the poller reports readable (Linux,
+// procwatch_linux.go), through the poller itself where it can watch
+// processes (kqueue's EVFILT_PROC, a procWatcher), or through SIGCHLD,
+// which only children raise. When the exit is reported the process is
+// reaped with wait4 and its waits run. A released process that still runs
+// becomes an orphan: watched out of sight until it can be reaped.
 
-type processObj struct {
-	pid    int
-	watch  int // descriptor watched for the exit, -1 when SIGCHLD is used
-	exited bool
-	code   int
-	waits  waitList
+// pathSeparators are what makes a program name a path, not a name to look
+// up in PATH.
+const pathSeparators = "/"
+
+// procSys is the readiness drivers' part of a process.
+type procSys struct {
+	watch exitWatch
 }
 
 type orphanProc struct {
 	pid   int
-	watch int
+	watch exitWatch
 }
+
+// exitWatch is how a process's exit is watched.
+type exitWatch struct {
+	via exitVia
+	fd  int // the pidfd, with viaPidfd
+}
+
+type exitVia uint8
+
+const (
+	viaNone    exitVia = iota // not watched: the exit is known
+	viaPidfd                  // a pidfd the poller reports readable
+	viaPoller                 // the poller's procWatcher
+	viaSIGCHLD                // SIGCHLD, for children only
+)
+
+// told reports whether the mechanism names the very process that exited,
+// so that a wait4 finding no child means the process is gone, its status
+// reported to its own parent (SIGCHLD says only that some child changed).
+func (w exitWatch) told() bool { return w.via == viaPidfd || w.via == viaPoller }
 
 func (l *loop) procSpawn(args []string, stdin, stdout, stderr Redirect, env map[string]string, config ProcessConfig, dir string) (Process, error) {
 	if l.disposed {
 		return Process{}, ErrDisposed
 	}
-	if len(args) == 0 {
-		return Process{}, errors.New("eventcore: Spawn needs a program")
+	path, err := spawnPath(args, stdout, stderr)
+	if err != nil {
+		return Process{}, err
 	}
-	if stdout.kind == redirectToStderr && stderr.kind == redirectToStdout {
-		return Process{}, errors.New("eventcore: stdout and stderr redirected to each other")
-	}
-	path := args[0]
-	if !strings.Contains(path, "/") {
-		var err error
-		if path, err = exec.LookPath(path); err != nil {
-			return Process{}, err
-		}
-	}
+
 	var sp spawnFiles
 	defer sp.closeChildEnds()
-	for i, r := range [3]Redirect{stdin, stdout, stderr} {
-		if err := sp.set(i, r); err != nil {
-			sp.closeParentEnds()
-			return Process{}, err
-		}
-	}
-	switch {
-	case stdout.kind == redirectToStderr:
-		sp.child[1] = sp.child[2]
-	case stderr.kind == redirectToStdout:
-		sp.child[2] = sp.child[1]
+	if err := setRedirects(&sp, [3]Redirect{stdin, stdout, stderr}); err != nil {
+		return Process{}, err
 	}
 	attr := &syscall.ProcAttr{
 		Dir:   dir,
@@ -150,6 +152,9 @@ func (sp *spawnFiles) closeChildEnds() {
 	}
 }
 
+// alias gives the child's stream dst the same file as its stream src.
+func (sp *spawnFiles) alias(dst, src int) { sp.child[dst] = sp.child[src] }
+
 func (sp *spawnFiles) closeParentEnds() {
 	for i, fd := range sp.parent {
 		if fd >= 0 {
@@ -157,27 +162,6 @@ func (sp *spawnFiles) closeParentEnds() {
 			sp.parent[i] = -1
 		}
 	}
-}
-
-func spawnEnv(env map[string]string, config ProcessConfig) []string {
-	var out []string
-	if config&ProcessNewEnvironment == 0 {
-		for _, kv := range os.Environ() {
-			k, _, _ := strings.Cut(kv, "=")
-			if _, over := env[k]; !over {
-				out = append(out, kv)
-			}
-		}
-	}
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		out = append(out, k+"="+env[k])
-	}
-	return out
 }
 
 func (l *loop) procAdopt(pid int) (handle, error) {
@@ -196,18 +180,52 @@ func (l *loop) procWatch(pid int, child bool) (handle, error) {
 	if e == nil {
 		return 0, ErrTooManyHandles
 	}
-	e.v = processObj{pid: pid, watch: -1}
-	fd, err := l.sysWatchExit(pid, child, h)
+	e.v = processObj{pid: pid}
+	w, err := l.sysWatchExit(pid, child, h)
+	if err == unix.ESRCH {
+		// Not running: kqueue refuses a process that has exited, or is on
+		// its way out.
+		switch r, code := reap(pid); {
+		case r == reaped:
+			e.v.exited, e.v.code = true, code
+			return h, nil
+		case r == notReaped:
+			// Our child, on its way out but not yet a zombie (macOS): it
+			// raises SIGCHLD when it becomes one.
+			l.sigchldWatch(true)
+			w, err = exitWatch{via: viaSIGCHLD}, nil
+		case child || unix.Kill(pid, 0) != unix.ESRCH:
+			// Exited, its status gone elsewhere (another parent's zombie,
+			// or a child reaped by other means).
+			e.v.exited, e.v.code = true, ExitCodeUnknown
+			return h, nil
+		}
+	}
 	if err != nil {
 		l.procs.release(h, e)
 		return 0, err
 	}
-	e.v.watch = fd
-	if fd < 0 {
-		l.sigchldWatch(true)
+	e.v.sys.watch = w
+	if w.via == viaSIGCHLD {
 		l.procReap(h, e) // it may have exited before SIGCHLD was watched
 	}
 	return h, nil
+}
+
+// watchExitNoPidfd watches pid's exit where there is no pidfd: through the
+// poller if it can watch processes (kqueue), else through SIGCHLD.
+func (l *loop) watchExitNoPidfd(pid int, child bool, h handle) (exitWatch, error) {
+	if l.pollerExits != nil && !l.noPollerExits {
+		if err := l.pollerExits.watchExit(pid, h); err != nil {
+			return exitWatch{}, err
+		}
+		return exitWatch{via: viaPoller}, nil
+	}
+	if err := sigchldWatchable(pid, child); err != nil {
+		return exitWatch{}, err
+	}
+	l.sigchldWatch(true)
+	return exitWatch{via: viaSIGCHLD}, nil
 }
 
 // sigchldWatch counts the processes watched through SIGCHLD.
@@ -227,20 +245,41 @@ func (l *loop) sysSignal(sig os.Signal) {
 		return
 	}
 	l.procs.each(func(h handle, e *entry[processObj]) {
-		if e.v.watch < 0 && !e.v.exited {
+		if e.v.sys.watch.via == viaSIGCHLD {
 			l.procReap(h, e)
 		}
 	})
 	for h, o := range l.orphans {
-		if o.watch < 0 {
+		if o.watch.via == viaSIGCHLD {
 			l.orphanReap(h, o)
 		}
 	}
 }
 
 // waitExit reaps pid if it has exited: done reports whether it has, and
-// code its exit code.
-func waitExit(pid int, watched bool) (done bool, code int) {
+// code its exit code. gone says that pid is known to have exited, so that
+// finding no such child means its status went elsewhere.
+func waitExit(pid int, gone bool) (done bool, code int) {
+	switch r, code := reap(pid); r {
+	case reaped:
+		return true, code
+	case notChild:
+		return gone, ExitCodeUnknown
+	}
+	return false, 0
+}
+
+type reapResult uint8
+
+const (
+	notReaped reapResult = iota // running, stopped, or not yet collectable
+	reaped
+	notChild // not a child of this process (or no longer)
+)
+
+// reap collects pid's exit status if it is a child that has exited, and
+// returns its exit code.
+func reap(pid int) (reapResult, int) {
 	for {
 		var ws unix.WaitStatus
 		got, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil)
@@ -248,21 +287,19 @@ func waitExit(pid int, watched bool) (done bool, code int) {
 		case err == unix.EINTR:
 			continue
 		case err == unix.ECHILD:
-			// Not our child: with a watch descriptor reporting readiness it
-			// has exited, but its status went to its own parent.
-			return watched, ExitCodeUnknown
+			return notChild, 0
 		case err != nil || got == 0:
-			return false, 0
+			return notReaped, 0
 		case ws.Exited():
-			return true, ws.ExitStatus()
+			return reaped, ws.ExitStatus()
 		case ws.Signaled():
-			return true, -int(ws.Signal())
+			return reaped, -int(ws.Signal())
 		}
-		return false, 0 // stopped or continued: still there
+		return notReaped, 0 // stopped or continued: still there
 	}
 }
 
-// procReady runs when the poller reports a process's watch descriptor.
+// procReady runs when the poller reports a process's exit.
 func (l *loop) procReady(h handle) {
 	if e := l.procs.get(h, kindProcess); e != nil {
 		l.procReap(h, e)
@@ -271,56 +308,49 @@ func (l *loop) procReady(h handle) {
 	}
 }
 
+// reapLater is for a process whose exit was reported before wait4 can
+// collect it: FreeBSD posts NOTE_EXIT before the process becomes a zombie.
+// The loop looks again on its next round, without blocking.
+func (l *loop) reapLater(h handle, w exitWatch) {
+	if w.told() {
+		l.deferService(h)
+	}
+}
+
 func (l *loop) procReap(h handle, e *entry[processObj]) {
-	done, code := waitExit(e.v.pid, e.v.watch >= 0)
-	if !done {
+	if e.v.exited {
 		return
 	}
-	e.v.exited, e.v.code = true, code
-	l.procUnwatch(e.v.watch)
-	e.v.watch = -1
-	limit := e.v.waits.seq
-	for {
-		cb, ok := popWaiter(&l.procWaits, &e.v.waits, limit)
-		if !ok {
-			return
-		}
-		l.waiters--
-		l.depth++
-		cb(ProcessID{h}, code)
-		l.depth--
-		if e = l.procs.get(h, kindProcess); e == nil {
-			return
-		}
+	done, code := waitExit(e.v.pid, e.v.sys.watch.told())
+	if !done {
+		l.reapLater(h, e.v.sys.watch)
+		return
 	}
+	l.procUnwatch(h, e.v.pid, e.v.sys.watch)
+	e.v.sys.watch = exitWatch{}
+	l.procExited(h, e, code)
 }
 
 func (l *loop) orphanReap(h handle, o orphanProc) {
-	if done, _ := waitExit(o.pid, o.watch >= 0); done {
-		l.procUnwatch(o.watch)
+	if done, _ := waitExit(o.pid, o.watch.told()); done {
+		l.procUnwatch(h, o.pid, o.watch)
 		delete(l.orphans, h)
+	} else {
+		l.reapLater(h, o.watch)
 	}
 }
 
-func (l *loop) procUnwatch(fd int) {
-	if fd >= 0 {
-		l.p.del(fd)
-		unix.Close(fd)
-	} else {
+// procUnwatch stops watching process pid, watched by h through w.
+func (l *loop) procUnwatch(h handle, pid int, w exitWatch) {
+	switch w.via {
+	case viaPidfd:
+		l.p.del(w.fd)
+		unix.Close(w.fd)
+	case viaPoller:
+		l.pollerExits.unwatchExit(pid, h)
+	case viaSIGCHLD:
 		l.sigchldWatch(false)
 	}
-}
-
-func (l *loop) procPID(h handle) int {
-	if e := l.procs.get(h, kindProcess); e != nil {
-		return e.v.pid
-	}
-	return 0
-}
-
-func (l *loop) procHasExited(h handle) bool {
-	e := l.procs.get(h, kindProcess)
-	return e != nil && e.v.exited
 }
 
 func (l *loop) procKill(h handle, sig os.Signal) error {
@@ -335,60 +365,11 @@ func (l *loop) procKill(h handle, sig os.Signal) error {
 	if !ok {
 		return ErrNotSupported
 	}
-	err := l.sysKill(e.v.pid, e.v.watch, s)
+	err := l.sysKill(e.v.pid, e.v.sys.watch, s)
 	if err != nil {
 		e.err = err
 	}
 	return err
-}
-
-func (l *loop) procWait(h handle, cb ProcessExitCallback) handle {
-	e := l.procs.get(h, kindProcess)
-	if e == nil || cb == nil {
-		return 0
-	}
-	if e.v.exited {
-		l.depth++
-		cb(ProcessID{h}, e.v.code)
-		l.depth--
-		return 0
-	}
-	wh := addWaiter(&l.procWaits, kindProcessWait, &e.v.waits, h, cb)
-	if wh == 0 {
-		e.err = ErrTooManyHandles
-		return 0
-	}
-	l.waiters++
-	return wh
-}
-
-func (l *loop) procCancelWait(h, wh handle) bool {
-	e := l.procs.get(h, kindProcess)
-	w := l.procWaits.get(wh, kindProcessWait)
-	if e == nil || w == nil || w.v.owner != h {
-		return false
-	}
-	removeWaiter(&l.procWaits, &e.v.waits, wh, w)
-	l.waiters--
-	return true
-}
-
-func (l *loop) procAddRef(h handle) {
-	if e := l.procs.get(h, kindProcess); e != nil {
-		e.refs++
-	}
-}
-
-func (l *loop) procRelease(h handle) bool {
-	e := l.procs.get(h, kindProcess)
-	if e == nil {
-		return false
-	}
-	if e.refs--; e.refs > 0 {
-		return true
-	}
-	l.procFree(h, e)
-	return false
 }
 
 func (l *loop) procFree(h handle, e *entry[processObj]) {
@@ -397,7 +378,7 @@ func (l *loop) procFree(h handle, e *entry[processObj]) {
 		if l.orphans == nil {
 			l.orphans = make(map[handle]orphanProc)
 		}
-		l.orphans[h] = orphanProc{pid: e.v.pid, watch: e.v.watch}
+		l.orphans[h] = orphanProc{pid: e.v.pid, watch: e.v.sys.watch}
 	}
 	l.procs.release(h, e)
 }
@@ -405,7 +386,7 @@ func (l *loop) procFree(h handle, e *entry[processObj]) {
 func (l *loop) disposeProcs() {
 	l.procs.each(func(h handle, e *entry[processObj]) { l.procFree(h, e) })
 	for h, o := range l.orphans {
-		l.procUnwatch(o.watch)
+		l.procUnwatch(h, o.pid, o.watch)
 		delete(l.orphans, h)
 	}
 }

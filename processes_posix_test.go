@@ -12,51 +12,42 @@ import (
 	"time"
 )
 
-// readAll reads p until the end of the pipe, then releases it.
-func readAll(t *testing.T, d *Driver, p Pipe, out *strings.Builder, done *bool) {
-	buf := make([]byte, 512)
-	var cb PipeIOCallback
-	cb = func(p Pipe, st IOStatus, n int) {
-		out.Write(buf[:n])
-		if st == IOStatusOK {
-			d.Pipes().Read(p, buf, IOModeOnce, cb)
-			return
-		}
-		d.Pipes().ReleaseRef(p)
-		*done = true
-	}
-	d.Pipes().Read(p, buf, IOModeOnce, cb)
+// The stand-ins the process tests run on besides the drivers, set where
+// there are any.
+var processStandIns []standIn
+
+// waitExitCode waits for process id's exit and returns its code.
+func waitExitCode(t *testing.T, d *Driver, id ProcessID) int {
+	t.Helper()
+	code, exited := 0, false
+	d.Processes().Wait(id, func(_ ProcessID, c int) { code, exited = c, true })
+	runUntil(t, d, "the process's exit", func() bool { return exited })
+	return code
 }
 
-// run spawns args, collects its stdout and stderr pipes (when redirected to
-// pipes) and its exit code.
-func spawnAndCollect(t *testing.T, d *Driver, args []string, stdout, stderr Redirect, env map[string]string, cfg ProcessConfig, dir string) (outS, errS string, code int) {
+// forkSh starts sh -c script as a child of this process that no driver
+// knows, and returns its pid.
+func forkSh(t *testing.T, script string) int {
 	t.Helper()
-	pr := d.Processes()
-	proc, err := pr.Spawn(args, RedirectNone, stdout, stderr, env, cfg, dir)
+	pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", script}, &syscall.ProcAttr{})
 	if err != nil {
-		t.Fatalf("Spawn(%q): %v", args, err)
+		t.Fatal(err)
 	}
-	var out, errb strings.Builder
-	outDone, errDone, exited := proc.Stdout == (Pipe{}), proc.Stderr == (Pipe{}), false
-	if !outDone {
-		readAll(t, d, proc.Stdout, &out, &outDone)
+	return pid
+}
+
+func mustAdopt(t *testing.T, d *Driver, pid int) ProcessID {
+	t.Helper()
+	id, err := d.Processes().Adopt(pid)
+	if err != nil {
+		t.Fatalf("Adopt(%d): %v", pid, err)
 	}
-	if !errDone {
-		readAll(t, d, proc.Stderr, &errb, &errDone)
-	}
-	pr.Wait(proc.ID, func(_ ProcessID, c int) { code, exited = c, true })
-	runUntil(t, d, "process "+args[0], func() bool { return exited && outDone && errDone })
-	if !pr.HasExited(proc.ID) {
-		t.Error("HasExited false after the exit callback")
-	}
-	pr.ReleaseRef(proc.ID)
-	return out.String(), errb.String(), code
+	return id
 }
 
 func TestProcessCatThroughPipes(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		pr := d.Processes()
 		proc, err := pr.Spawn([]string{"cat"}, RedirectPipe, RedirectPipe, RedirectInherit, nil, 0, "")
 		if err != nil {
@@ -98,7 +89,7 @@ func TestProcessCatThroughPipes(t *testing.T) {
 
 func TestProcessExitCodes(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		for args, want := range map[string]int{"true": 0, "false": 1, "exit 42": 42} {
 			_, _, code := spawnAndCollect(t, d, []string{"sh", "-c", args}, RedirectNone, RedirectNone, nil, 0, "")
 			if code != want {
@@ -110,7 +101,7 @@ func TestProcessExitCodes(t *testing.T) {
 
 func TestProcessRedirects(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		script := []string{"sh", "-c", "echo out; echo err >&2"}
 		out, errS, _ := spawnAndCollect(t, d, script, RedirectToStderr, RedirectPipe, nil, 0, "")
 		if out != "" || errS != "out\nerr\n" {
@@ -125,7 +116,7 @@ func TestProcessRedirects(t *testing.T) {
 			t.Errorf("stdout to null: stdout %q, stderr %q", out, errS)
 		}
 		// A given descriptor.
-		f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+		f, err := os.Create(filepath.Join(tempDir(t), "out"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,8 +134,8 @@ func TestProcessRedirects(t *testing.T) {
 func TestProcessEnvironmentAndDir(t *testing.T) {
 	checkNoFDLeak(t)
 	t.Setenv("EVENTCORE_PARENT_VAR", "inherited")
-	dir, _ := filepath.EvalSymlinks(t.TempDir())
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	dir, _ := filepath.EvalSymlinks(tempDir(t))
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		script := []string{"/bin/sh", "-c", `echo "$EVENTCORE_PARENT_VAR|$FOO|$(pwd)"`}
 		out, _, _ := spawnAndCollect(t, d, script, RedirectPipe, RedirectInherit, map[string]string{"FOO": "bar"}, 0, dir)
 		if want := "inherited|bar|" + dir + "\n"; out != want {
@@ -165,7 +156,7 @@ func TestProcessEnvironmentAndDir(t *testing.T) {
 
 func TestProcessKillAndCancelWait(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		pr := d.Processes()
 		proc, err := pr.Spawn([]string{"sleep", "60"}, RedirectNone, RedirectNone, RedirectNone, nil, ProcessDetached, "")
 		if err != nil {
@@ -194,8 +185,8 @@ func TestProcessKillAndCancelWait(t *testing.T) {
 
 func TestProcessSIGCHLDFallback(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
-		d.l.noPidfd = true
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
+		d.l.noPidfd, d.l.noPollerExits = true, true
 		_, _, code := spawnAndCollect(t, d, []string{"sh", "-c", "exit 7"}, RedirectNone, RedirectNone, nil, 0, "")
 		if code != 7 {
 			t.Fatalf("exit code through SIGCHLD: %d", code)
@@ -208,7 +199,7 @@ func TestProcessSIGCHLDFallback(t *testing.T) {
 
 func TestProcessReleasedWhileRunningIsReaped(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		pr := d.Processes()
 		proc, err := pr.Spawn([]string{"sleep", "0.05"}, RedirectNone, RedirectNone, RedirectNone, nil, 0, "")
 		if err != nil {
@@ -219,34 +210,32 @@ func TestProcessReleasedWhileRunningIsReaped(t *testing.T) {
 		if pr.PID(proc.ID) != 0 || len(d.OpenHandles()) != 0 {
 			t.Fatal("released process handle still valid")
 		}
-		// Orphans are reaped while the loop runs: keep it running.
-		tm := d.Timers().Create()
-		d.Timers().Set(tm, time.Hour, 0)
-		runUntil(t, d, "the orphan to be reaped", func() bool { return len(d.l.orphans) == 0 })
-		d.Timers().ReleaseRef(tm)
-		var ws syscall.WaitStatus
-		if _, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err != syscall.ECHILD {
-			t.Fatalf("the released child was not reaped: wait4 says %v", err)
-		}
+		waitOrphansReaped(t, d, pid)
 	})
+}
+
+// waitOrphansReaped runs the loop until every released process is reaped,
+// and checks that child pid is.
+func waitOrphansReaped(t *testing.T, d *Driver, pid int) {
+	t.Helper()
+	// Orphans are reaped while the loop runs: keep it running.
+	tm := d.Timers().Create()
+	d.Timers().Set(tm, time.Hour, 0)
+	runUntil(t, d, "the orphans to be reaped", func() bool { return len(d.l.orphans) == 0 })
+	d.Timers().ReleaseRef(tm)
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); err != syscall.ECHILD {
+		t.Fatalf("the released child was not reaped: wait4 says %v", err)
+	}
 }
 
 func TestProcessAdopt(t *testing.T) {
 	checkNoFDLeak(t)
-	forEachDriver(t, func(t *testing.T, d *Driver) {
+	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
 		pr := d.Processes()
-		pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", "exit 5"}, &syscall.ProcAttr{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := pr.Adopt(pid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		code := -100
-		pr.Wait(id, func(_ ProcessID, c int) { code = c })
-		runUntil(t, d, "adopted child", func() bool { return code != -100 })
-		if code != 5 {
+		pid := forkSh(t, "exit 5")
+		id := mustAdopt(t, d, pid)
+		if code := waitExitCode(t, d, id); code != 5 {
 			t.Fatalf("adopted child's exit code %d", code)
 		}
 		pr.ReleaseRef(id)

@@ -8,12 +8,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Without pidfd a process's exit is watched through SIGCHLD, for children
-// only. (kqueue's EVFILT_PROC could watch any process; it is not used yet.)
+// Without pidfd a process's exit is watched by the poller where it can
+// (kqueue's EVFILT_PROC, any process), else through SIGCHLD (the poll
+// driver; children only).
 
-// sysWatchExit starts watching pid's exit; -1: through SIGCHLD.
-func (l *loop) sysWatchExit(pid int, child bool, _ handle) (int, error) {
-	return sigchldWatchable(pid, child)
+// sysWatchExit starts watching pid's exit under handle h.
+func (l *loop) sysWatchExit(pid int, child bool, h handle) (exitWatch, error) {
+	return l.watchExitNoPidfd(pid, child, h)
 }
 
-func (l *loop) sysKill(pid, _ int, sig syscall.Signal) error { return unix.Kill(pid, sig) }
+func (l *loop) sysKill(pid int, _ exitWatch, sig syscall.Signal) error { return unix.Kill(pid, sig) }

@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/signal"
 	"sync"
-	"syscall"
 )
 
 // Signals arrive through os/signal: the Go runtime owns the process's signal
@@ -34,13 +33,14 @@ type signalObj struct {
 // longer has its default effect (a SIGTERM does not end the process). Every
 // listener of the signal, in every driver of the process, is called. Each
 // listener counts as a waiter. Signals that cannot be caught (SIGKILL,
-// SIGSTOP) give ErrNotSupported.
+// SIGSTOP; on Windows, every signal but os.Interrupt, which Ctrl-C and
+// Ctrl-Break raise, and SIGTERM) give ErrNotSupported.
 func (s Signals) Listen(sig os.Signal, cb SignalCallback) (SignalID, error) {
 	l := s.l
 	if l.disposed {
 		return SignalID{}, ErrDisposed
 	}
-	if sig == nil || cb == nil || sig == syscall.SIGKILL || sig == sigStop {
+	if sig == nil || cb == nil || !sigCatchable(sig) {
 		return SignalID{}, ErrNotSupported
 	}
 	h, e := l.signals.alloc(kindSignal)

@@ -2,7 +2,11 @@
 
 package eventcore
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
-// sigStop cannot be caught, like SIGKILL.
-const sigStop = syscall.SIGSTOP
+// sigCatchable tells the signals a listener can be told of: all but
+// SIGKILL and SIGSTOP.
+func sigCatchable(sig os.Signal) bool { return sig != syscall.SIGKILL && sig != syscall.SIGSTOP }

@@ -2,16 +2,10 @@
 
 package eventcore
 
-import (
-	"time"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // Sockets on readiness drivers: creating, connecting, accepting, options
-// and addresses. Reads and writes are in fdio_posix.go.
-
-const maxAcceptBatch = 64
+// and addresses. Reads and writes are in fdio.go.
 
 // ---- stream sockets ----
 
@@ -71,22 +65,6 @@ func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
 	return StreamSocket{h}
 }
 
-func (l *loop) connectFailed(h handle, e *entry[fdObj], cb ConnectCallback, st ConnectStatus, err error) StreamSocket {
-	e.err = err
-	l.closeSysFD(e)
-	e.v.state = ConnectionClosed
-	l.callConnect(cb, h, st)
-	return StreamSocket{h}
-}
-
-func (l *loop) callConnect(cb ConnectCallback, h handle, st ConnectStatus) {
-	if cb != nil {
-		l.depth++
-		cb(StreamSocket{h}, st)
-		l.depth--
-	}
-}
-
 func connectStatusOf(err error) ConnectStatus {
 	switch err {
 	case unix.ECONNREFUSED, unix.ENOENT, unix.ECONNRESET, unix.EAGAIN:
@@ -118,14 +96,6 @@ func (l *loop) finishConnect(h handle, e *entry[fdObj]) {
 	e.v.state = ConnectionConnected
 	l.syncInterest(h)
 	l.callConnect(cb, h, ConnectStatusConnected)
-}
-
-func (l *loop) sockCancelConnect(h handle) {
-	e := l.fds.get(h, kindStreamSocket)
-	if e == nil || e.v.state != ConnectionConnecting {
-		return
-	}
-	l.closeFD(h, e)
 }
 
 func (l *loop) sockListen(bind Addr, opts StreamListenOptions, cb AcceptCallback) (handle, error) {
@@ -235,9 +205,7 @@ func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
 			l.acceptPause(h, e)
 			return
 		}
-		if e.v.ext != nil {
-			e.v.ext.backoff = 0
-		}
+		acceptSucceeded(e)
 		remote := decodeSockaddr(&l.rsa, salen, nil)
 		sh, se, err := l.newFD(kindStreamSocket, fd, e.v.flags&(fdUnix|fdIPv6))
 		if err != nil {
@@ -256,92 +224,6 @@ func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
 	}
 	// More may be queued: take them after the others had their turn.
 	l.deferService(h)
-}
-
-// acceptPause stops accepting on a listener whose accept failed for want of
-// a resource (EMFILE, ENFILE, ENOBUFS): the pending connection stays queued,
-// so a level-triggered poller would report the listener again at once (a
-// busy loop), and an edge-triggered one never again. Accepting resumes after
-// a backoff that doubles, up to a second, while the failures last.
-func (l *loop) acceptPause(h handle, e *entry[fdObj]) {
-	x := e.v.ext
-	if x == nil {
-		x = &fdExt{}
-		e.v.ext = x
-	}
-	if x.retry == 0 {
-		if x.retry = l.newInternalTimer(func() { l.acceptResume(h) }); x.retry == 0 {
-			return
-		}
-	}
-	x.backoff = min(max(2*x.backoff, 5*time.Millisecond), time.Second)
-	e.v.flags |= fdPaused
-	l.timerSet(x.retry, kindInternalTimer, x.backoff, 0)
-}
-
-func (l *loop) acceptResume(h handle) {
-	if e := l.fds.get(h, kindStreamListener); e != nil {
-		e.v.flags &^= fdPaused
-		l.deferService(h)
-		l.syncInterest(h)
-	}
-}
-
-func (l *loop) sockShutdown(h handle, read, write bool) error {
-	e := l.fds.get(h, kindStreamSocket)
-	if e == nil {
-		return ErrInvalidHandle
-	}
-	if e.v.fd < 0 || e.v.state == ConnectionConnecting {
-		return unix.ENOTCONN
-	}
-	how := unix.SHUT_RDWR
-	switch {
-	case read && !write:
-		how = unix.SHUT_RD
-	case write && !read:
-		how = unix.SHUT_WR
-	case !read && !write:
-		return nil
-	}
-	if err := unix.Shutdown(int(e.v.fd), how); err != nil && err != unix.ENOTCONN {
-		e.err = err
-		return err
-	}
-	if write {
-		e.v.flags |= fdShutWrite
-		switch e.v.state {
-		case ConnectionConnected:
-			e.v.state = ConnectionActiveClose
-		case ConnectionPassiveClose:
-			e.v.state = ConnectionClosed
-		}
-	}
-	if read {
-		e.v.rdState = rdUnknown
-	}
-	if read && write {
-		e.v.state = ConnectionClosed
-	}
-	if write && e.v.wr.active {
-		e.err = ErrClosed
-		l.complete(h, &e.v.wr, IOStatusDisconnected, Addr{})
-		if e = l.fds.get(h, kindStreamSocket); e == nil {
-			return nil
-		}
-	}
-	if read && e.v.rd.active {
-		l.complete(h, &e.v.rd, IOStatusDisconnected, Addr{})
-	}
-	l.syncInterest(h)
-	return nil
-}
-
-func (l *loop) sockState(h handle) ConnectionState {
-	if e := l.fds.get(h, kindStreamSocket); e != nil {
-		return e.v.state
-	}
-	return ConnectionClosed
 }
 
 // ---- datagram sockets ----
@@ -434,165 +316,12 @@ func (l *loop) dgramSetTarget(h handle, target Addr) error {
 	return err
 }
 
-func (l *loop) dgramReceive(h handle, buf []byte, mode IOMode, cb DatagramIOCallback) {
-	e := l.fds.get(h, kindDatagramSocket)
-	if e == nil {
-		l.callIO(cb, h, IOStatusInvalidHandle, 0, Addr{})
-		return
-	}
-	if e.v.rd.active {
-		e.err = ErrBusy
-		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
-		return
-	}
-	e.v.rd = ioOp{buf: buf, cb: cb, mode: mode, active: true}
-	l.waiters++
-	if l.depth >= maxSyncDepth && mode != IOModeImmediate {
-		l.deferService(h)
-	} else {
-		l.serviceReceive(h, e)
-	}
-	l.syncInterest(h)
-}
-
-func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
-	op := &e.v.rd
-	if len(op.buf) == 0 {
-		l.serviceWaitReadable(h, e, op)
-		return
-	}
-	for {
-		n, salen, err := sysRecvFrom(int(e.v.fd), op.buf, &l.rsa)
-		e.v.readGen = l.waitGen
-		e.v.rdState = rdUnknown
-		switch err {
-		case nil:
-			op.done = n
-			from := decodeSockaddr(&l.rsa, salen, &e.v.ext.peerPath)
-			if salen == 0 && e.v.flags&fdUnix != 0 {
-				from = Addr{unix: true} // an unnamed Unix-domain sender
-			}
-			l.complete(h, op, IOStatusOK, from)
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			e.v.rdState = rdDrained
-			if op.mode == IOModeImmediate {
-				l.complete(h, op, IOStatusWouldBlock, Addr{})
-			}
-		default:
-			e.err = err
-			l.complete(h, op, IOStatusError, Addr{})
-		}
-		return
-	}
-}
-
-func (l *loop) dgramSend(h handle, buf []byte, mode IOMode, to Addr, cb DatagramIOCallback) {
-	e := l.fds.get(h, kindDatagramSocket)
-	if e == nil {
-		l.callIO(cb, h, IOStatusInvalidHandle, 0, Addr{})
-		return
-	}
-	if e.v.wr.active {
-		e.err = ErrBusy
-		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
-		return
-	}
-	e.v.wr = ioOp{buf: buf, cb: cb, mode: mode, active: true}
-	e.v.ext.to = to
-	l.waiters++
-	if l.depth >= maxSyncDepth && mode != IOModeImmediate {
-		l.deferService(h)
-	} else {
-		l.serviceSend(h, e)
-	}
-	l.syncInterest(h)
-}
-
-func (l *loop) serviceSend(h handle, e *entry[fdObj]) {
-	op := &e.v.wr
-	to := e.v.ext.to
-	for {
-		var n int
-		var err error
-		if to.IsZero() {
-			n, err = sysSend(int(e.v.fd), op.buf)
-		} else {
-			n, err = sysSendTo(int(e.v.fd), op.buf, to, &l.rsa)
-		}
-		switch err {
-		case nil:
-			op.done = n
-			l.complete(h, op, IOStatusOK, to)
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			if op.mode == IOModeImmediate {
-				l.complete(h, op, IOStatusWouldBlock, to)
-			}
-		default:
-			e.err = err
-			l.complete(h, op, IOStatusError, to)
-		}
-		return
-	}
-}
-
-func (l *loop) dgramMulticast(h handle, op mcastOp, group Addr, ifIndex uint32) error {
-	e := l.fds.get(h, kindDatagramSocket)
-	if e == nil {
-		return ErrInvalidHandle
-	}
-	fd, v6 := int(e.v.fd), e.v.flags&fdIPv6 != 0
-	var err error
-	switch {
-	case e.v.flags&fdUnix != 0:
-		err = ErrNotSupported
-	case op == mcastJoin || op == mcastLeave:
-		ip := group.AddrPort().Addr()
-		switch {
-		case !ip.IsMulticast():
-			err = ErrInvalidAddress
-		case v6:
-			mreq := unix.IPv6Mreq{Multiaddr: ip.As16(), Interface: ifIndex}
-			opt := unix.IPV6_JOIN_GROUP
-			if op == mcastLeave {
-				opt = unix.IPV6_LEAVE_GROUP
-			}
-			err = unix.SetsockoptIPv6Mreq(fd, unix.IPPROTO_IPV6, opt, &mreq)
-		case ip.Is4():
-			err = mcastMembership4(fd, ip.As4(), ifIndex, op == mcastJoin)
-		default:
-			err = ErrInvalidAddress
-		}
-	case op == mcastInterface && v6:
-		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, int(ifIndex))
-	case op == mcastInterface:
-		err = mcastInterface4(fd, ifIndex)
-	case op == mcastTTL && v6:
-		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, int(ifIndex))
-	case op == mcastTTL:
-		err = mcastTTL4(fd, int(ifIndex))
-	}
-	if err != nil {
-		e.err = err
-	}
-	return err
-}
-
 // ---- any socket ----
 
 func (l *loop) sockAdopt(fd uintptr, k kind) (handle, error) {
-	if l.disposed {
-		return 0, ErrDisposed
-	}
-	ifd := int(fd)
-	if ifd < 0 || uintptr(ifd) != fd {
-		return 0, unix.EBADF
-	}
-	if l.fdRegistered(ifd) {
-		return 0, ErrAlreadyRegistered
+	ifd, err := l.adoptable(fd)
+	if err != nil {
+		return 0, err
 	}
 	typ, err := unix.GetsockoptInt(ifd, unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil {
@@ -634,121 +363,6 @@ func (l *loop) sockAdopt(fd uintptr, k kind) (handle, error) {
 		e.v.ext = &fdExt{}
 	}
 	return h, nil
-}
-
-func (l *loop) sockAddress(h handle, remote bool) (Addr, error) {
-	e := l.fdEntry(h)
-	if e == nil {
-		return Addr{}, ErrInvalidHandle
-	}
-	if e.v.fd < 0 {
-		return Addr{}, ErrClosed
-	}
-	var sa unix.Sockaddr
-	var err error
-	if remote {
-		sa, err = unix.Getpeername(int(e.v.fd))
-	} else {
-		sa, err = unix.Getsockname(int(e.v.fd))
-	}
-	if err != nil {
-		e.err = err
-		return Addr{}, err
-	}
-	return addrOf(sa), nil
-}
-
-func (l *loop) sockSetOption(h handle, opt SocketOption, enable bool) error {
-	e := l.fdEntry(h)
-	if e == nil {
-		return ErrInvalidHandle
-	}
-	if e.v.fd < 0 {
-		return ErrClosed
-	}
-	stream := h.kind() == kindStreamSocket
-	v := 0
-	if enable {
-		v = 1
-	}
-	fd := int(e.v.fd)
-	var err error
-	switch {
-	case opt == SocketOptionNoDelay && stream && e.v.flags&fdUnix == 0:
-		err = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, v)
-	case opt == SocketOptionKeepAlive && stream && e.v.flags&fdUnix == 0:
-		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, v)
-	case opt == SocketOptionBroadcast && !stream:
-		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, v)
-	case opt == SocketOptionMulticastLoopback && !stream && e.v.flags&fdIPv6 != 0:
-		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_LOOP, v)
-	case opt == SocketOptionMulticastLoopback && !stream && e.v.flags&fdUnix == 0:
-		err = mcastLoop4(fd, enable)
-	default:
-		err = ErrNotSupported
-	}
-	if err != nil {
-		e.err = err
-	}
-	return err
-}
-
-func (l *loop) sockKeepAliveParams(h handle, idle, interval time.Duration, probes int) error {
-	e := l.fds.get(h, kindStreamSocket)
-	if e == nil {
-		return ErrInvalidHandle
-	}
-	if e.v.fd < 0 {
-		return ErrClosed
-	}
-	if e.v.flags&fdUnix != 0 {
-		return ErrNotSupported
-	}
-	err := setKeepAliveParams(int(e.v.fd), ceilSeconds(idle), ceilSeconds(interval), probes)
-	if err != nil {
-		e.err = err
-	}
-	return err
-}
-
-func ceilSeconds(d time.Duration) int {
-	return int(max((d+time.Second-1)/time.Second, 1))
-}
-
-func (l *loop) sockUserTimeout(h handle, timeout time.Duration) error {
-	e := l.fds.get(h, kindStreamSocket)
-	if e == nil {
-		return ErrInvalidHandle
-	}
-	if e.v.fd < 0 {
-		return ErrClosed
-	}
-	if e.v.flags&fdUnix != 0 {
-		return ErrNotSupported
-	}
-	err := setUserTimeout(int(e.v.fd), timeout)
-	if err != nil {
-		e.err = err
-	}
-	return err
-}
-
-func (l *loop) sockAddRef(h handle) {
-	if e := l.fdEntry(h); e != nil {
-		e.refs++
-	}
-}
-
-func (l *loop) sockRelease(h handle) bool {
-	e := l.fdEntry(h)
-	if e == nil {
-		return false
-	}
-	if e.refs--; e.refs > 0 {
-		return true
-	}
-	l.closeFD(h, e)
-	return false
 }
 
 // ---- addresses ----

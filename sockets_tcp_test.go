@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -345,7 +344,7 @@ func TestStreamConnectRefused(t *testing.T) {
 		status := ConnectStatus(255)
 		sock := s.ConnectStream(addr, Addr{}, func(_ StreamSocket, st ConnectStatus) { status = st })
 		runUntil(t, d, "refusal", func() bool { return status != 255 })
-		if status != ConnectStatusRefused || !errors.Is(d.LastError(sock), syscall.ECONNREFUSED) {
+		if status != ConnectStatusRefused || !errors.Is(d.LastError(sock), errConnRefused) {
 			t.Fatalf("status %v, LastError %v", status, d.LastError(sock))
 		}
 		if s.ConnectionState(sock) != ConnectionClosed {
@@ -368,22 +367,18 @@ func TestStreamConnectRefused(t *testing.T) {
 func pendingConnect(t *testing.T, d *Driver, cb ConnectCallback) (StreamSocket, func()) {
 	t.Helper()
 	s := d.Sockets()
-	lfd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err != nil {
+	lfd := rawSocket(t, sockStream)
+	if err := rawBindLoopback(lfd); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Bind(lfd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	syscall.Listen(lfd, 0)
-	sa, _ := syscall.Getsockname(lfd)
-	addr := AddrFromAddrPort(netipAddrPort4([4]byte{127, 0, 0, 1}, uint16(sa.(*syscall.SockaddrInet4).Port)))
+	rawListen(lfd, 0)
+	addr := AddrFromAddrPort(netipAddrPort4([4]byte{127, 0, 0, 1}, rawPort(lfd)))
 	var fillers []StreamSocket
 	cleanup := func() {
 		for _, f := range fillers {
 			s.ReleaseRef(f)
 		}
-		syscall.Close(lfd)
+		rawClose(lfd)
 	}
 	for range 8 {
 		connected := false
@@ -427,12 +422,12 @@ func TestStreamBindFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		addr, _ := s.LocalAddress(lst)
-		if _, err := s.ListenStream(addr, 0, nil); !errors.Is(err, syscall.EADDRINUSE) {
+		if _, err := s.ListenStream(addr, 0, nil); !errors.Is(err, errAddrInUse) {
 			t.Fatalf("second listener on %v: %v", addr, err)
 		}
 		status := ConnectStatus(255)
 		sock := s.ConnectStream(addr, addr, func(_ StreamSocket, st ConnectStatus) { status = st })
-		if status != ConnectStatusBindFailure || !errors.Is(d.LastError(sock), syscall.EADDRINUSE) {
+		if status != ConnectStatusBindFailure || !errors.Is(d.LastError(sock), errAddrInUse) {
 			t.Fatalf("connect bound to a used address: %v, %v", status, d.LastError(sock))
 		}
 		s.ReleaseRef(sock)
@@ -453,6 +448,12 @@ func TestStreamListenReusePort(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()
 		a, err := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenReusePort, nil)
+		if !haveReusePort {
+			if !errors.Is(err, ErrNotSupported) {
+				t.Fatalf("ListenReusePort where the OS has no SO_REUSEPORT: %v", err)
+			}
+			return
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -470,28 +471,22 @@ func TestStreamSocketOptions(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()
 		c, srv := streamPair(t, d, MustParseAddr("127.0.0.1:0"))
-		fd := func(h SocketHandle) int { return int(d.l.fdEntry(socketRaw(h)).v.fd) }
-		get := func(h SocketHandle, level, opt int) int {
-			v, err := syscall.GetsockoptInt(fd(h), level, opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return v
-		}
-		if get(srv, syscall.IPPROTO_TCP, syscall.TCP_NODELAY) == 0 || get(c, syscall.IPPROTO_TCP, syscall.TCP_NODELAY) == 0 {
+		get := func(h SocketHandle, o boolOpt) int { return sockOpt(t, d, h, o) }
+		if get(srv, optNoDelay) == 0 || get(c, optNoDelay) == 0 {
 			t.Error("TCP_NODELAY is not on by default")
 		}
-		if err := s.SetTCPNoDelay(c, false); err != nil || get(c, syscall.IPPROTO_TCP, syscall.TCP_NODELAY) != 0 {
+		if err := s.SetTCPNoDelay(c, false); err != nil || get(c, optNoDelay) != 0 {
 			t.Errorf("SetTCPNoDelay(false): %v", err)
 		}
-		if err := s.SetOption(c, SocketOptionNoDelay, true); err != nil || get(c, syscall.IPPROTO_TCP, syscall.TCP_NODELAY) == 0 {
+		if err := s.SetOption(c, SocketOptionNoDelay, true); err != nil || get(c, optNoDelay) == 0 {
 			t.Errorf("SetOption(NoDelay): %v", err)
 		}
-		if err := s.SetKeepAlive(c, true); err != nil || get(c, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) == 0 {
+		if err := s.SetKeepAlive(c, true); err != nil || get(c, optKeepAlive) == 0 {
 			t.Errorf("SetKeepAlive: %v", err)
 		}
-		checkKeepAliveParams(t, s, c, get)
-		checkUserTimeout(t, s, c, get)
+		raw := func(h SocketHandle, level, opt int) int { return sockOptRaw(t, d, h, level, opt) }
+		checkKeepAliveParams(t, s, c, raw)
+		checkUserTimeout(t, s, c, raw)
 		if err := s.SetOption(c, SocketOptionBroadcast, true); !errors.Is(err, ErrNotSupported) {
 			t.Errorf("datagram option on a stream socket: %v", err)
 		}
@@ -628,18 +623,15 @@ func TestStreamReleaseInsideCallback(t *testing.T) {
 func TestStreamAdopt(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()
-		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		fds := rawStreamPair(t)
+		sock, err := s.AdoptStream(fds[0])
 		if err != nil {
 			t.Fatal(err)
 		}
-		sock, err := s.AdoptStream(uintptr(fds[0]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.AdoptStream(uintptr(fds[0])); !errors.Is(err, ErrAlreadyRegistered) {
+		if _, err := s.AdoptStream(fds[0]); !errors.Is(err, ErrAlreadyRegistered) {
 			t.Fatalf("adopting the same fd twice: %v", err)
 		}
-		syscall.Write(fds[1], []byte("from outside"))
+		rawWrite(fds[1], []byte("from outside"))
 		buf := make([]byte, 32)
 		var r ioResult
 		s.Read(sock, buf, IOModeOnce, r.cb)
@@ -648,21 +640,21 @@ func TestStreamAdopt(t *testing.T) {
 			t.Fatalf("read %q", buf[:r.n])
 		}
 		s.ReleaseRef(sock) // closes fds[0]
-		if _, err := syscall.Write(fds[1], []byte("x")); err == nil {
+		if !peerClosed(fds[1]) {
 			t.Error("adopted descriptor not closed on release")
 		}
-		syscall.Close(fds[1])
+		rawClose(fds[1])
 
-		dg, _ := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM, 0)
-		if _, err := s.AdoptStream(uintptr(dg)); !errors.Is(err, syscall.EPROTOTYPE) {
+		dg := rawSocket(t, sockDgram)
+		if _, err := s.AdoptStream(dg); !errors.Is(err, errWrongType) {
 			t.Errorf("adopting a datagram socket as a stream: %v", err)
 		}
-		syscall.Close(dg)
-		st, _ := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-		if _, err := s.AdoptStream(uintptr(st)); !errors.Is(err, syscall.ENOTCONN) {
+		rawClose(dg)
+		st := rawSocket(t, sockStream)
+		if _, err := s.AdoptStream(st); !errors.Is(err, errNotConn) {
 			t.Errorf("adopting an unconnected stream socket: %v", err)
 		}
-		syscall.Close(st)
+		rawClose(st)
 		if _, err := s.AdoptStream(1 << 40); err == nil {
 			t.Error("adopting a nonsense descriptor succeeded")
 		}

@@ -3,7 +3,6 @@
 package eventcore
 
 import (
-	"net"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -52,26 +51,6 @@ func mcastLoop4(fd int, enable bool) error {
 	return unix.SetsockoptByte(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, v)
 }
 
-// interfaceAddr4 returns an IPv4 address of interface ifIndex; index 0
-// gives the unspecified address, which lets the kernel choose.
-func interfaceAddr4(ifIndex uint32) ([4]byte, error) {
-	if ifIndex == 0 {
-		return [4]byte{}, nil
-	}
-	ifi, err := net.InterfaceByIndex(int(ifIndex))
-	if err != nil {
-		return [4]byte{}, err
-	}
-	addrs, err := ifi.Addrs()
-	if err != nil {
-		return [4]byte{}, err
-	}
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok {
-			if ip4 := ipn.IP.To4(); ip4 != nil {
-				return [4]byte(ip4), nil
-			}
-		}
-	}
-	return [4]byte{}, unix.EADDRNOTAVAIL
-}
+// errAddrNotAvail: the interface given for IPv4 multicast has no IPv4
+// address (interfaceAddr4).
+var errAddrNotAvail error = unix.EADDRNOTAVAIL

@@ -24,7 +24,8 @@ type IOMode uint8
 const (
 	// IOModeImmediate transfers only what is possible without waiting; with
 	// nothing possible the operation completes with IOStatusWouldBlock. It
-	// always completes before the call that started it returns.
+	// always completes before the call that started it returns (but for a
+	// write to a pipe on Windows, which behaves as IOModeOnce).
 	IOModeImmediate IOMode = iota
 	// IOModeOnce waits until at least one byte (one datagram) can be
 	// transferred, then transfers what one system call does.

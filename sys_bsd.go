@@ -14,10 +14,10 @@ const abstractUnixPaths = false
 // setSockaddrLen fills the length byte that BSD socket addresses start with.
 func setSockaddrLen(rsa *unix.RawSockaddrAny, n uint32) { rsa.Addr.Len = uint8(n) }
 
-// readable reports whether a read on fd would not block (data, the end of
-// the stream, or an error to collect), without reading.
-func readable(fd int) (bool, error) {
-	pfd := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+// pollReadable reports whether a read on fd would not block (data, the end
+// of the stream, or an error to collect), without reading.
+func pollReadable(fd int32) (bool, error) {
+	pfd := [1]unix.PollFd{{Fd: fd, Events: unix.POLLIN}}
 	for {
 		n, err := unix.Poll(pfd[:], 0)
 		if err == unix.EINTR {

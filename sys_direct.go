@@ -54,8 +54,8 @@ func sendTo(fd int, p []byte, rsa *unix.RawSockaddrAny, salen uint32) (int, erro
 // from raising SIGPIPE.
 func sysSend(fd int, p []byte) (int, error) { return sendTo(fd, p, nil, 0) }
 
-// sysRead reads from a non-blocking descriptor.
-func sysRead(fd int, p []byte) (int, error) {
+// sysReadFD reads from a non-blocking descriptor.
+func sysReadFD(fd int, p []byte) (int, error) {
 	r, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
 	if errno != 0 {
 		return 0, errno

@@ -82,5 +82,5 @@ func sockaddrToRaw(sa unix.Sockaddr, rsa *unix.RawSockaddrAny) uint32 {
 	return n
 }
 
-// sysRead reads from a non-blocking descriptor.
-func sysRead(fd int, p []byte) (int, error) { return unix.Read(fd, p) }
+// sysReadFD reads from a non-blocking descriptor.
+func sysReadFD(fd int, p []byte) (int, error) { return unix.Read(fd, p) }

@@ -16,12 +16,12 @@ const abstractUnixPaths = true
 // setSockaddrLen: Linux's sockaddr carries no length.
 func setSockaddrLen(*unix.RawSockaddrAny, uint32) {}
 
-// readable reports whether a read on fd would not block (data, the end of
-// the stream, or an error to collect), without reading: ppoll with a zero
-// timeout, which every Linux architecture has, made raw like the calls of
-// sys_direct.go since it cannot block.
-func readable(fd int) (bool, error) {
-	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+// pollReadable reports whether a read on fd would not block (data, the end
+// of the stream, or an error to collect), without reading: ppoll with a
+// zero timeout, which every Linux architecture has, made raw like the
+// calls of sys_direct.go since it cannot block.
+func pollReadable(fd int32) (bool, error) {
+	pfd := unix.PollFd{Fd: fd, Events: unix.POLLIN}
 	var ts unix.Timespec
 	for {
 		r, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)

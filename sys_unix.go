@@ -15,8 +15,6 @@ import (
 // starts with a length byte (setSockaddrLen), and only Linux has the
 // abstract Unix-domain namespace (abstractUnixPaths).
 
-const sunPathOffset = 2 // offsetof(struct sockaddr_un, sun_path)
-
 // decodeSockaddr reads what the kernel wrote to rsa. A Unix-domain path
 // equal to *cache reuses the cached string, so a datagram socket that hears
 // from the same peer again allocates nothing.
@@ -30,29 +28,7 @@ func decodeSockaddr(rsa *unix.RawSockaddrAny, salen uint32, cache *string) Addr 
 		return Addr{ap: netipAddrPort6(sa.Addr, sa.Scope_id, ntohs(sa.Port))}
 	case unix.AF_UNIX:
 		sa := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
-		n := int(salen) - sunPathOffset
-		if n <= 0 {
-			return Addr{unix: true}
-		}
-		n = min(n, len(sa.Path))
-		b := unsafe.Slice((*byte)(unsafe.Pointer(&sa.Path[0])), n)
-		if abstractUnixPaths && b[0] == 0 {
-			b[0] = '@' // abstract namespace, written as x/sys does
-		} else {
-			for i, c := range b {
-				if c == 0 {
-					b = b[:i]
-					break
-				}
-			}
-		}
-		if cache == nil {
-			return UnixAddr(string(b))
-		}
-		if string(b) != *cache {
-			*cache = string(b)
-		}
-		return UnixAddr(*cache)
+		return decodeUnixPath(sunPath(sa), int(salen), cache)
 	}
 	return Addr{}
 }
@@ -63,22 +39,12 @@ func encodeSockaddr(a Addr, rsa *unix.RawSockaddrAny) (uint32, error) {
 	switch {
 	case a.IsUnix():
 		sa := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
-		p := a.path
-		if p == "" || len(p) > len(sa.Path) {
-			return 0, ErrInvalidAddress
+		l, err := encodeUnixPath(sunPath(sa), a.path)
+		if err != nil {
+			return 0, err
 		}
 		sa.Family = unix.AF_UNIX
-		for i := 0; i < len(p); i++ {
-			sa.Path[i] = int8(p[i])
-		}
-		l := len(p)
-		if abstractUnixPaths && p[0] == '@' {
-			sa.Path[0] = 0
-		} else if l < len(sa.Path) {
-			sa.Path[l] = 0
-			l++
-		}
-		n = uint32(sunPathOffset + l)
+		n = uint32(l)
 	case !a.ap.IsValid():
 		return 0, ErrInvalidAddress
 	case a.ap.Addr().Is4():
@@ -98,15 +64,7 @@ func encodeSockaddr(a Addr, rsa *unix.RawSockaddrAny) (uint32, error) {
 	return n, nil
 }
 
-// ntohs and htons convert the port field, which holds network byte order.
-func ntohs(p uint16) uint16 {
-	b := (*[2]byte)(unsafe.Pointer(&p))
-	return uint16(b[0])<<8 | uint16(b[1])
-}
-
-func htons(p uint16) uint16 {
-	var r uint16
-	b := (*[2]byte)(unsafe.Pointer(&r))
-	b[0], b[1] = byte(p>>8), byte(p)
-	return r
+// sunPath is sa's path field as bytes (int8 on some systems).
+func sunPath(sa *unix.RawSockaddrUnix) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(&sa.Path[0])), len(sa.Path))
 }

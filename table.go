@@ -102,3 +102,25 @@ func (t *table[T]) each(fn func(h handle, e *entry[T])) {
 		}
 	}
 }
+
+// addRef adds a reference to the live entry h of kind k, if there is one.
+func (t *table[T]) addRef(h handle, k kind) {
+	if e := t.get(h, k); e != nil {
+		e.refs++
+	}
+}
+
+// releaseRef drops a reference to the live entry h of kind k; the last
+// one hands the entry to free. It reports whether the entry is still
+// alive: false when this call freed it or h was not live.
+func (t *table[T]) releaseRef(h handle, k kind, free func(handle, *entry[T])) bool {
+	e := t.get(h, k)
+	if e == nil {
+		return false
+	}
+	if e.refs--; e.refs > 0 {
+		return true
+	}
+	free(h, e)
+	return false
+}

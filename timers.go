@@ -21,7 +21,10 @@ type timerObj struct {
 	heapIdx int32 // position in loop.timerHeap, -1 when not armed
 	round   uint32
 	cb      TimerCallback
-	fn      func() // an internal timer's action; it is no waiter
+	// fn is an internal timer's action, which reports whether it ran
+	// callbacks of the user's (for ProcessEvents' ExitIdle); such a timer
+	// is no waiter.
+	fn func() bool
 }
 
 type timerRef struct {
@@ -181,8 +184,9 @@ func (l *loop) timerRelease(h handle) bool {
 }
 
 // newInternalTimer creates a timer of the driver's own, running fn when it
-// fires; it is armed with timerSet, and freed with freeInternalTimer.
-func (l *loop) newInternalTimer(fn func()) handle {
+// fires; it is armed with timerSet, and freed with freeInternalTimer. fn
+// reports whether it ran callbacks of the user's.
+func (l *loop) newInternalTimer(fn func() bool) handle {
 	h, e := l.timers.alloc(kindInternalTimer)
 	if e == nil {
 		return 0
@@ -236,10 +240,12 @@ func (l *loop) fireTimers(now int64) bool {
 			}
 		}
 		if fn := e.v.fn; fn != nil {
+			// The driver's own work: an event for ProcessEvents to report
+			// only if it ran callbacks.
 			l.depth++
-			fn()
+			fired = fn() || fired
 			l.depth--
-			continue // the driver's own work: not an event for ProcessEvents to report
+			continue
 		}
 		fired = true
 		if cb := e.v.cb; cb != nil {

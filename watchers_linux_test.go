@@ -18,7 +18,7 @@ func TestWatcherOverflowReported(t *testing.T) {
 		t.Skipf("inotify queue limit unknown or too large: %q", raw)
 	}
 	forEachDriver(t, func(t *testing.T, d *Driver) {
-		dir := t.TempDir()
+		dir := tempDir(t)
 		id, log := watch(t, d, dir, false)
 		// Writes alternating between two files are not coalesced.
 		var files [2]*os.File

@@ -1,14 +1,9 @@
-//go:build unix
-
 package eventcore
 
 import (
 	"bytes"
-	"errors"
 	"math/rand/v2"
 	"net"
-	"slices"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -16,10 +11,11 @@ import (
 // Hostile peers: resets, stalls, drips and floods. The loop must report
 // each as a status, lose no data that did arrive, and keep serving.
 
-// resetFD makes closing fd send a reset instead of an orderly end.
-func resetFD(t *testing.T, fd int) {
+// resetFD makes closing the driver's socket h send a reset instead of an
+// orderly end.
+func resetFD(t *testing.T, d *Driver, h StreamSocket) {
 	t.Helper()
-	if err := syscall.SetsockoptLinger(fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0}); err != nil {
+	if err := resetOnClose(uintptr(d.l.fdEntry(h.h).v.fd)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -34,13 +30,13 @@ func TestPeerResetDuringLargeWrite(t *testing.T) {
 		var r ioResult
 		s.Read(srv, make([]byte, 1<<16), IOModeAll, r.cb)
 		runUntil(t, d, "some data", func() bool { return r.done })
-		resetFD(t, int(d.l.fdEntry(srv.h).v.fd))
+		resetFD(t, d, srv)
 		s.ReleaseRef(srv)
 		runUntil(t, d, "the write to fail", func() bool { return w.done })
 		if w.status != IOStatusDisconnected || w.n < 1<<16 || w.n >= 64<<20 {
 			t.Fatalf("write to a reset peer: %+v", w)
 		}
-		if err := d.LastError(c); !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
+		if err := d.LastError(c); !isAny(err, errPeerReset) {
 			t.Fatalf("LastError %v", err)
 		}
 		if st := s.ConnectionState(c); st != ConnectionClosed {
@@ -152,21 +148,19 @@ func TestConnectionFlood(t *testing.T) {
 			})
 		})
 		addr, _ := s.LocalAddress(lst)
-		port := int(addr.Port())
 		const flood = 1000
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			sa := &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}
 			for i := range flood {
-				fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+				conn, err := net.Dial("tcp", addr.String())
 				if err != nil {
 					continue
 				}
-				if syscall.Connect(fd, sa) == nil && i%3 == 0 {
-					syscall.SetsockoptLinger(fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1, Linger: 0})
+				if i%3 == 0 {
+					conn.(*net.TCPConn).SetLinger(0) // closing resets
 				}
-				syscall.Close(fd)
+				conn.Close()
 			}
 		}()
 		runUntil(t, d, "the flood", func() bool {
@@ -196,91 +190,4 @@ func TestConnectionFlood(t *testing.T) {
 		}
 		t.Logf("%d connections accepted: %d flooding ones and one well-behaved", accepted, flood)
 	})
-}
-
-// A peer that sends TCP urgent data: a read stops short at the urgent mark
-// with data still queued behind it, so that short read must not be taken
-// for an empty socket (the loop would then wait for a readiness event that
-// never comes: the data is already there).
-func TestPeerSendsUrgentData(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *Driver) {
-		s := d.Sockets()
-		srv, fd := rawPeer(t, d)
-		defer syscall.Close(fd)
-		buf := make([]byte, 100)
-		var got []byte
-		var r ioResult
-		var read func(StreamSocket, IOStatus, int)
-		read = func(c StreamSocket, st IOStatus, n int) {
-			r.cb(c, st, n)
-			got = append(got, buf[:n]...)
-			if st == IOStatusOK && len(got) < 5 {
-				s.Read(srv, buf, IOModeOnce, read)
-			}
-		}
-		// Pending before anything arrives, so that the whole burst comes
-		// in one readiness event and the first read meets the mark.
-		s.Read(srv, buf, IOModeOnce, read)
-		runFor(d, 5*time.Millisecond)
-		for _, m := range []struct {
-			b     string
-			flags int
-		}{{"abc", 0}, {"!", syscall.MSG_OOB}, {"de", 0}} {
-			if err := syscall.Sendto(fd, []byte(m.b), m.flags, nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-		time.Sleep(10 * time.Millisecond) // let loopback deliver it all
-		runUntil(t, d, "the data after the urgent mark", func() bool { return len(got) >= 5 || (r.done && r.status != IOStatusOK) })
-		if string(got) != "abcde" {
-			t.Fatalf("read %q (last %+v), want %q: the urgent byte is out of band", got, r, "abcde")
-		}
-		s.ReleaseRef(srv)
-	})
-}
-
-// A peer that sends data and ends the connection at once: the data and the
-// end come in one readiness event, and the read that takes the data stops
-// short at the end. That short read must not be taken for an empty socket:
-// the next read must find the end (or the reset) without another event.
-func TestPeerEndsRightAfterData(t *testing.T) {
-	ends := []struct {
-		name string
-		end  func(t *testing.T, fd int)
-		want []IOStatus
-	}{
-		{"shutdown", func(_ *testing.T, fd int) { syscall.Shutdown(fd, syscall.SHUT_WR) }, []IOStatus{IOStatusDisconnected}},
-		{"close", func(_ *testing.T, fd int) { syscall.Close(fd) }, []IOStatus{IOStatusDisconnected}},
-		{"reset", func(t *testing.T, fd int) { resetFD(t, fd); syscall.Close(fd) }, []IOStatus{IOStatusDisconnected, IOStatusError}},
-	}
-	for _, end := range ends {
-		t.Run(end.name, func(t *testing.T) {
-			forEachDriver(t, func(t *testing.T, d *Driver) {
-				s := d.Sockets()
-				srv, fd := rawPeer(t, d)
-				buf := make([]byte, 100)
-				var first, second ioResult
-				s.Read(srv, buf, IOModeOnce, first.cb) // pending before anything arrives
-				runFor(d, 5*time.Millisecond)
-				if _, err := syscall.Write(fd, []byte("abc")); err != nil {
-					t.Fatal(err)
-				}
-				end.end(t, fd)
-				if end.name == "shutdown" {
-					defer syscall.Close(fd)
-				}
-				time.Sleep(10 * time.Millisecond) // let loopback deliver both
-				runUntil(t, d, "the data", func() bool { return first.done })
-				if first.status != IOStatusOK || string(buf[:first.n]) != "abc" {
-					t.Fatalf("first read %+v %q, want the data", first, buf[:first.n])
-				}
-				s.Read(srv, buf, IOModeOnce, second.cb)
-				runUntil(t, d, "the end after the data", func() bool { return second.done })
-				if !slices.Contains(end.want, second.status) {
-					t.Fatalf("second read %+v, want one of %v", second, end.want)
-				}
-				s.ReleaseRef(srv)
-			})
-		})
-	}
 }

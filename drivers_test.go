@@ -1,5 +1,3 @@
-//go:build unix
-
 package eventcore
 
 import (
@@ -9,21 +7,23 @@ import (
 )
 
 // The platform's default driver comes first and is what New picks; poll
-// is available on every POSIX system.
+// is available on every POSIX system, winapi is Windows's only driver.
 func TestDefaultDriver(t *testing.T) {
-	want := "poll"
+	want, also := "poll", "poll"
 	switch runtime.GOOS {
 	case "linux":
 		want = "epoll"
 	case "darwin", "dragonfly", "freebsd", "netbsd", "openbsd":
 		want = "kqueue"
+	case "windows":
+		want, also = "winapi", "winapi"
 	}
 	names := Drivers()
 	if len(names) == 0 || names[0] != want {
 		t.Fatalf("Drivers() = %v, want %q first", names, want)
 	}
-	if !slices.Contains(names, "poll") {
-		t.Errorf("Drivers() = %v, without poll", names)
+	if !slices.Contains(names, also) {
+		t.Errorf("Drivers() = %v, without %s", names, also)
 	}
 	t.Setenv("EVENTCORE_DRIVER", "")
 	d, err := New()

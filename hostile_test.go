@@ -1,5 +1,3 @@
-//go:build unix
-
 package eventcore
 
 import (
@@ -37,7 +35,7 @@ type liveSet map[reflect.Type]reflect.Value
 func makeLiveSet(t *testing.T, d *Driver) liveSet {
 	t.Helper()
 	s := d.Sockets()
-	dir := t.TempDir()
+	dir := tempDir(t)
 	c, srv := streamPair(t, d, MustParseAddr("127.0.0.1:0"))
 	s.ReleaseRef(srv)
 	lst, err := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenDefaults, func(StreamListener, StreamSocket, Addr) {})
@@ -49,7 +47,7 @@ func makeLiveSet(t *testing.T, d *Driver) liveSet {
 	d.Timers().Set(tm, time.Hour, 0)
 	ev := d.Events().Create()
 	ew := d.Events().Wait(ev, func(EventID) {})
-	sig, err := d.Signals().Listen(syscall.SIGWINCH, func(SignalID, SignalStatus, os.Signal) {})
+	sig, err := d.Signals().Listen(quietSignal, func(SignalID, SignalStatus, os.Signal) {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,15 +55,18 @@ func makeLiveSet(t *testing.T, d *Driver) liveSet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, _ := adoptPipe(t, d)
 	w, err := d.Watchers().WatchDirectory(dir, false, func(WatcherID, FileChange) {})
 	if err != nil {
 		t.Fatal(err)
 	}
-	proc, err := d.Processes().Spawn([]string{"sleep", "60"}, RedirectNone, RedirectNone, RedirectNone, nil, 0, "")
+	// The child's stdin is the live pipe: Windows cannot adopt an
+	// anonymous one.
+	args, env := sleeper()
+	proc, err := d.Processes().Spawn(args, RedirectPipe, RedirectNone, RedirectNone, env, 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	r := proc.Stdin
 	pw := d.Processes().Wait(proc.ID, func(ProcessID, int) {})
 	lk := d.DNS().LookupHost("eventcore-hostile.invalid", func(DNSLookupID, DNSStatus, []Addr) {})
 	set := liveSet{}

@@ -1,0 +1,96 @@
+//go:build unix
+
+package eventcore
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// Directory watchers on readiness drivers. The handle table, reference
+// counting and reporting are here, shared by the two mechanisms that find
+// the changes: inotify (Linux, watchers_inotify.go) and snapshots compared
+// when kqueue reports a change or on a timer (watchers_scan.go).
+// sysWatchStart, one per system, picks the mechanism of each watcher.
+// watchState and watcherObj are defined per system too, each made of the
+// common part below and what inotify needs on Linux.
+
+// watcherCommon is the part of watcherObj every system has.
+type watcherCommon struct {
+	base      string
+	recursive bool
+	cb        FileChangesCallback
+	ended     bool
+	scan      *scanWatch // the snapshot watcher; nil when inotify serves it
+}
+
+func (l *loop) initWatchState() { l.initScanState() }
+
+func (l *loop) watchDirectory(base string, recursive bool, cb FileChangesCallback) (handle, error) {
+	if l.disposed {
+		return 0, ErrDisposed
+	}
+	if cb == nil {
+		return 0, ErrNotSupported
+	}
+	h, e := l.watchers.alloc(kindWatcher)
+	if e == nil {
+		return 0, ErrTooManyHandles
+	}
+	e.v = watcherObj{watcherCommon: watcherCommon{base: filepath.Clean(base), recursive: recursive, cb: cb}}
+	if err := l.sysWatchStart(h, e); err != nil {
+		l.watchers.release(h, e)
+		return 0, &os.PathError{Op: "watch", Path: base, Err: err}
+	}
+	l.waiters++
+	return h, nil
+}
+
+// watchReport calls watcher h's callback with c, unless the watcher is gone
+// or has ended. After it, the caller must look its watcher up again: the
+// callback may have released it.
+func (l *loop) watchReport(h handle, c FileChange) {
+	e := l.watchers.get(h, kindWatcher)
+	if e == nil || e.v.ended {
+		return
+	}
+	c.BaseDirectory = e.v.base
+	l.reports++
+	l.depth++
+	e.v.cb(WatcherID{h}, c)
+	l.depth--
+}
+
+// watching returns watcher h if it is still live and watching.
+func (l *loop) watching(h handle) *entry[watcherObj] {
+	if e := l.watchers.get(h, kindWatcher); e != nil && !e.v.ended {
+		return e
+	}
+	return nil
+}
+
+// watchBaseGone reports that watcher h's directory went away, and ends it.
+func (l *loop) watchBaseGone(h handle) {
+	l.watchReport(h, FileChange{Kind: FileChangeRemoved, IsDirectory: true})
+	if e := l.watchers.get(h, kindWatcher); e != nil {
+		l.watchEnd(h, e)
+	}
+}
+
+// watchEnd stops a watcher for good; its handle stays until released.
+func (l *loop) watchEnd(h handle, e *entry[watcherObj]) {
+	if e.v.ended {
+		return
+	}
+	l.sysWatchStop(h, e)
+	e.v.ended = true
+	l.waiters--
+}
+
+// watchFree stops the watcher and frees its entry.
+func (l *loop) watchFree(h handle, e *entry[watcherObj]) {
+	l.watchEnd(h, e)
+	l.watchers.release(h, e)
+}
+
+func (l *loop) disposeWatchers() { l.watchers.each(l.watchFree) }
