@@ -67,36 +67,54 @@ func TestAllocsDatagram(t *testing.T) {
 	})
 }
 
+// noAllocs runs cycle until the tables and buffers it uses have grown to
+// their steady size, then fails t if a cycle allocates; done frees what
+// the cycle's setup made.
+func noAllocs(t *testing.T, what string, cycle, done func()) {
+	t.Helper()
+	for range 300 {
+		cycle()
+	}
+	if n := testing.AllocsPerRun(300, cycle); n != 0 {
+		t.Errorf("%s: %v allocations", what, n)
+	}
+	done()
+}
+
 func TestAllocsAccept(t *testing.T) {
 	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
-		s := d.Sockets()
-		accepted := 0
-		acb := func(_ StreamListener, c StreamSocket, _ Addr) { accepted++; s.ReleaseRef(c) }
-		lst, err := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenDefaults, acb)
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := mustLocal(t, s, lst).Port()
-		cycle := func() {
-			// The client side uses plain system calls, so that only the
-			// driver's accept path is measured.
-			fd := rawSocket(t, sockStream)
-			rawConnect(fd, port)
-			want := accepted + 1
-			for accepted < want {
-				d.Core().ProcessEvents(hangLimit)
-			}
-			rawClose(fd)
-		}
-		for range 300 { // grow the tables to their steady size
-			cycle()
-		}
-		if n := testing.AllocsPerRun(300, cycle); n != 0 {
-			t.Errorf("accept+release: %v allocations", n)
-		}
-		s.ReleaseRef(lst)
+		cycle, done := setupAccept(t, d)
+		noAllocs(t, "accept+release", cycle, done)
 	})
+}
+
+// setupAccept: one connection accepted and released. The client side uses
+// plain system calls, so that only the driver's accept path is measured.
+func setupAccept(tb testing.TB, d *Driver) (cycle, done func()) {
+	s := d.Sockets()
+	accepted := 0
+	acb := func(_ StreamListener, c StreamSocket, _ Addr) { accepted++; s.ReleaseRef(c) }
+	lst, err := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenDefaults, acb)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a, err := s.LocalAddress(lst)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cycle = func() {
+		fd := rawSocket(tb, sockStream)
+		if err := rawConnect(fd, a.Port()); err != nil {
+			tb.Fatal(err)
+		}
+		want := accepted + 1
+		for accepted < want {
+			d.Core().ProcessEvents(hangLimit)
+		}
+		rawClose(fd)
+	}
+	return cycle, func() { s.ReleaseRef(lst) }
 }
 
 func TestAllocsTimers(t *testing.T) {
@@ -128,24 +146,26 @@ func TestAllocsTimers(t *testing.T) {
 func TestAllocsEvents(t *testing.T) {
 	skipUnderRace(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
-		evs := d.Events()
-		ev := evs.Create()
-		woken := false
-		cb := func(EventID) { woken = true }
-		cycle := func() {
-			woken = false
-			evs.Wait(ev, cb)
-			evs.Trigger(ev, false)
-			for !woken {
-				d.Core().ProcessEvents(hangLimit)
-			}
-		}
-		cycle()
-		if n := testing.AllocsPerRun(1000, cycle); n != 0 {
-			t.Errorf("event wait+trigger: %v allocations", n)
-		}
-		evs.ReleaseRef(ev)
+		cycle, done := setupEventTrigger(t, d)
+		noAllocs(t, "event wait+trigger", cycle, done)
 	})
+}
+
+// setupEventTrigger: an event waited for, triggered, and its callback run.
+func setupEventTrigger(_ testing.TB, d *Driver) (cycle, done func()) {
+	evs := d.Events()
+	ev := evs.Create()
+	woken := false
+	cb := func(EventID) { woken = true }
+	cycle = func() {
+		woken = false
+		evs.Wait(ev, cb)
+		evs.Trigger(ev, false)
+		for !woken {
+			d.Core().ProcessEvents(hangLimit)
+		}
+	}
+	return cycle, func() { evs.ReleaseRef(ev) }
 }
 
 func TestAllocsFile(t *testing.T) {

@@ -112,26 +112,6 @@ func setupStreamWrite(tb testing.TB, d *Driver) (func(), func()) {
 	return cycle, func() { s.ReleaseRef(conn); unix.Close(fd) }
 }
 
-func setupAccept(tb testing.TB, d *Driver) (func(), func()) {
-	s := d.Sockets()
-	accepted := 0
-	acb := func(_ StreamListener, c StreamSocket, _ Addr) { accepted++; s.ReleaseRef(c) }
-	lst, err := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenDefaults, acb)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sa := listenAddr(tb, d, lst)
-	cycle := func() {
-		fd := plainDial(tb, sa)
-		want := accepted + 1
-		for accepted < want {
-			d.Core().ProcessEvents(hangLimit)
-		}
-		unix.Close(fd)
-	}
-	return cycle, func() { s.ReleaseRef(lst) }
-}
-
 func setupTimerRearm(tb testing.TB, d *Driver) (func(), func()) {
 	tm := d.Timers()
 	// Among other armed timers, as a server's idle timeouts are.
@@ -152,22 +132,6 @@ func setupTimerRearm(tb testing.TB, d *Driver) (func(), func()) {
 			tm.ReleaseRef(o)
 		}
 	}
-}
-
-func setupEventTrigger(tb testing.TB, d *Driver) (func(), func()) {
-	evs := d.Events()
-	ev := evs.Create()
-	woken := false
-	cb := func(EventID) { woken = true }
-	cycle := func() {
-		woken = false
-		evs.Wait(ev, cb)
-		evs.Trigger(ev, false)
-		for !woken {
-			d.Core().ProcessEvents(hangLimit)
-		}
-	}
-	return cycle, func() { evs.ReleaseRef(ev) }
 }
 
 func setupDatagramReceive(tb testing.TB, d *Driver) (func(), func()) {
@@ -199,13 +163,7 @@ func TestAllocsHotPaths(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		for _, hp := range hotPaths {
 			cycle, done := hp.setup(t, d)
-			for range 300 { // grow tables and buffers to their steady size
-				cycle()
-			}
-			if n := testing.AllocsPerRun(300, cycle); n != 0 {
-				t.Errorf("%s: %v allocations", hp.name, n)
-			}
-			done()
+			noAllocs(t, hp.name, cycle, done)
 		}
 	})
 }
