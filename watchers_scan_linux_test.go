@@ -216,7 +216,11 @@ func TestProcessRefusedReapedElsewhere(t *testing.T) {
 			return syscall.ESRCH
 		}
 		pr := d.Processes()
-		proc, err := pr.Spawn([]string{"sh", "-c", "exit 4"}, RedirectNone, RedirectNone, RedirectNone, nil, 0, "")
+		// The child lives a moment, so that it is refuseExit that reaps it:
+		// one already a zombie when the watch starts is refused at once
+		// and reaped by the loop, with its code (a flaky failure under
+		// load).
+		proc, err := pr.Spawn([]string{"sh", "-c", "sleep 0.2; exit 4"}, RedirectNone, RedirectNone, RedirectNone, nil, 0, "")
 		if err != nil {
 			t.Fatalf("Spawn of a child reaped elsewhere: %v", err)
 		}
