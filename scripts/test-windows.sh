@@ -4,7 +4,7 @@
 #
 #   scripts/test-windows.sh                 # every package
 #   scripts/test-windows.sh -run TestUI -v  # extra arguments go to go test
-#   scripts/test-windows.sh -run XXX -fuzz FuzzLoop -fuzztime 30s .
+#   scripts/test-windows.sh -run XXX -fuzz FuzzLoop -fuzztime 2000x .
 #
 # Needs Go, Wine 8 or newer (Debian: wine64) and the MinGW-w64 C compiler
 # (Debian: gcc-mingw-w64-x86-64), which builds the small ProcessPrng DLL

@@ -97,6 +97,16 @@ func main() {
 		groups["http"] = groups["http"] && haveWrk()
 	}
 
+	// The outputs' folders are made before the run, not after it: a full
+	// run takes a quarter of an hour.
+	for _, out := range []string{*jsonOut, *report} {
+		if out != "" {
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				log.Fatal(err)
+			}
+		}
+	}
+
 	started := time.Now()
 	loadStart := loadAvg()
 	dir, err := os.MkdirTemp("", "eventcore-bench-")
