@@ -254,13 +254,14 @@ func (l *loop) sysDispose() {
 type opKind uint8
 
 const (
-	opReadWait  opKind = iota // zero-byte receive: completes when data can be read
-	opSend                    // WSASend or WSASendTo of what send did not take
-	opAccept                  // AcceptEx
-	opConnect                 // ConnectEx
-	opFileRead                // ReadFileEx
-	opFileWrite               // WriteFileEx
-	opWatch                   // ReadDirectoryChangesW
+	opReadWait    opKind = iota // zero-byte receive: completes when data can be read
+	opSend                      // WSASend or WSASendTo of what send did not take
+	opAccept                    // AcceptEx
+	opConnect                   // ConnectEx
+	opFileRead                  // ReadFileEx
+	opFileWrite                 // WriteFileEx
+	opWatch                     // ReadDirectoryChangesW
+	opWatchParent               // ReadDirectoryChangesW on a watched directory's parent
 )
 
 // winOp is one operation handed to the kernel. ov must stay the first

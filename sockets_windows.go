@@ -307,6 +307,8 @@ func (l *loop) finishOp(op *winOp) bool {
 		return l.fileDone(op)
 	case opWatch:
 		return l.watchDone(op)
+	case opWatchParent:
+		return l.watchParentDone(op)
 	}
 	e := l.fdEntry(op.h)
 	if op.h == 0 || e == nil {

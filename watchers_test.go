@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
 
@@ -163,9 +162,6 @@ func TestWatcherBaseRemoved(t *testing.T) {
 
 func TestWatcherBaseMoved(t *testing.T) {
 	checkNoFDLeak(t)
-	if runtime.GOOS == "windows" {
-		t.Skip("ReadDirectoryChangesW does not report a rename of the watched directory itself to its watcher")
-	}
 	forEachDriverAnd(t, watcherStandIns, func(t *testing.T, d *Driver) {
 		parent := tempDir(t)
 		dir := filepath.Join(parent, "watched")

@@ -17,31 +17,39 @@ import (
 // recursive watcher follows new and moved sub-directories with no work of
 // its own. A removed entry cannot be looked at any more, so whether it was
 // a directory comes from the set of directories the watcher knows (seen at
-// the start, and added since).
+// the start, and added since). Windows tells a watcher nothing of its own
+// directory being renamed or removed, so a second, non-recursive read on
+// the parent directory listens for the watched directory's name going
+// away.
 
 type watcherObj struct {
 	dh        windows.Handle // the directory, opened for listing
 	base      string
 	recursive bool
 	cb        FileChangesCallback
-	buf       []byte // what ReadDirectoryChangesW fills
-	op        *winOp // the read in flight
-	watching  bool   // counts as a waiter
+	buf       []byte         // what ReadDirectoryChangesW fills
+	op        *winOp         // the read in flight
+	ph        windows.Handle // the parent directory, InvalidHandle if not watched
+	pop       *winOp         // the read in flight on the parent
+	pbuf      []byte
+	watching  bool // counts as a waiter
 	dirs      map[string]bool
 }
 
 const (
-	fileListDirectory     = 0x1
-	fileNotifyAll         = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x40 // names, attributes, size, last write, creation
-	fileActionAdded       = 1
-	fileActionRemoved     = 2
-	fileActionModified    = 3
-	fileActionRenamedOld  = 4
-	fileActionRenamedNew  = 5
-	watchBufferSize       = 64 << 10
-	errNotifyEnumDir      = windows.ERROR_NOTIFY_ENUM_DIR
-	errorDeletePending    = 303
-	fileNotifyHeaderBytes = 12
+	fileListDirectory       = 0x1
+	fileNotifyAll           = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x40 // names, attributes, size, last write, creation
+	fileActionAdded         = 1
+	fileActionRemoved       = 2
+	fileActionModified      = 3
+	fileActionRenamedOld    = 4
+	fileActionRenamedNew    = 5
+	watchBufferSize         = 64 << 10
+	watchParentBufferSize   = 4 << 10
+	fileNotifyChangeDirName = 0x2
+	errNotifyEnumDir        = windows.ERROR_NOTIFY_ENUM_DIR
+	errorDeletePending      = 303
+	fileNotifyHeaderBytes   = 12
 )
 
 var procReadDirectoryChanges = modkernel32.NewProc("ReadDirectoryChangesW")
@@ -72,7 +80,7 @@ func (l *loop) watchDirectory(path string, recursive bool, cb FileChangesCallbac
 		windows.CloseHandle(dh)
 		return 0, ErrTooManyHandles
 	}
-	e.v = watcherObj{dh: dh, base: path, recursive: recursive, cb: cb, buf: make([]byte, watchBufferSize), dirs: map[string]bool{}}
+	e.v = watcherObj{dh: dh, ph: windows.InvalidHandle, base: path, recursive: recursive, cb: cb, buf: make([]byte, watchBufferSize), dirs: map[string]bool{}}
 	filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || p == path {
 			return nil
@@ -91,28 +99,117 @@ func (l *loop) watchDirectory(path string, recursive bool, cb FileChangesCallbac
 		l.watchers.release(h, e)
 		return 0, &os.PathError{Op: "watch", Path: path, Err: err}
 	}
+	l.watchParent(h, e)
 	e.v.watching = true
 	l.waiters++
 	return h, nil
 }
 
+// watchParent starts listening on the parent directory for the watched
+// directory's name going away. Without a parent (a drive's root), or
+// without access to it, the watcher goes on without.
+func (l *loop) watchParent(h handle, e *entry[watcherObj]) {
+	parent := filepath.Dir(e.v.base)
+	p, err := windows.UTF16PtrFromString(parent)
+	if parent == e.v.base || err != nil {
+		return
+	}
+	ph, err := windows.CreateFile(p, fileListDirectory,
+		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE, nil, windows.OPEN_EXISTING,
+		windows.FILE_FLAG_BACKUP_SEMANTICS|windows.FILE_FLAG_OVERLAPPED, 0)
+	if err != nil {
+		return
+	}
+	e.v.ph, e.v.pbuf = ph, make([]byte, watchParentBufferSize)
+	if e.v.pop, err = l.readChanges(h, opWatchParent, ph, e.v.pbuf, false, fileNotifyChangeDirName); err != nil {
+		windows.CloseHandle(ph)
+		e.v.ph = windows.InvalidHandle
+	}
+}
+
 // watchRead leaves a ReadDirectoryChangesW waiting for the next changes.
 func (l *loop) watchRead(h handle, e *entry[watcherObj]) error {
-	op := l.newOp(h, opWatch)
-	op.keep = e.v.buf
+	op, err := l.readChanges(h, opWatch, e.v.dh, e.v.buf, e.v.recursive, fileNotifyAll)
+	if err == nil {
+		e.v.op = op
+	}
+	return err
+}
+
+// readChanges starts an overlapped ReadDirectoryChangesW on directory dh
+// into buf, completed as an op of kind k for watcher h.
+func (l *loop) readChanges(h handle, k opKind, dh windows.Handle, buf []byte, subtree bool, filter uint32) (*winOp, error) {
+	op := l.newOp(h, k)
+	op.keep = buf
 	sub := uintptr(0)
-	if e.v.recursive {
+	if subtree {
 		sub = 1
 	}
-	r, _, err := syscall.SyscallN(procReadDirectoryChanges.Addr(), uintptr(e.v.dh), uintptr(unsafe.Pointer(&e.v.buf[0])),
-		uintptr(len(e.v.buf)), sub, fileNotifyAll, 0, uintptr(unsafe.Pointer(&op.ov)), completionRoutine)
+	r, _, err := syscall.SyscallN(procReadDirectoryChanges.Addr(), uintptr(dh), uintptr(unsafe.Pointer(&buf[0])),
+		uintptr(len(buf)), sub, uintptr(filter), 0, uintptr(unsafe.Pointer(&op.ov)), completionRoutine)
 	if r == 0 {
 		l.putOp(op)
-		return errnoErr(err)
+		return nil, errnoErr(err)
 	}
 	l.started(op)
-	e.v.op = op
-	return nil
+	return op, nil
+}
+
+// watchParentDone looks for the watched directory's name among the names
+// that went away from its parent, and reads on.
+func (l *loop) watchParentDone(op *winOp) bool {
+	e := l.watchers.get(op.h, kindWatcher)
+	h, n, status := op.h, int(op.n), op.err
+	l.putOp(op)
+	if e == nil || !e.v.watching || e.v.pop != op {
+		return false
+	}
+	e.v.pop = nil
+	name := filepath.Base(e.v.base)
+	gone := status != 0 || n == 0 // failed or overflowed: look at the base itself
+	for b := e.v.pbuf[:n]; !gone && len(b) >= fileNotifyHeaderBytes; {
+		next, action, rec := notifyRecord(b)
+		if rec == "" {
+			break
+		}
+		gone = (action == fileActionRemoved || action == fileActionRenamedOld) && strings.EqualFold(rec, name)
+		if next == 0 || int(next) > len(b) {
+			break
+		}
+		b = b[next:]
+	}
+	if gone && !l.sameDirectory(e) {
+		l.watchEnd(h, e, windows.ERROR_FILE_NOT_FOUND)
+		return true
+	}
+	if status != 0 {
+		return false // the parent went away too: the base's own read will tell
+	}
+	if e.v.pop, _ = l.readChanges(h, opWatchParent, e.v.ph, e.v.pbuf, false, fileNotifyChangeDirName); e.v.pop == nil {
+		windows.CloseHandle(e.v.ph)
+		e.v.ph = windows.InvalidHandle
+	}
+	return false
+}
+
+// sameDirectory reports whether the watched path still names the directory
+// the watcher has open: after a rename, another may stand at the path.
+func (l *loop) sameDirectory(e *entry[watcherObj]) bool {
+	p, err := windows.UTF16PtrFromString(e.v.base)
+	if err != nil {
+		return false
+	}
+	fh, err := windows.CreateFile(p, 0, windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE,
+		nil, windows.OPEN_EXISTING, windows.FILE_FLAG_BACKUP_SEMANTICS, 0)
+	if err != nil {
+		return false
+	}
+	defer windows.CloseHandle(fh)
+	var a, b windows.ByHandleFileInformation
+	if windows.GetFileInformationByHandle(fh, &a) != nil || windows.GetFileInformationByHandle(e.v.dh, &b) != nil {
+		return true // cannot tell: keep watching
+	}
+	return a.VolumeSerialNumber == b.VolumeSerialNumber && a.FileIndexHigh == b.FileIndexHigh && a.FileIndexLow == b.FileIndexLow
 }
 
 // watchDone delivers the changes a completed read reports, and reads on.
@@ -147,17 +244,27 @@ func (l *loop) watchDone(op *winOp) bool {
 	return true
 }
 
+// notifyRecord decodes the FILE_NOTIFY_INFORMATION record at the start of
+// b: the offset of the next one (0 for none), the action and the name,
+// "" if the record is cut short.
+func notifyRecord(b []byte) (next, action uint32, name string) {
+	next = *(*uint32)(unsafe.Pointer(&b[0]))
+	action = *(*uint32)(unsafe.Pointer(&b[4]))
+	nameLen := int(*(*uint32)(unsafe.Pointer(&b[8])))
+	if nameLen == 0 || fileNotifyHeaderBytes+nameLen > len(b) {
+		return 0, 0, ""
+	}
+	return next, action, windows.UTF16ToString(unsafe.Slice((*uint16)(unsafe.Pointer(&b[fileNotifyHeaderBytes])), nameLen/2))
+}
+
 // watchParse reports the FILE_NOTIFY_INFORMATION records in b.
 func (l *loop) watchParse(h handle, e *entry[watcherObj], b []byte) {
 	base := e.v.base
 	for len(b) >= fileNotifyHeaderBytes {
-		next := *(*uint32)(unsafe.Pointer(&b[0]))
-		action := *(*uint32)(unsafe.Pointer(&b[4]))
-		nameLen := int(*(*uint32)(unsafe.Pointer(&b[8])))
-		if fileNotifyHeaderBytes+nameLen > len(b) {
+		next, action, name := notifyRecord(b)
+		if name == "" {
 			return
 		}
-		name := windows.UTF16ToString(unsafe.Slice((*uint16)(unsafe.Pointer(&b[fileNotifyHeaderBytes])), nameLen/2))
 		rel := strings.ReplaceAll(name, `\`, "/")
 		ch := FileChange{BaseDirectory: base}
 		if i := strings.LastIndexByte(rel, '/'); i >= 0 {
@@ -224,9 +331,17 @@ func (l *loop) watchStop(e *entry[watcherObj]) {
 		e.v.op.h = 0
 		e.v.op = nil
 	}
+	if e.v.pop != nil {
+		e.v.pop.h = 0
+		e.v.pop = nil
+	}
 	if e.v.dh != windows.InvalidHandle {
 		windows.CloseHandle(e.v.dh) // cancels the read in flight
 		e.v.dh = windows.InvalidHandle
+	}
+	if e.v.ph != windows.InvalidHandle {
+		windows.CloseHandle(e.v.ph)
+		e.v.ph = windows.InvalidHandle
 	}
 }
 
