@@ -6,7 +6,13 @@ import (
 	"time"
 )
 
-// Infinite, passed to [Core.ProcessEvents], waits until an event arrives.
+// Infinite is the duration that never ends: passed to [Core.ProcessEvents]
+// it waits until an event arrives, and as a timeout or repeat of
+// [Timers.Set] it means never. The loop's clock counts nanoseconds from the
+// driver's creation in an int64, so it ends about 292 years later; every
+// duration the loop adds to it saturates there, so a duration that would
+// reach past the end (Infinite, or one close to it) behaves as Infinite,
+// never as a deadline that wrapped into the past.
 const Infinite = time.Duration(math.MaxInt64)
 
 // Core is the event loop itself: [Driver.Core] returns it.
@@ -27,12 +33,13 @@ func (c Core) WaiterCount() int { return c.l.waiters }
 // ProcessEvents runs the loop: it waits up to timeout for something to
 // happen, runs the callbacks of what did, and returns.
 //
-// A timeout of 0 only processes what is already pending; [Infinite] waits as
-// long as it takes. The result is ExitExited if Exit was called (before or
-// during the call; the flag is then cleared), ExitOutOfWaiters if
-// WaiterCount is (or dropped to) zero, ExitIdle if callbacks ran, and
-// ExitTimeout if the timeout elapsed with nothing to do. Functions queued by
-// RunInOwnerThread run first, even with no waiters.
+// A timeout of 0 (or a negative one, which counts as 0) only processes what
+// is already pending; [Infinite], like any timeout that would reach past the
+// end of the loop's clock, waits as long as it takes. The result is
+// ExitExited if Exit was called (before or during the call; the flag is then
+// cleared), ExitOutOfWaiters if WaiterCount is (or dropped to) zero, ExitIdle
+// if callbacks ran, and ExitTimeout if the timeout elapsed with nothing to
+// do. Functions queued by RunInOwnerThread run first, even with no waiters.
 //
 // On Windows it also dispatches the calling thread's window messages while
 // it waits, and a WM_QUIT makes it return ExitExited (see the package

@@ -137,7 +137,7 @@ func (l *loop) run(timeout time.Duration) ExitReason {
 	if l.waiters == 0 {
 		return ExitOutOfWaiters
 	}
-	start := l.now()
+	end := deadlineAfter(l.now(), timeout)
 	for {
 		now := l.now()
 		wait := time.Duration(0)
@@ -145,11 +145,7 @@ func (l *loop) run(timeout time.Duration) ExitReason {
 		// would hold back the return that reports them (and could wait
 		// forever for an event the callbacks were the last of).
 		if timeout > 0 && !got {
-			wait = l.nextTimerWait(now)
-			if timeout != Infinite {
-				wait = min(wait, timeout-time.Duration(now-start))
-			}
-			wait = max(wait, 0)
+			wait = min(l.nextTimerWait(now), waitUntil(now, end))
 		}
 		got = l.sysWait(wait) || got
 		got = l.drainCross() || got
@@ -157,7 +153,7 @@ func (l *loop) run(timeout time.Duration) ExitReason {
 		if l.exit.load() || l.waiters == 0 || got || l.disposed {
 			break
 		}
-		if timeout != Infinite && time.Duration(l.now()-start) >= timeout {
+		if l.now() >= end {
 			break
 		}
 	}

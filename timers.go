@@ -1,6 +1,9 @@
 package eventcore
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Timers are served by the loop itself: armed timers sit in a binary heap
 // ordered by deadline, and the loop's wait in the kernel times out at the
@@ -51,7 +54,14 @@ func (t Timers) Create() TimerID {
 // positive, every repeat after that (a periodic timer keeps its cadence: a
 // late firing does not shift the ones after it, and missed periods are
 // skipped, not fired in a burst). Setting an armed timer moves its deadline;
-// a pending Wait stays attached. A negative timeout counts as zero.
+// a pending Wait stays attached. A negative timeout counts as zero; a zero
+// or negative repeat makes a one-shot timer.
+//
+// [Infinite], like any duration that would reach past the end of the
+// loop's clock (see Infinite), means never: a timer set to expire after it
+// stays armed (pending, and counted by [Core.WaiterCount]) but does not
+// fire, and a periodic timer whose repeat is such a duration fires once,
+// after timeout, and then never again.
 // Set reports false if the handle is invalid.
 func (t Timers) Set(id TimerID, timeout, repeat time.Duration) bool {
 	return t.l.timerSet(id.h, kindTimer, timeout, repeat)
@@ -62,7 +72,7 @@ func (l *loop) timerSet(h handle, k kind, timeout, repeat time.Duration) bool {
 	if e == nil || l.disposed {
 		return false
 	}
-	when := l.now() + int64(max(timeout, 0))
+	when := deadlineAfter(l.now(), timeout)
 	e.v.repeat = int64(max(repeat, 0))
 	e.v.when = when
 	e.v.round = l.timerRound
@@ -205,12 +215,39 @@ func (l *loop) freeInternalTimer(h handle) {
 	}
 }
 
+// never is the deadline that does not come: the end of the loop's clock,
+// where deadlineAfter saturates.
+const never = math.MaxInt64
+
+// deadlineAfter is the loop-clock time d after now (a time on the loop's
+// clock, never negative). Every duration the API takes becomes a deadline
+// here: a negative d counts as zero, and one that would carry the deadline
+// past the end of the clock ([Infinite] among them) gives never.
+func deadlineAfter(now int64, d time.Duration) int64 {
+	switch {
+	case d <= 0:
+		return now
+	case int64(d) >= never-now:
+		return never
+	}
+	return now + int64(d)
+}
+
+// waitUntil is how long the loop may sleep from now until when: Infinite
+// if when is never, zero if it has passed.
+func waitUntil(now, when int64) time.Duration {
+	if when == never {
+		return Infinite
+	}
+	return time.Duration(max(when-now, 0))
+}
+
 // nextTimerWait is how long the loop may sleep before the earliest timer.
 func (l *loop) nextTimerWait(now int64) time.Duration {
 	if len(l.timerHeap) == 0 {
 		return Infinite
 	}
-	return time.Duration(max(l.timerHeap[0].when-now, 0))
+	return waitUntil(now, l.timerHeap[0].when)
 }
 
 // fireTimers runs every timer due at now. Timers armed by its own callbacks
@@ -230,8 +267,10 @@ func (l *loop) fireTimers(now int64) bool {
 		}
 		h := makeHandle(e.kind, top.idx, e.gen)
 		if e.v.repeat > 0 {
+			// The last period that began by now (no overflow: it is not
+			// after now), then one more, which may be never.
 			missed := (now - e.v.when) / e.v.repeat
-			e.v.when += (missed + 1) * e.v.repeat
+			e.v.when = deadlineAfter(e.v.when+missed*e.v.repeat, time.Duration(e.v.repeat))
 			l.timerFix(0, e.v.when)
 		} else {
 			l.timerRemove(0)
