@@ -28,4 +28,8 @@ var (
 	ErrUnknownDriver = errors.New("eventcore: unknown driver")
 	// ErrTooManyHandles: the driver's handle table is full.
 	ErrTooManyHandles = errors.New("eventcore: too many handles")
+	// ErrOutOfRange: a value given to a setter lies outside the range the
+	// system takes; the error wrapping it names the range and the value,
+	// and nothing was changed (a value is refused, never cut to fit).
+	ErrOutOfRange = errors.New("eventcore: value out of range")
 )

@@ -153,18 +153,33 @@ func (s Sockets) SetKeepAlive(sock StreamSocket, enable bool) error {
 	return s.l.sockSetOption(sock.h, SocketOptionKeepAlive, enable)
 }
 
-// SetKeepAliveParams enables keep-alive and sets its timing: the idle time
-// before the first probe, the interval between probes, and how many
-// unanswered probes drop the connection. Durations are rounded up to whole
-// seconds. OpenBSD sets keep-alive timing only system-wide: there it gives
-// ErrNotSupported.
+// SetKeepAliveParams enables keep-alive and sets its timing: idle, how long
+// the connection is idle before the first probe; interval, the time between
+// probes; probes, how many unanswered probes drop the connection. A zero
+// leaves that value as it is (on a new socket, the system's default).
+// Durations are rounded up to whole seconds (500ms gives 1 s).
+//
+// Each value must lie in the range the system takes: idle and interval up
+// to 32767 s on Linux and 4294967 s (about 49.7 days) elsewhere, probes up
+// to 127 on Linux, 255 on Windows. A negative or larger value (Infinite
+// among them) is refused with an error that wraps [ErrOutOfRange] and
+// names the range, and nothing is changed; a value is never cut to fit.
+//
+// OpenBSD sets keep-alive timing only system-wide: there it gives
+// ErrNotSupported. Windows before 10 1709 sets both times at once and no
+// probe count: there a call must give both times and probes 0, any other
+// gets the system's error (WSAENOPROTOOPT).
 func (s Sockets) SetKeepAliveParams(sock StreamSocket, idle, interval time.Duration, probes int) error {
 	return s.l.sockKeepAliveParams(sock.h, idle, interval, probes)
 }
 
 // SetUserTimeout sets TCP_USER_TIMEOUT (RFC 5482): how long sent data may
 // stay unacknowledged before the connection is dropped (Linux only; other
-// systems give ErrNotSupported). Zero restores the system default.
+// systems give ErrNotSupported). Zero restores the system default. The
+// timeout is rounded up to whole milliseconds and must lie between 0 and
+// 2147483647 ms (about 24.8 days): a negative or longer one (Infinite
+// among them) is refused with an error that wraps [ErrOutOfRange], and the
+// option is left as it was.
 func (s Sockets) SetUserTimeout(sock StreamSocket, timeout time.Duration) error {
 	return s.l.sockUserTimeout(sock.h, timeout)
 }
@@ -251,26 +266,29 @@ func (s Sockets) SetBroadcast(sock DatagramSocket, enable bool) error {
 }
 
 // JoinMulticastGroup joins the multicast group on the interface of index
-// ifIndex (0: the system's choice).
+// ifIndex (0: the system's choice). An ifIndex above math.MaxInt32, which
+// no system's interface has, is refused with [ErrOutOfRange]; so it is for
+// LeaveMulticastGroup and SetMulticastInterface.
 func (s Sockets) JoinMulticastGroup(sock DatagramSocket, group Addr, ifIndex uint32) error {
-	return s.l.dgramMulticast(sock.h, mcastJoin, group, ifIndex)
+	return s.l.dgramMulticast(sock.h, mcastJoin, group, int64(ifIndex))
 }
 
 // LeaveMulticastGroup leaves a group joined with JoinMulticastGroup.
 func (s Sockets) LeaveMulticastGroup(sock DatagramSocket, group Addr, ifIndex uint32) error {
-	return s.l.dgramMulticast(sock.h, mcastLeave, group, ifIndex)
+	return s.l.dgramMulticast(sock.h, mcastLeave, group, int64(ifIndex))
 }
 
 // SetMulticastInterface chooses the interface, by index, that multicast
 // datagrams are sent from.
 func (s Sockets) SetMulticastInterface(sock DatagramSocket, ifIndex uint32) error {
-	return s.l.dgramMulticast(sock.h, mcastInterface, Addr{}, ifIndex)
+	return s.l.dgramMulticast(sock.h, mcastInterface, Addr{}, int64(ifIndex))
 }
 
 // SetMulticastTTL sets the time-to-live (hop limit) of multicast datagrams
-// sent; 0 keeps them on this host.
+// sent; 0 keeps them on this host. ttl must lie between 0 and 255: any
+// other value is refused with an error that wraps [ErrOutOfRange].
 func (s Sockets) SetMulticastTTL(sock DatagramSocket, ttl int) error {
-	return s.l.dgramMulticast(sock.h, mcastTTL, Addr{}, uint32(ttl))
+	return s.l.dgramMulticast(sock.h, mcastTTL, Addr{}, int64(ttl))
 }
 
 // Receive receives one datagram into buf and calls cb with its length and

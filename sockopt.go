@@ -1,6 +1,10 @@
 package eventcore
 
-import "time"
+import (
+	"fmt"
+	"math"
+	"time"
+)
 
 // Socket options and addresses, shared by every driver family: the checks
 // and the choice of option are here; setting one is a per-OS primitive
@@ -84,7 +88,18 @@ func (l *loop) sockKeepAliveParams(h handle, idle, interval time.Duration, probe
 	if e.v.flags&fdUnix != 0 {
 		return ErrNotSupported
 	}
-	return failed(e, keepAliveParams(e.v.fd, ceilSeconds(idle), ceilSeconds(interval), probes))
+	is, err := unitsIn("keep-alive idle time", idle, time.Second, maxKeepAliveSecs)
+	if err != nil {
+		return failed(e, err)
+	}
+	iv, err := unitsIn("keep-alive interval", interval, time.Second, maxKeepAliveSecs)
+	if err != nil {
+		return failed(e, err)
+	}
+	if probes < 0 || probes > maxKeepAliveProbes {
+		return failed(e, &rangeError{what: "keep-alive probe count", hi: maxKeepAliveProbes, got: probes})
+	}
+	return failed(e, keepAliveParams(e.v.fd, is, iv, probes))
 }
 
 func (l *loop) sockUserTimeout(h handle, timeout time.Duration) error {
@@ -98,37 +113,84 @@ func (l *loop) sockUserTimeout(h handle, timeout time.Duration) error {
 	return failed(e, userTimeout(e.v.fd, timeout))
 }
 
-func (l *loop) dgramMulticast(h handle, op mcastOp, group Addr, ifIndex uint32) error {
+// dgramMulticast applies a multicast option; arg is the interface index,
+// or the TTL for mcastTTL.
+func (l *loop) dgramMulticast(h handle, op mcastOp, group Addr, arg int64) error {
 	e := l.fds.get(h, kindDatagramSocket)
 	if e == nil {
 		return ErrInvalidHandle
 	}
 	fd, v6 := e.v.fd, e.v.flags&fdIPv6 != 0
+	what, hi := "interface index", int64(maxIfIndex)
+	if op == mcastTTL {
+		what, hi = "multicast TTL", maxTTL
+	}
 	var err error
 	switch {
 	case e.v.flags&fdUnix != 0:
 		err = ErrNotSupported
+	case arg < 0 || arg > hi:
+		err = &rangeError{what: what, hi: hi, got: arg}
 	case op == mcastJoin || op == mcastLeave:
 		ip := group.AddrPort().Addr()
 		switch {
 		case !ip.IsMulticast():
 			err = ErrInvalidAddress
 		case v6:
-			err = mcastJoin6(fd, ip.As16(), ifIndex, op == mcastJoin)
+			err = mcastJoin6(fd, ip.As16(), uint32(arg), op == mcastJoin)
 		case ip.Is4():
-			err = mcastJoin4(fd, ip.As4(), ifIndex, op == mcastJoin)
+			err = mcastJoin4(fd, ip.As4(), uint32(arg), op == mcastJoin)
 		default:
 			err = ErrInvalidAddress
 		}
 	case op == mcastInterface:
-		err = mcastSetInterface(fd, v6, ifIndex)
+		err = mcastSetInterface(fd, v6, uint32(arg))
 	case op == mcastTTL:
-		err = mcastSetTTL(fd, v6, int(ifIndex))
+		err = mcastSetTTL(fd, v6, int(arg))
 	}
 	return failed(e, err)
 }
 
-// ceilSeconds rounds a keep-alive duration up to whole seconds, at least 1.
-func ceilSeconds(d time.Duration) int {
-	return int(max((d+time.Second-1)/time.Second, 1))
+// rangeError is a value the system cannot take as it is; it wraps
+// ErrOutOfRange, and nothing was set.
+type rangeError struct {
+	what string // what the value is, e.g. "keep-alive idle time"
+	hi   int64  // the range is 0..hi, inclusive
+	unit string // the unit of the range: "", " s" or " ms"
+	got  any    // the value given
 }
+
+func (e *rangeError) Error() string {
+	return fmt.Sprintf("eventcore: %s must be between 0 and %d%s, got %v", e.what, e.hi, e.unit, e.got)
+}
+
+func (e *rangeError) Unwrap() error { return ErrOutOfRange }
+
+// unitsIn converts d to a count of unit (time.Second or time.Millisecond)
+// for the kernel, rounding a fraction up: a time the kernel counts in whole
+// units is never cut short, and a positive one never becomes 0. The count
+// must lie in 0..hi (hi at most math.MaxInt32, so the count fits the int
+// every setsockopt takes); a negative d, or one too long, gives a
+// rangeError naming what the value is.
+func unitsIn(what string, d, unit time.Duration, hi int64) (int, error) {
+	n := int64(d / unit)
+	if d%unit > 0 {
+		n++
+	}
+	if d < 0 || n > hi {
+		u := " s"
+		if unit == time.Millisecond {
+			u = " ms"
+		}
+		return 0, &rangeError{what: what, hi: hi, unit: u, got: d}
+	}
+	return int(n), nil
+}
+
+// maxIfIndex is the largest interface index: the kernels count them in a
+// C int.
+const maxIfIndex = math.MaxInt32
+
+// maxTTL is the largest multicast time-to-live (IPv4) or hop limit (IPv6):
+// both are a byte on the wire.
+const maxTTL = 255

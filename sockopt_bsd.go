@@ -3,6 +3,7 @@
 package eventcore
 
 import (
+	"math"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -12,6 +13,15 @@ import (
 // sockopt_linux.go). The BSDs name a multicast interface by one of its
 // IPv4 addresses (struct ip_mreq, struct in_addr), and take the IPv4
 // multicast TTL and loopback as single bytes.
+
+// Limits on keep-alive timing: macOS refuses more than UINT32_MAX / 1000
+// seconds, FreeBSD more than UINT_MAX / hz (hz is 1000 unless the kernel
+// was tuned): both count it in milliseconds (ticks) in 32 bits. The probe
+// count is an int.
+const (
+	maxKeepAliveSecs   = math.MaxUint32 / 1000
+	maxKeepAliveProbes = math.MaxInt32
+)
 
 // setUserTimeout: TCP_USER_TIMEOUT is Linux's alone.
 func setUserTimeout(int, time.Duration) error { return ErrNotSupported }

@@ -1,6 +1,7 @@
 package eventcore
 
 import (
+	"math"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -16,8 +17,20 @@ func setIPTransparent(fd int, v6 bool) error {
 	return unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_TRANSPARENT, 1)
 }
 
+// Linux's limits on keep-alive timing (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL
+// and MAX_TCP_KEEPCNT in include/net/tcp.h): it refuses more.
+const (
+	maxKeepAliveSecs   = 32767
+	maxKeepAliveProbes = 127
+)
+
+// setUserTimeout sets TCP_USER_TIMEOUT, which Linux takes in milliseconds,
+// as a non-negative int.
 func setUserTimeout(fd int, timeout time.Duration) error {
-	ms := int(max(timeout, 0) / time.Millisecond)
+	ms, err := unitsIn("TCP_USER_TIMEOUT", timeout, time.Millisecond, math.MaxInt32)
+	if err != nil {
+		return err
+	}
 	return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ms)
 }
 

@@ -1,6 +1,7 @@
 package eventcore
 
 import (
+	"math"
 	"time"
 	"unsafe"
 
@@ -37,22 +38,34 @@ func sockName(s sysFD, peer bool) (Addr, error) {
 	return decodeSockaddr(&rsa, salen, nil), nil
 }
 
-// keepAliveParams uses the per-socket TCP_KEEPIDLE, TCP_KEEPINTVL and
-// TCP_KEEPCNT of Windows 10 1709 and later, and falls back to
-// SIO_KEEPALIVE_VALS (idle time and interval only) where they are missing.
+// Limits on keep-alive timing: Windows counts the times in milliseconds in
+// 32 bits (SIO_KEEPALIVE_VALS), and refuses more than 255 probes
+// (TCP_KEEPCNT).
+const (
+	maxKeepAliveSecs   = math.MaxUint32 / 1000
+	maxKeepAliveProbes = 255
+)
+
+// keepAliveParams enables keep-alive and sets what of its timing is not 0,
+// with the per-socket TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT of
+// Windows 10 1709 and later. Where they are missing it falls back to
+// SIO_KEEPALIVE_VALS, which sets both times at once and no probe count: it
+// serves only a call that gives both times and no count, and any other
+// gets the option's error.
 func keepAliveParams(s sysFD, idle, interval, probes int) error {
 	if err := setBoolOpt(s, optKeepAlive, true); err != nil {
 		return err
 	}
-	err := windows.SetsockoptInt(s, windows.IPPROTO_TCP, windows.TCP_KEEPIDLE, idle)
-	if err == nil {
-		err = windows.SetsockoptInt(s, windows.IPPROTO_TCP, windows.TCP_KEEPINTVL, interval)
+	var err error
+	for _, o := range [...]struct{ opt, v int }{{windows.TCP_KEEPIDLE, idle}, {windows.TCP_KEEPINTVL, interval}, {windows.TCP_KEEPCNT, probes}} {
+		if o.v != 0 && err == nil {
+			err = windows.SetsockoptInt(s, windows.IPPROTO_TCP, o.opt, o.v)
+		}
 	}
-	if err == nil && probes > 0 {
-		err = windows.SetsockoptInt(s, windows.IPPROTO_TCP, windows.TCP_KEEPCNT, probes)
-	}
-	if err == windows.WSAENOPROTOOPT || err == windows.WSAEINVAL {
-		ka := windows.TCPKeepalive{OnOff: 1, Time: uint32(idle * 1000), Interval: uint32(interval * 1000)}
+	if (err == windows.WSAENOPROTOOPT || err == windows.WSAEINVAL) && idle > 0 && interval > 0 && probes == 0 {
+		// In uint32: idle * 1000 fits (maxKeepAliveSecs), but not in a
+		// 32-bit int.
+		ka := windows.TCPKeepalive{OnOff: 1, Time: uint32(idle) * 1000, Interval: uint32(interval) * 1000}
 		var n uint32
 		err = windows.WSAIoctl(s, windows.SIO_KEEPALIVE_VALS, (*byte)(unsafe.Pointer(&ka)), uint32(unsafe.Sizeof(ka)), nil, 0, &n, nil, 0)
 	}
