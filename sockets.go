@@ -166,9 +166,9 @@ func (s Sockets) SetKeepAlive(sock StreamSocket, enable bool) error {
 // names the range, and nothing is changed; a value is never cut to fit.
 //
 // OpenBSD sets keep-alive timing only system-wide: there it gives
-// ErrNotSupported. Windows before 10 1709 sets both times at once and no
-// probe count: there a call must give both times and probes 0, any other
-// gets the system's error (WSAENOPROTOOPT).
+// ErrNotSupported. Windows before 10 1709 (and Wine 8) sets both times at
+// once and no probe count: there a call must give both times and probes 0,
+// and any other gets an error that wraps ErrNotSupported.
 func (s Sockets) SetKeepAliveParams(sock StreamSocket, idle, interval time.Duration, probes int) error {
 	return s.l.sockKeepAliveParams(sock.h, idle, interval, probes)
 }

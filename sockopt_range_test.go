@@ -32,11 +32,19 @@ func TestSockoptKeepAliveRange(t *testing.T) {
 		c, srv := streamPair(t, d, MustParseAddr("127.0.0.1:0"))
 		defer s.ReleaseRef(srv)
 		defer s.ReleaseRef(c)
-		if err := s.SetKeepAliveParams(c, 42*time.Second, 1500*time.Millisecond, 7); err != nil {
+		probes := 7
+		err := s.SetKeepAliveParams(c, 42*time.Second, 1500*time.Millisecond, probes)
+		if errors.Is(err, ErrNotSupported) {
+			// Windows before 10 1709, and Wine 8: no probe count.
+			probes = 0
+			err = s.SetKeepAliveParams(c, 42*time.Second, 1500*time.Millisecond, probes)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
-		want := [3]int{42, 2, 7}
-		if got, ok := keepAliveState(t, d, c); ok && got != want {
+		want := [3]int{42, 2, probes}
+		got, readable := keepAliveState(t, d, c)
+		if readable && got != want {
 			t.Fatalf("idle, interval, probes = %v, want %v", got, want)
 		}
 		tooLong := (maxKeepAliveSecs + 1) * time.Second
@@ -58,16 +66,19 @@ func TestSockoptKeepAliveRange(t *testing.T) {
 			{"probes negative", time.Second, time.Second, -1, maxKeepAliveProbes},
 		} {
 			wantOutOfRange(t, bad.what, s.SetKeepAliveParams(c, bad.idle, bad.interval, bad.probes), bad.hi)
-			if got, ok := keepAliveState(t, d, c); ok && got != want {
+			if got, _ := keepAliveState(t, d, c); readable && got != want {
 				t.Errorf("%s: idle, interval, probes changed to %v", bad.what, got)
 			}
+		}
+		if !readable {
+			return
 		}
 		// A zero leaves its value as it is; a fraction of a second rounds
 		// up, never down to 0.
 		if err := s.SetKeepAliveParams(c, 0, time.Nanosecond, 0); err != nil {
 			t.Fatal(err)
 		}
-		if got, ok := keepAliveState(t, d, c); ok && got != [3]int{42, 1, 7} {
+		if got, _ := keepAliveState(t, d, c); got != [3]int{42, 1, 7} {
 			t.Errorf("after (0, 1ns, 0): idle, interval, probes = %v, want [42 1 7]", got)
 		}
 	})

@@ -1,6 +1,7 @@
 package eventcore
 
 import (
+	"fmt"
 	"math"
 	"time"
 	"unsafe"
@@ -48,10 +49,10 @@ const (
 
 // keepAliveParams enables keep-alive and sets what of its timing is not 0,
 // with the per-socket TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT of
-// Windows 10 1709 and later. Where they are missing it falls back to
-// SIO_KEEPALIVE_VALS, which sets both times at once and no probe count: it
-// serves only a call that gives both times and no count, and any other
-// gets the option's error.
+// Windows 10 1709 and later. Where they are missing (so in Wine 8) it falls
+// back to SIO_KEEPALIVE_VALS, which sets both times at once and no probe
+// count: it serves only a call that gives both times and no count, and any
+// other gets ErrNotSupported.
 func keepAliveParams(s sysFD, idle, interval, probes int) error {
 	if err := setBoolOpt(s, optKeepAlive, true); err != nil {
 		return err
@@ -62,14 +63,17 @@ func keepAliveParams(s sysFD, idle, interval, probes int) error {
 			err = windows.SetsockoptInt(s, windows.IPPROTO_TCP, o.opt, o.v)
 		}
 	}
-	if (err == windows.WSAENOPROTOOPT || err == windows.WSAEINVAL) && idle > 0 && interval > 0 && probes == 0 {
-		// In uint32: idle * 1000 fits (maxKeepAliveSecs), but not in a
-		// 32-bit int.
-		ka := windows.TCPKeepalive{OnOff: 1, Time: uint32(idle) * 1000, Interval: uint32(interval) * 1000}
-		var n uint32
-		err = windows.WSAIoctl(s, windows.SIO_KEEPALIVE_VALS, (*byte)(unsafe.Pointer(&ka)), uint32(unsafe.Sizeof(ka)), nil, 0, &n, nil, 0)
+	switch {
+	case err != windows.WSAENOPROTOOPT && err != windows.WSAEINVAL:
+		return err
+	case idle == 0 || interval == 0 || probes != 0:
+		return fmt.Errorf("%w: this Windows sets both keep-alive times at once and no probe count (%w)", ErrNotSupported, err)
 	}
-	return err
+	// In uint32: idle * 1000 fits (maxKeepAliveSecs), but not in a 32-bit
+	// int.
+	ka := windows.TCPKeepalive{OnOff: 1, Time: uint32(idle) * 1000, Interval: uint32(interval) * 1000}
+	var n uint32
+	return windows.WSAIoctl(s, windows.SIO_KEEPALIVE_VALS, (*byte)(unsafe.Pointer(&ka)), uint32(unsafe.Sizeof(ka)), nil, 0, &n, nil, 0)
 }
 
 // userTimeout: Windows has no TCP_USER_TIMEOUT.
