@@ -3,6 +3,7 @@
 package eventcore
 
 import (
+	"math"
 	"os"
 	"syscall"
 
@@ -168,7 +169,9 @@ func (l *loop) procAdopt(pid int) (handle, error) {
 	if l.disposed {
 		return 0, ErrDisposed
 	}
-	if pid <= 0 {
+	if pid <= 0 || pid > math.MaxInt32 {
+		// No such process: pid_t has 32 bits, and a larger pid must not be
+		// cut to another process's.
 		return 0, unix.ESRCH
 	}
 	return l.procWatch(pid, false)

@@ -2,6 +2,7 @@ package eventcore
 
 import (
 	"errors"
+	"math"
 	"os"
 	"sync"
 	"syscall"
@@ -240,7 +241,9 @@ func (l *loop) procAdopt(pid int) (handle, error) {
 	if l.disposed {
 		return 0, ErrDisposed
 	}
-	if pid <= 0 {
+	if pid <= 0 || int64(pid) > math.MaxUint32 {
+		// Process IDs are DWORDs: a larger pid must not be cut to another
+		// process's.
 		return 0, windows.ERROR_INVALID_PARAMETER
 	}
 	ph, err := windows.OpenProcess(windows.SYNCHRONIZE|windows.PROCESS_QUERY_LIMITED_INFORMATION|windows.PROCESS_TERMINATE, false, uint32(pid))
