@@ -57,16 +57,6 @@ func overflowLog(extra func(ch FileChange)) (*changeLog, FileChangesCallback) {
 	}
 }
 
-// sawOverflow reports whether log holds an overflow.
-func (c *changeLog) sawOverflow() bool {
-	for _, ch := range c.changes {
-		if ch.Kind == FileChangeOverflow {
-			return true
-		}
-	}
-	return false
-}
-
 // More changes than the kernel queues, made while the loop does not read:
 // the overflow must be reported, not hidden.
 func TestWatcherOverflowReported(t *testing.T) {

@@ -15,6 +15,9 @@ func symlink(t *testing.T, target, link string) {
 	if err := os.Symlink(target, link); err != nil {
 		t.Skipf("cannot make a symbolic link here: %v", err)
 	}
+	if _, err := os.Lstat(link); err != nil {
+		t.Skipf("the symbolic link made is not there (Wine 8's CreateSymbolicLinkW succeeds and does nothing): %v", err)
+	}
 }
 
 // A symbolic link to a directory, given as the directory to watch, is
