@@ -201,6 +201,20 @@ func (l *loop) watchTree(h handle, e *entry[watcherObj], dir string, report bool
 	return nil
 }
 
+// watchNewDir watches sub, a directory new to recursive watcher h, and
+// those below it, and reports what they hold as added. One that cannot be
+// watched (no permission to read it) is tried again when its attributes
+// change; out of watches, the watcher turns to snapshots.
+func (l *loop) watchNewDir(h handle, e *entry[watcherObj], sub string) {
+	err := l.watchAdd(h, e, sub)
+	if err == nil {
+		err = l.watchTree(h, e, sub, true)
+	}
+	if err == unix.ENOSPC {
+		l.inotifyToScan(h)
+	}
+}
+
 // watchDrop stops watching dir and everything below it for watcher h.
 func (l *loop) watchDrop(h handle, e *entry[watcherObj], dir string) {
 	for d, wd := range e.v.wds {
@@ -276,14 +290,7 @@ func (l *loop) watchEvent(wd int32, mask uint32, name string) {
 		case mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0:
 			l.watchReport(u.w, FileChange{Kind: FileChangeAdded, Directory: u.dir, Name: name, IsDirectory: isDir})
 			if e = l.watching(u.w); isDir && e != nil && e.v.recursive {
-				sub := path.Join(u.dir, name)
-				err := l.watchAdd(u.w, e, sub)
-				if err == nil {
-					err = l.watchTree(u.w, e, sub, true)
-				}
-				if err == unix.ENOSPC {
-					l.inotifyToScan(u.w)
-				}
+				l.watchNewDir(u.w, e, path.Join(u.dir, name))
 			}
 		case mask&(unix.IN_DELETE|unix.IN_MOVED_FROM) != 0:
 			if isDir && e.v.recursive {
@@ -294,8 +301,17 @@ func (l *loop) watchEvent(wd int32, mask uint32, name string) {
 			// Without a name it is about the watched directory itself,
 			// which its parent's watch reports by name (an empty Name is
 			// the base going away).
-			if name != "" {
-				l.watchReport(u.w, FileChange{Kind: FileChangeModified, Directory: u.dir, Name: name, IsDirectory: isDir})
+			if name == "" {
+				break
+			}
+			l.watchReport(u.w, FileChange{Kind: FileChangeModified, Directory: u.dir, Name: name, IsDirectory: isDir})
+			// A sub-directory that could not be watched (no permission to
+			// read it) may be now.
+			if e = l.watching(u.w); isDir && e != nil && e.v.recursive {
+				sub := path.Join(u.dir, name)
+				if _, ok := e.v.wds[sub]; !ok {
+					l.watchNewDir(u.w, e, sub)
+				}
 			}
 		case mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_IGNORED) != 0 && u.dir == "":
 			l.watchBaseGone(u.w)

@@ -198,3 +198,31 @@ func TestWatcherOutOfWatchesTurnsToSnapshots(t *testing.T) {
 		}
 	})
 }
+
+// A directory created in a recursive watcher's tree that cannot be watched
+// (no permission to read it: simulated, since the tests may run as root)
+// is watched once its attributes change and it can be.
+func TestWatcherUnwatchableDirectoryRetried(t *testing.T) {
+	checkNoFDLeak(t)
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		dir := tempDir(t)
+		locked := true
+		d.l.failWatch = func(path string) error {
+			if locked && filepath.Base(path) == "locked" {
+				return syscall.EACCES
+			}
+			return nil
+		}
+		id, log := watch(t, d, dir, true)
+		os.Mkdir(filepath.Join(dir, "locked"), 0o700)
+		waitChange(t, d, log, FileChangeAdded, "", "locked")
+		os.WriteFile(filepath.Join(dir, "locked", "early"), nil, 0o644)
+		locked = false
+		os.Chmod(filepath.Join(dir, "locked"), 0o755)
+		waitChange(t, d, log, FileChangeModified, "", "locked")
+		waitChange(t, d, log, FileChangeAdded, "locked", "early")
+		os.WriteFile(filepath.Join(dir, "locked", "late"), nil, 0o644)
+		waitChange(t, d, log, FileChangeAdded, "locked", "late")
+		d.Watchers().ReleaseRef(id)
+	})
+}
