@@ -66,7 +66,7 @@ type Watchers struct{ l *loop }
 // Directory and Name and the watcher stops (its handle stays valid until
 // released). In a directory created inside a recursive watch, entries made
 // before its watch began are reported as added when it is scanned; one may
-// then be reported twice.
+// then be reported twice. A nil cb gives ErrNotSupported.
 //
 // Symbolic links in path, a last one included, are followed once, when the
 // watch begins: the watcher watches the directory they lead to then,
@@ -82,7 +82,7 @@ type Watchers struct{ l *loop }
 // where inotify's limits on instances or watches are reached, and on other
 // POSIX systems, a watcher keeps a snapshot of each directory and compares
 // it with the directory read again when kqueue reports a change to it (the
-// kqueue driver) or every second (the poll driver); the winapi driver with
+// kqueue driver), or else every second; the winapi driver with
 // ReadDirectoryChangesW. See FileChangeOverflow for what an overflow
 // means.
 func (w Watchers) WatchDirectory(path string, recursive bool, cb FileChangesCallback) (WatcherID, error) {
