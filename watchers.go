@@ -3,7 +3,9 @@ package eventcore
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // FileChangeKind is what happened in a watched directory.
@@ -100,9 +102,16 @@ func (w Watchers) ReleaseRef(id WatcherID) bool { return w.l.watchRelease(id.h) 
 
 // watchTarget returns the directory that a watcher of path watches: path
 // with its symbolic links followed (see WatchDirectory). Its error is the
-// system's, without a path: the caller names the path given.
+// system's, without a path (the caller names the path given); ENOTDIR if
+// path leads to something other than a directory.
 func watchTarget(path string) (string, error) {
 	target, err := filepath.EvalSymlinks(path)
+	if err == nil {
+		var st fs.FileInfo
+		if st, err = os.Stat(target); err == nil && !st.IsDir() {
+			err = syscall.ENOTDIR
+		}
+	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		err = pe.Err

@@ -1,7 +1,6 @@
 package eventcore
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -66,12 +65,6 @@ func (l *loop) watchDirectory(path string, recursive bool, cb FileChangesCallbac
 		return 0, ErrNotSupported
 	}
 	base, err := watchTarget(path)
-	if err == nil {
-		var st os.FileInfo
-		if st, err = os.Stat(base); err == nil && !st.IsDir() {
-			err = syscall.ENOTDIR
-		}
-	}
 	var p *uint16
 	if err == nil {
 		p, err = windows.UTF16PtrFromString(base)
@@ -83,10 +76,6 @@ func (l *loop) watchDirectory(path string, recursive bool, cb FileChangesCallbac
 			windows.FILE_FLAG_BACKUP_SEMANTICS|windows.FILE_FLAG_OVERLAPPED, 0)
 	}
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
 		return 0, &os.PathError{Op: "watch", Path: path, Err: err}
 	}
 	h, e := l.watchers.alloc(kindWatcher)
