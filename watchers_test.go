@@ -23,16 +23,6 @@ func (c *changeLog) has(k FileChangeKind, dir, name string) bool {
 	return false
 }
 
-// sawOverflow reports whether log holds an overflow.
-func (c *changeLog) sawOverflow() bool {
-	for _, ch := range c.changes {
-		if ch.Kind == FileChangeOverflow {
-			return true
-		}
-	}
-	return false
-}
-
 func (c *changeLog) String() string { return fmt.Sprintf("%+v", c.changes) }
 
 func watch(t *testing.T, d *Driver, dir string, recursive bool) (WatcherID, *changeLog) {
