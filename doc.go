@@ -28,8 +28,8 @@
 //
 // Every driver implements the API with the same semantics; they differ in
 // the OS mechanism that tells the loop a descriptor is ready. What a system
-// lacks gives ErrNotSupported: directory watching needs inotify (Linux)
-// for now, and without pidfd (Linux) only children's exits can be watched.
+// lacks gives ErrNotSupported: without pidfd (Linux) only children's exits
+// can be watched.
 // epoll (Linux) and kqueue (macOS, FreeBSD, NetBSD, OpenBSD, DragonFly)
 // are edge-triggered: a descriptor is registered once. poll runs on every
 // POSIX system; it is level-triggered, so the loop tells it which

@@ -1,5 +1,13 @@
 package eventcore
 
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
 // FileChangeKind is what happened in a watched directory.
 type FileChangeKind uint8
 
@@ -11,8 +19,16 @@ const (
 	FileChangeRemoved
 	// FileChangeModified: a file's data or attributes changed.
 	FileChangeModified
-	// FileChangeOverflow: the system dropped changes (its queue
-	// overflowed); what is in the directory is to be read again.
+	// FileChangeOverflow: the system dropped changes (its queue or buffer
+	// overflowed, or a recursive watcher's tree outgrew the system's limit
+	// on inotify watches and its watcher turned to snapshots): the
+	// callback is to read the tree again. By then the watcher watches the
+	// tree as it stands, the directories whose creation was lost included
+	// (what it found is not reported one by one), so what the callback
+	// reads, with the changes reported after it, misses nothing; a change
+	// may be seen twice. A watcher whose directory went away meanwhile
+	// ends instead, with the FileChangeRemoved that says so. Snapshot
+	// watchers lose no changes, only merge them, and never report it.
 	FileChangeOverflow
 )
 
@@ -52,8 +68,25 @@ type Watchers struct{ l *loop }
 // Directory and Name and the watcher stops (its handle stays valid until
 // released). In a directory created inside a recursive watch, entries made
 // before its watch began are reported as added when it is scanned; one may
-// then be reported twice. Watching needs inotify (Linux); elsewhere it
-// fails with ErrNotSupported for now.
+// then be reported twice. A nil cb gives ErrNotSupported.
+//
+// Symbolic links in path, a last one included, are followed once, when the
+// watch begins: the watcher watches the directory they lead to then,
+// whatever becomes of the links later (it ends when that directory goes
+// away, not when a link does), and its changes carry path as given in
+// BaseDirectory. A link to something other than a directory, or to nothing,
+// is an error, as a path that is no directory is. Symbolic links inside the
+// tree are entries like files (IsDirectory false): a recursive watcher
+// does not follow them, so a link to a directory above cannot make it loop
+// and one to a directory elsewhere does not widen the watch.
+//
+// Every driver watches: the epoll and poll drivers on Linux with inotify;
+// where inotify's limits on instances or watches are reached, and on other
+// POSIX systems, a watcher keeps a snapshot of each directory and compares
+// it with the directory read again when kqueue reports a change to it (the
+// kqueue driver), or else every second; the winapi driver with
+// ReadDirectoryChangesW. See FileChangeOverflow for what an overflow
+// means.
 func (w Watchers) WatchDirectory(path string, recursive bool, cb FileChangesCallback) (WatcherID, error) {
 	h, err := w.l.watchDirectory(path, recursive, cb)
 	return WatcherID{h}, err
@@ -66,3 +99,22 @@ func (w Watchers) AddRef(id WatcherID) { w.l.watchAddRef(id.h) }
 // callback runs after that) and frees it. It reports whether the watcher is
 // still alive: false when this call freed it or the handle was invalid.
 func (w Watchers) ReleaseRef(id WatcherID) bool { return w.l.watchRelease(id.h) }
+
+// watchTarget returns the directory that a watcher of path watches: path
+// with its symbolic links followed (see WatchDirectory). Its error is the
+// system's, without a path (the caller names the path given); ENOTDIR if
+// path leads to something other than a directory.
+func watchTarget(path string) (string, error) {
+	target, err := filepath.EvalSymlinks(path)
+	if err == nil {
+		var st fs.FileInfo
+		if st, err = os.Stat(target); err == nil && !st.IsDir() {
+			err = syscall.ENOTDIR
+		}
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return target, err
+}

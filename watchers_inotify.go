@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"unsafe"
 
@@ -21,7 +22,16 @@ import (
 // directory of its tree, and for each directory created (or moved in)
 // later. Where inotify cannot serve a new watcher, because the system's
 // limits on instances or watches are reached (or the kernel lacks it), the
-// watcher polls snapshots instead (watchers_scan.go).
+// watcher polls snapshots instead (watchers_scan.go); a recursive watcher
+// whose tree outgrows the limit on watches later turns into one the same
+// way, reporting an overflow.
+//
+// When the kernel's queue overflows, the events it dropped may have been
+// the creation of directories, which then would never be watched, or the
+// removal of watched ones, or of the watched directory itself: each
+// inotify watcher reads its tree again, watches what it lacks, drops what
+// is gone, ends if its directory went away, and only then reports the
+// overflow, so that what its callback reads then is watched already.
 
 const inotifyMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MODIFY | unix.IN_ATTRIB |
 	unix.IN_MOVED_FROM | unix.IN_MOVED_TO | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF |
@@ -31,7 +41,8 @@ type watchState struct {
 	scanState                  // watchers_scan.go
 	inotify   *inotifyInstance // nil while no watcher uses inotify
 	evbuf     []byte
-	noInotify bool // tests: snapshot watchers only
+	noInotify bool                    // tests: snapshot watchers only
+	failWatch func(path string) error // tests: refuses a watch, as the kernel may
 }
 
 type inotifyInstance struct {
@@ -47,7 +58,7 @@ type wdUse struct {
 
 type watcherObj struct {
 	watcherCommon                  // watchers_posix.go
-	wds           map[string]int32 // directory relative to base → watch descriptor
+	wds           map[string]int32 // directory relative to base → watch descriptor; nil unless inotify serves it
 }
 
 // inotifyHandle is what the poller reports for the inotify descriptor: no
@@ -81,7 +92,7 @@ func (l *loop) sysWatchStart(h handle, e *entry[watcherObj]) error {
 func (l *loop) sysWatchStop(h handle, e *entry[watcherObj]) {
 	if e.v.scan != nil {
 		l.scanStop(h, e)
-	} else {
+	} else if e.v.wds != nil {
 		l.inotifyStop(h, e)
 	}
 }
@@ -117,6 +128,7 @@ func (l *loop) inotifyStart() error {
 // its last watcher.
 func (l *loop) inotifyStop(h handle, e *entry[watcherObj]) {
 	l.watchDrop(h, e, "")
+	e.v.wds = nil
 	if l.inotify.watchers--; l.inotify.watchers == 0 {
 		l.p.del(l.inotify.fd)
 		unix.Close(l.inotify.fd)
@@ -125,8 +137,26 @@ func (l *loop) inotifyStop(h handle, e *entry[watcherObj]) {
 }
 
 // watchAdd watches the directory dir (relative to the base) for watcher h.
+// If dir is watched already and the kernel gives the same watch, nothing
+// changes; if it gives another, another directory took dir's place: what
+// was watched there and below is dropped first. If dir cannot be watched,
+// its old watches are dropped.
 func (l *loop) watchAdd(h handle, e *entry[watcherObj], dir string) error {
-	wd, err := unix.InotifyAddWatch(l.inotify.fd, filepath.Join(e.v.base, dir), inotifyMask)
+	p := filepath.Join(e.v.base, dir)
+	var wd int
+	var err error
+	if l.failWatch != nil {
+		err = l.failWatch(p)
+	}
+	if err == nil {
+		wd, err = unix.InotifyAddWatch(l.inotify.fd, p, inotifyMask)
+	}
+	if old, ok := e.v.wds[dir]; ok {
+		if err == nil && old == int32(wd) {
+			return nil
+		}
+		l.watchDrop(h, e, dir)
+	}
 	if err != nil {
 		return err
 	}
@@ -135,10 +165,12 @@ func (l *loop) watchAdd(h handle, e *entry[watcherObj], dir string) error {
 	return nil
 }
 
-// watchTree watches every directory below dir; with report, it also reports
-// every entry found as added (they appeared before their directory's watch
-// began). It returns ENOSPC if the system's limit on watches stopped it; a
-// directory that is gone already is no error (its parent reports it).
+// watchTree watches every directory below dir (those watched already stay
+// as they are); with report, it also reports every entry found as added
+// (they appeared before their directory's watch began). Symbolic links are
+// entries like files: what they lead to is not watched. It returns ENOSPC
+// if the system's limit on watches stopped it; a directory that is gone
+// already is no error (its parent reports it).
 func (l *loop) watchTree(h handle, e *entry[watcherObj], dir string, report bool) error {
 	ents, err := os.ReadDir(filepath.Join(e.v.base, dir))
 	if err != nil {
@@ -169,23 +201,39 @@ func (l *loop) watchTree(h handle, e *entry[watcherObj], dir string, report bool
 	return nil
 }
 
+// watchNewDir watches sub, a directory new to recursive watcher h, and
+// those below it, and reports what they hold as added. One that cannot be
+// watched (no permission to read it) is tried again when its attributes
+// change; out of watches, the watcher turns to snapshots.
+func (l *loop) watchNewDir(h handle, e *entry[watcherObj], sub string) {
+	err := l.watchAdd(h, e, sub)
+	if err == nil {
+		err = l.watchTree(h, e, sub, true)
+	}
+	if err == unix.ENOSPC {
+		l.inotifyToScan(h)
+	}
+}
+
 // watchDrop stops watching dir and everything below it for watcher h.
 func (l *loop) watchDrop(h handle, e *entry[watcherObj], dir string) {
 	for d, wd := range e.v.wds {
 		if d == dir || dir == "" || strings.HasPrefix(d, dir+"/") {
 			delete(e.v.wds, d)
-			l.wdRelease(wd, h)
+			l.wdRelease(wd, h, d)
 		}
 	}
 }
 
-// wdRelease drops watcher h's use of wd, removing the kernel's watch with
-// its last user.
-func (l *loop) wdRelease(wd int32, h handle) {
+// wdRelease drops watcher h's use of wd for directory dir, removing the
+// kernel's watch with its last user. (After an overflow, one watcher may
+// use a watch under two names for a moment: a directory's old one, gone,
+// and its new one.)
+func (l *loop) wdRelease(wd int32, h handle, dir string) {
 	in := l.inotify
 	users := in.wdUsers[wd]
 	for i, u := range users {
-		if u.w == h {
+		if u.w == h && u.dir == dir {
 			users = append(users[:i], users[i+1:]...)
 			break
 		}
@@ -227,11 +275,7 @@ func (l *loop) inotifyReady() {
 
 func (l *loop) watchEvent(wd int32, mask uint32, name string) {
 	if mask&unix.IN_Q_OVERFLOW != 0 {
-		l.watchers.each(func(h handle, e *entry[watcherObj]) {
-			if e.v.scan == nil {
-				l.watchReport(h, FileChange{Kind: FileChangeOverflow})
-			}
-		})
+		l.inotifyOverflow()
 		return
 	}
 	// The slice may change under the callbacks: work on a copy.
@@ -246,15 +290,7 @@ func (l *loop) watchEvent(wd int32, mask uint32, name string) {
 		case mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0:
 			l.watchReport(u.w, FileChange{Kind: FileChangeAdded, Directory: u.dir, Name: name, IsDirectory: isDir})
 			if e = l.watching(u.w); isDir && e != nil && e.v.recursive {
-				sub := path.Join(u.dir, name)
-				err := l.watchAdd(u.w, e, sub)
-				if err == nil {
-					err = l.watchTree(u.w, e, sub, true)
-				}
-				if err == unix.ENOSPC {
-					// Out of watches: changes below sub will be missed.
-					l.watchReport(u.w, FileChange{Kind: FileChangeOverflow})
-				}
+				l.watchNewDir(u.w, e, path.Join(u.dir, name))
 			}
 		case mask&(unix.IN_DELETE|unix.IN_MOVED_FROM) != 0:
 			if isDir && e.v.recursive {
@@ -265,15 +301,93 @@ func (l *loop) watchEvent(wd int32, mask uint32, name string) {
 			// Without a name it is about the watched directory itself,
 			// which its parent's watch reports by name (an empty Name is
 			// the base going away).
-			if name != "" {
-				l.watchReport(u.w, FileChange{Kind: FileChangeModified, Directory: u.dir, Name: name, IsDirectory: isDir})
+			if name == "" {
+				break
+			}
+			l.watchReport(u.w, FileChange{Kind: FileChangeModified, Directory: u.dir, Name: name, IsDirectory: isDir})
+			// A sub-directory that could not be watched (no permission to
+			// read it) may be now.
+			if e = l.watching(u.w); isDir && e != nil && e.v.recursive {
+				sub := path.Join(u.dir, name)
+				if _, ok := e.v.wds[sub]; !ok {
+					l.watchNewDir(u.w, e, sub)
+				}
 			}
 		case mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_IGNORED) != 0 && u.dir == "":
 			l.watchBaseGone(u.w)
 		case mask&unix.IN_IGNORED != 0:
 			// A sub-directory's watch is gone with it; its parent reported it.
 			delete(e.v.wds, u.dir)
-			l.wdRelease(wd, u.w)
+			l.wdRelease(wd, u.w, u.dir)
 		}
 	}
+}
+
+// inotifyOverflow: the kernel dropped events. Each inotify watcher of the
+// moment reads its tree again before it hears of the overflow.
+func (l *loop) inotifyOverflow() {
+	var hs []handle
+	l.watchers.each(func(h handle, e *entry[watcherObj]) {
+		if e.v.wds != nil && !e.v.ended {
+			hs = append(hs, h)
+		}
+	})
+	for _, h := range hs {
+		// An earlier callback may have released it, or the rescan of an
+		// earlier watcher turned it into a snapshot watcher.
+		if e := l.watching(h); e != nil && e.v.wds != nil {
+			l.inotifyRescan(h, e)
+		}
+	}
+}
+
+// inotifyRescan brings the watches of watcher h in line with its tree, as
+// the events the kernel dropped would have, and reports the overflow; or,
+// if its directory is gone or another stands in its place, ends it. What
+// the rescan finds is not reported: after the overflow the callback is to
+// read the tree again, and by then what it reads is watched.
+func (l *loop) inotifyRescan(h handle, e *entry[watcherObj]) {
+	base := e.v.wds[""]
+	if l.watchAdd(h, e, "") != nil || e.v.wds[""] != base {
+		l.watchBaseGone(h)
+		return
+	}
+	if e.v.recursive {
+		// The directories watched first, parents before their children, so
+		// that a directory gone is dropped with what was below it; then
+		// the tree, for the directories not watched yet.
+		dirs := make([]string, 0, len(e.v.wds))
+		for d := range e.v.wds {
+			dirs = append(dirs, d)
+		}
+		sort.Strings(dirs)
+		for _, d := range dirs {
+			if _, ok := e.v.wds[d]; ok && d != "" {
+				l.watchAdd(h, e, d)
+			}
+		}
+		if l.watchTree(h, e, "", false) == unix.ENOSPC {
+			l.inotifyToScan(h)
+			return
+		}
+	}
+	l.watchReport(h, FileChange{Kind: FileChangeOverflow})
+}
+
+// inotifyToScan turns watcher h, whose tree outgrew the system's limit on
+// inotify watches, into a snapshot watcher, as sysWatchStart makes one when
+// the limit is reached already, and reports an overflow: what changed in
+// between is not known. If the snapshot watcher cannot start, the watcher
+// ends as if its directory went away.
+func (l *loop) inotifyToScan(h handle) {
+	e := l.watching(h)
+	if e == nil {
+		return
+	}
+	l.inotifyStop(h, e)
+	if l.scanStart(h, e) != nil {
+		l.watchBaseGone(h)
+		return
+	}
+	l.watchReport(h, FileChange{Kind: FileChangeOverflow})
 }

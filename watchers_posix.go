@@ -2,10 +2,7 @@
 
 package eventcore
 
-import (
-	"os"
-	"path/filepath"
-)
+import "os"
 
 // Directory watchers on readiness drivers. The handle table, reference
 // counting and reporting are here, shared by the two mechanisms that find
@@ -17,7 +14,8 @@ import (
 
 // watcherCommon is the part of watcherObj every system has.
 type watcherCommon struct {
-	base      string
+	base      string // the directory watched: path with its links followed
+	given     string // path as given, reported as BaseDirectory
 	recursive bool
 	cb        FileChangesCallback
 	ended     bool
@@ -26,21 +24,25 @@ type watcherCommon struct {
 
 func (l *loop) initWatchState() { l.initScanState() }
 
-func (l *loop) watchDirectory(base string, recursive bool, cb FileChangesCallback) (handle, error) {
+func (l *loop) watchDirectory(path string, recursive bool, cb FileChangesCallback) (handle, error) {
 	if l.disposed {
 		return 0, ErrDisposed
 	}
 	if cb == nil {
 		return 0, ErrNotSupported
 	}
+	base, err := watchTarget(path)
+	if err != nil {
+		return 0, &os.PathError{Op: "watch", Path: path, Err: err}
+	}
 	h, e := l.watchers.alloc(kindWatcher)
 	if e == nil {
 		return 0, ErrTooManyHandles
 	}
-	e.v = watcherObj{watcherCommon: watcherCommon{base: filepath.Clean(base), recursive: recursive, cb: cb}}
+	e.v = watcherObj{watcherCommon: watcherCommon{base: base, given: path, recursive: recursive, cb: cb}}
 	if err := l.sysWatchStart(h, e); err != nil {
 		l.watchers.release(h, e)
-		return 0, &os.PathError{Op: "watch", Path: base, Err: err}
+		return 0, &os.PathError{Op: "watch", Path: path, Err: err}
 	}
 	l.waiters++
 	return h, nil
@@ -54,7 +56,7 @@ func (l *loop) watchReport(h handle, c FileChange) {
 	if e == nil || e.v.ended {
 		return
 	}
-	c.BaseDirectory = e.v.base
+	c.BaseDirectory = e.v.given
 	l.reports++
 	l.depth++
 	e.v.cb(WatcherID{h}, c)

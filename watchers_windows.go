@@ -20,11 +20,14 @@ import (
 // the start, and added since). Windows tells a watcher nothing of its own
 // directory being renamed or removed, so a second, non-recursive read on
 // the parent directory listens for the watched directory's name going
-// away.
+// away. When the system's buffer overflows, the tree needs no new watch
+// (Windows watches it whole), but the set of directories is read again
+// before the overflow is reported.
 
 type watcherObj struct {
 	dh        windows.Handle // the directory, opened for listing
-	base      string
+	base      string         // the directory watched: path with its links followed
+	given     string         // path as given, reported as BaseDirectory
 	recursive bool
 	cb        FileChangesCallback
 	buf       []byte         // what ReadDirectoryChangesW fills
@@ -32,8 +35,8 @@ type watcherObj struct {
 	ph        windows.Handle // the parent directory, InvalidHandle if not watched
 	pop       *winOp         // the read in flight on the parent
 	pbuf      []byte
-	watching  bool // counts as a waiter
-	dirs      map[string]bool
+	watching  bool            // counts as a waiter
+	dirs      map[string]bool // the tree's directories, relative to base, slash-separated
 }
 
 const (
@@ -58,20 +61,20 @@ func (l *loop) watchDirectory(path string, recursive bool, cb FileChangesCallbac
 	if l.disposed {
 		return 0, ErrDisposed
 	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return 0, err
+	if cb == nil {
+		return 0, ErrNotSupported
 	}
-	if !st.IsDir() {
-		return 0, &os.PathError{Op: "watch", Path: path, Err: syscall.ENOTDIR}
+	base, err := watchTarget(path)
+	var p *uint16
+	if err == nil {
+		p, err = windows.UTF16PtrFromString(base)
 	}
-	p, err := windows.UTF16PtrFromString(path)
-	if err != nil {
-		return 0, err
+	var dh windows.Handle
+	if err == nil {
+		dh, err = windows.CreateFile(p, fileListDirectory,
+			windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE, nil, windows.OPEN_EXISTING,
+			windows.FILE_FLAG_BACKUP_SEMANTICS|windows.FILE_FLAG_OVERLAPPED, 0)
 	}
-	dh, err := windows.CreateFile(p, fileListDirectory,
-		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE, nil, windows.OPEN_EXISTING,
-		windows.FILE_FLAG_BACKUP_SEMANTICS|windows.FILE_FLAG_OVERLAPPED, 0)
 	if err != nil {
 		return 0, &os.PathError{Op: "watch", Path: path, Err: err}
 	}
@@ -80,20 +83,9 @@ func (l *loop) watchDirectory(path string, recursive bool, cb FileChangesCallbac
 		windows.CloseHandle(dh)
 		return 0, ErrTooManyHandles
 	}
-	e.v = watcherObj{dh: dh, ph: windows.InvalidHandle, base: path, recursive: recursive, cb: cb, buf: make([]byte, watchBufferSize), dirs: map[string]bool{}}
-	filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == path {
-			return nil
-		}
-		if d.IsDir() {
-			rel, _ := filepath.Rel(path, p)
-			e.v.dirs[filepath.ToSlash(rel)] = true
-			if !recursive {
-				return filepath.SkipDir
-			}
-		}
-		return nil
-	})
+	e.v = watcherObj{dh: dh, ph: windows.InvalidHandle, base: base, given: path, recursive: recursive, cb: cb,
+		buf: make([]byte, watchBufferSize), dirs: map[string]bool{}}
+	watchFindDirs(e)
 	if err := l.watchRead(h, e); err != nil {
 		windows.CloseHandle(dh)
 		l.watchers.release(h, e)
@@ -103,6 +95,28 @@ func (l *loop) watchDirectory(path string, recursive bool, cb FileChangesCallbac
 	e.v.watching = true
 	l.waiters++
 	return h, nil
+}
+
+// watchFindDirs reads the set of directories in watcher e's directory,
+// and, if recursive, in its whole tree. Symbolic links and junctions are
+// entries, not directories: they are not followed (nor does Windows watch
+// what they lead to).
+func watchFindDirs(e *entry[watcherObj]) {
+	clear(e.v.dirs)
+	base := e.v.base
+	filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == base {
+			return nil
+		}
+		if d.IsDir() {
+			rel, _ := filepath.Rel(base, p)
+			e.v.dirs[filepath.ToSlash(rel)] = true
+			if !e.v.recursive {
+				return filepath.SkipDir
+			}
+		}
+		return nil
+	})
 }
 
 // watchParent starts listening on the parent directory for the watched
@@ -223,8 +237,10 @@ func (l *loop) watchDone(op *winOp) bool {
 	e.v.op = nil
 	switch {
 	case status == 0 && n == 0, status == errNotifyEnumDir:
-		// The system's buffer overflowed: the changes are lost.
-		l.watchReport(h, FileChange{Kind: FileChangeOverflow, BaseDirectory: e.v.base})
+		// The system's buffer overflowed: the changes are lost, and with
+		// them which directories came and went.
+		watchFindDirs(e)
+		l.watchReport(h, FileChange{Kind: FileChangeOverflow})
 	case status != 0:
 		l.watchEnd(h, e, status)
 		return true
@@ -266,7 +282,7 @@ func (l *loop) watchParse(h handle, e *entry[watcherObj], b []byte) {
 			return
 		}
 		rel := strings.ReplaceAll(name, `\`, "/")
-		ch := FileChange{BaseDirectory: base}
+		ch := FileChange{}
 		if i := strings.LastIndexByte(rel, '/'); i >= 0 {
 			ch.Directory, ch.Name = rel[:i], rel[i+1:]
 		} else {
@@ -304,11 +320,14 @@ func (l *loop) watchParse(h handle, e *entry[watcherObj], b []byte) {
 	}
 }
 
+// watchReport calls watcher h's callback with ch, if the watcher is still
+// there; the caller must look it up again after.
 func (l *loop) watchReport(h handle, ch FileChange) {
 	e := l.watchers.get(h, kindWatcher)
-	if e == nil || e.v.cb == nil {
+	if e == nil {
 		return
 	}
+	ch.BaseDirectory = e.v.given
 	l.depth++
 	e.v.cb(WatcherID{h}, ch)
 	l.depth--
@@ -319,7 +338,7 @@ func (l *loop) watchReport(h handle, ch FileChange) {
 func (l *loop) watchEnd(h handle, e *entry[watcherObj], err error) {
 	e.err = err
 	l.watchStop(e)
-	l.watchReport(h, FileChange{Kind: FileChangeRemoved, BaseDirectory: e.v.base})
+	l.watchReport(h, FileChange{Kind: FileChangeRemoved})
 }
 
 func (l *loop) watchStop(e *entry[watcherObj]) {
