@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -31,6 +32,16 @@ func blockWorker(t *testing.T, d *Driver) (unblock func()) {
 		}
 		d.Files().ReleaseRef(f)
 	})
+	// The worker has taken the job once it is in openFile: Dispose cannot
+	// drop it from the queue any more.
+	deadline := time.Now().Add(hangLimit)
+	stacks := make([]byte, 1<<20)
+	for !bytes.Contains(stacks[:runtime.Stack(stacks, true)], []byte("eventcore.openFile(")) {
+		if time.Now().After(deadline) {
+			t.Fatal("no worker took the FIFO's open")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	return func() {
 		t.Helper()
 		// A non-blocking open for writing fails (ENXIO) until the worker's
@@ -99,9 +110,11 @@ func TestFileCancelRunningWriteKeepsBuffer(t *testing.T) {
 	checkNoFDLeak(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		var p [2]int
-		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		if err := unix.Pipe(p[:]); err != nil { // blocking, unlike os.Pipe's
 			t.Fatal(err)
 		}
+		unix.CloseOnExec(p[0])
+		unix.CloseOnExec(p[1])
 		rd := os.NewFile(uintptr(p[0]), "pipe")
 		defer rd.Close()
 		if _, err := unix.FcntlInt(uintptr(p[1]), unix.F_SETFL, unix.O_APPEND); err != nil {
