@@ -133,8 +133,8 @@ func (p *workerPool) worker() {
 
 // close drops the queued jobs and ends the workers; running jobs finish
 // first, and their results are dropped by the closed cross-goroutine queue.
-// What a job holds is the loop's to free (see fileFree, disposeOpens): the
-// jobs it drops and those it runs after Dispose were cancelled.
+// Nothing leaks with them: Dispose cancels every job and frees what it
+// holds itself (fileFree, disposeOpens, disposeLookups).
 func (p *workerPool) close() {
 	p.mu.Lock()
 	p.closed = true
