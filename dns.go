@@ -11,14 +11,18 @@ import (
 func WithResolver(r *net.Resolver) Option { return func(c *config) { c.resolver = r } }
 
 // Lookups run Go's resolver (which reads /etc/hosts, and honours the
-// platform's configuration) on the driver's worker pool, and complete on the
-// loop. Cancelling one cancels its context, so the resolver stops early too.
+// platform's configuration) on the driver's DNS pool, apart from the file
+// work (see WithDNSWorkers), and complete on the loop. Cancelling one
+// cancels its context: Go's resolver then returns at once, which frees the
+// worker for the next lookup.
 
 // DNSLookupCallback is called once per LookupHost (unless cancelled) with
 // the addresses found, IPv4 and IPv6, in the resolver's order, each with
-// port 0. The slice belongs to the callee. On DNSStatusError,
-// Driver.LastError(id) tells why, during the callback; the lookup's handle
-// is freed when the callback returns.
+// port 0. An IPv4 address is always a plain one (Is4), never IPv4-mapped
+// IPv6 (::ffff:a.b.c.d), whatever the resolver or the name gave. The slice
+// belongs to the callee. On DNSStatusError, Driver.LastError(id) tells why,
+// during the callback; the lookup's handle is freed when the callback
+// returns.
 type DNSLookupCallback func(id DNSLookupID, status DNSStatus, addrs []Addr)
 
 // DNS resolves host names: [Driver.DNS] returns it. Its methods belong to
@@ -57,16 +61,18 @@ func (d DNS) LookupHost(name string, cb DNSLookupCallback) DNSLookupID {
 	l.waiters++
 	j := &dnsJob{r: l.resolver, h: h, name: name}
 	if ip, err := netip.ParseAddr(name); err == nil {
-		j.addrs = []Addr{{ap: netip.AddrPortFrom(ip, 0)}}
+		j.addrs = []Addr{lookupAddr(ip)}
 		l.xq.push(crossItem{op: crossJob, job: j})
 		return DNSLookupID{h}
 	}
 	j.ctx, e.v.cancel = context.WithCancel(context.Background())
-	l.workers.submit(j)
+	l.dnsWorkers.submit(j)
 	return DNSLookupID{h}
 }
 
-// CancelLookup cancels a pending lookup: its callback will not run.
+// CancelLookup cancels a pending lookup: its callback will not run, and
+// the lookup's worker is free for the next one as soon as the resolver
+// notices (Go's resolver returns at once).
 func (d DNS) CancelLookup(id DNSLookupID) {
 	l := d.l
 	e := l.lookups.get(id.h, kindDNSLookup)
@@ -98,9 +104,13 @@ func (j *dnsJob) run() {
 	j.err = err
 	j.addrs = make([]Addr, len(ips))
 	for i, ip := range ips {
-		j.addrs[i] = Addr{ap: netip.AddrPortFrom(ip, 0)}
+		j.addrs[i] = lookupAddr(ip)
 	}
 }
+
+// lookupAddr is ip as a lookup reports it: port 0, an IPv4-mapped IPv6
+// address unmapped (Go's resolver maps hosts-file entries).
+func lookupAddr(ip netip.Addr) Addr { return Addr{ap: netip.AddrPortFrom(ip.Unmap(), 0)} }
 
 func (j *dnsJob) finish(l *loop) {
 	e := l.lookups.get(j.h, kindDNSLookup)

@@ -9,8 +9,9 @@
 // done"), and results are status enums that a callback switches on.
 //
 // Work that has no asynchronous form on the platform (file I/O on readiness
-// drivers, name resolution) runs on a small pool of worker goroutines per
-// driver ([WithWorkers]) and completes on the loop like everything else.
+// drivers, name resolution) runs on small pools of worker goroutines per
+// driver, one for files ([WithWorkers]) and one for DNS lookups
+// ([WithDNSWorkers]), and completes on the loop like everything else.
 //
 // # Loop and owner
 //
@@ -78,6 +79,11 @@
 // the exception (but for a pipe write on Windows): it always completes, and runs its callback, before the
 // call that started it returns, so a callback may hand it a buffer that is
 // reused right after (see examples/http).
+//
+// A cancelled operation's buffer is the caller's again once the cancel
+// returns: the driver never touches it after that (a cancel waits for a
+// system call in flight that uses it, and drops an operation not yet
+// started), so the caller may reuse it at once.
 //
 // # Handles
 //

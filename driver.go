@@ -19,9 +19,10 @@ type Driver struct{ l *loop }
 type Option func(*config)
 
 type config struct {
-	driver   string
-	workers  int
-	resolver *net.Resolver
+	driver     string
+	workers    int
+	dnsWorkers int
+	resolver   *net.Resolver
 }
 
 // WithDriver picks a driver by name instead of the platform's default; see
@@ -70,6 +71,9 @@ func New(opts ...Option) (*Driver, error) {
 			l := newLoop(b.name)
 			if cfg.workers > 0 {
 				l.workers.max = cfg.workers
+			}
+			if cfg.dnsWorkers > 0 {
+				l.dnsWorkers.max = cfg.dnsWorkers
 			}
 			if cfg.resolver != nil {
 				l.resolver = cfg.resolver

@@ -56,7 +56,8 @@ func (f Files) Open(path string, mode FileOpenMode) (File, error) {
 
 // OpenAsync opens path on the worker pool and calls cb with the outcome,
 // from ProcessEvents. A pending open counts as a waiter; it cannot be
-// cancelled, but a file opened after Dispose is closed again at once.
+// cancelled, but Dispose closes what it opened (an open still running when
+// Dispose returns closes its file as soon as it is done).
 func (f Files) OpenAsync(path string, mode FileOpenMode, cb FileOpenCallback) {
 	f.l.fileOpenAsync(path, mode, cb)
 }
@@ -71,7 +72,8 @@ func (f Files) Adopt(fd uintptr) (File, error) {
 
 // Close closes the file once its pending reads and writes have completed
 // (they complete normally), and calls cb with the outcome, from
-// ProcessEvents. Operations started after Close get IOStatusNotAllowed. The
+// ProcessEvents. Operations started after Close, including from the
+// callbacks of those it waits for, get IOStatusNotAllowed at once. The
 // handle stays valid until its last reference is released; releasing it
 // before cb ran cancels cb.
 func (f Files) Close(file File, cb FileCloseCallback) { f.l.fileClose(file.h, cb) }
@@ -102,18 +104,27 @@ func (f Files) Write(file File, offset int64, buf []byte, mode IOMode, cb FileIO
 }
 
 // CancelRead cancels the pending read, if any: its callback will not run,
-// even if the transfer itself completes.
+// and once CancelRead returns the driver never touches the read's buffer
+// again, so the caller may reuse it at once. A read not yet started is
+// dropped; one in progress stops after the system call in flight, which
+// CancelRead waits for (a read of a regular file, so a short wait; the
+// winapi driver waits for the kernel to acknowledge the cancellation). The
+// buffer may hold part of the file's data then.
 func (f Files) CancelRead(file File) { f.l.fileCancel(file.h, false) }
 
-// CancelWrite cancels the pending write or truncation, if any: its callback
-// will not run, even if the transfer itself completes.
+// CancelWrite cancels the pending write or truncation, if any, as
+// CancelRead does a read: its callback will not run, and once CancelWrite
+// returns the driver never reads the write's buffer again. A write in
+// progress may have written part of the buffer; a truncation in progress
+// may have taken place.
 func (f Files) CancelWrite(file File) { f.l.fileCancel(file.h, true) }
 
 // AddRef adds a reference to the file.
 func (f Files) AddRef(file File) { f.l.fileAddRef(file.h) }
 
-// ReleaseRef drops a reference; the last one cancels pending operations
-// (their callbacks do not run) and closes the file. It reports whether the
+// ReleaseRef drops a reference; the last one cancels pending operations as
+// CancelRead and CancelWrite do (their callbacks do not run, their buffers
+// are no longer used) and closes the file. It reports whether the
 // file is still alive: false when this call freed it or the handle was
 // invalid.
 func (f Files) ReleaseRef(file File) bool { return f.l.fileRelease(file.h) }

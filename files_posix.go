@@ -4,49 +4,43 @@ package eventcore
 
 import (
 	"os"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
 
 // Files on readiness drivers: a regular file is always "ready", so its
-// reads and writes (pread/pwrite), opens, truncations and closes run on the
-// worker pool and complete on the loop. The descriptor is reference-counted
-// by its handle and by each job in flight, and the last of them closes it:
-// a release during a transfer can never make a worker touch a reused
-// descriptor number, and a descriptor still in use when the driver is
-// disposed is closed by its last job.
+// reads and writes (pread/pwrite), truncations, closes and asynchronous
+// opens run on the worker pool and complete on the loop. A job uses the
+// caller's buffer and the file's descriptor only inside its gate (see
+// jobGate): once a cancel returns, the job touches neither again, so the
+// loop may close the descriptor as soon as every job using it has finished
+// or been cancelled. A release during a transfer thus never lets a worker
+// touch a reused descriptor number, and Dispose closes every descriptor
+// itself, whatever jobs are queued or running.
+
+// osFile is an open file as the system names it.
+type osFile = int
+
+func closeOSFile(fd int) { unix.Close(fd) }
 
 type fileObj struct {
-	desc      *fileDesc
-	closing   bool // Close was called
-	closeSent bool // the close job holds the handle's reference to desc
-	closeCb   FileCloseCallback
-	rd, wr    fileOp
+	fd       int
+	append   bool     // opened with O_APPEND: writes ignore the offset
+	closing  bool     // Close was called, and its callback has not run
+	closeJob *fileJob // the close, once submitted: the descriptor is its
+	closeCb  FileCloseCallback
+	rd, wr   fileOp
 	// Jobs kept for reuse, so steady-state I/O allocates nothing.
 	rdJob, wrJob *fileJob
 }
 
 // closed reports whether Close was called (the close may still wait for
 // operations, or run).
-func (f *fileObj) closed() bool { return f.closing || f.closeSent }
+func (f *fileObj) closed() bool { return f.closing || f.closeJob != nil }
 
 type fileOp struct {
 	job *fileJob // the pending operation's job; nil when none
 	cb  FileIOCallback
-}
-
-type fileDesc struct {
-	fd     int
-	append bool         // opened with O_APPEND: writes ignore the offset
-	refs   atomic.Int32 // the handle's, and one per job in flight
-}
-
-func (d *fileDesc) release() error {
-	if d.refs.Add(-1) == 0 {
-		return unix.Close(d.fd)
-	}
-	return nil
 }
 
 type fileJobKind uint8
@@ -56,23 +50,20 @@ const (
 	fileJobWrite
 	fileJobTruncate
 	fileJobClose
-	fileJobOpen
 )
 
 type fileJob struct {
-	kind fileJobKind
-	busy bool // submitted and not yet finished (loop-owned)
-	desc *fileDesc
-	h    handle
-	buf  []byte
-	off  int64
-	mode IOMode
-	n    int
-	err  error
-	// opening
-	path   string
-	flags  int
-	openCb FileOpenCallback
+	gate   jobGate
+	kind   fileJobKind
+	busy   bool // submitted and not yet finished (loop-owned)
+	fd     int
+	append bool // a write goes to the end (write, not pwrite)
+	h      handle
+	buf    []byte
+	off    int64
+	mode   IOMode
+	n      int
+	err    error
 }
 
 func openFlags(mode FileOpenMode) int {
@@ -92,7 +83,8 @@ func openFlags(mode FileOpenMode) int {
 }
 
 // openFile opens path, refusing directories.
-func openFile(path string, flags int) (int, error) {
+func openFile(path string, mode FileOpenMode) (int, error) {
+	flags := openFlags(mode)
 	for {
 		fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0o666)
 		if err == unix.EINTR {
@@ -133,19 +125,11 @@ func (l *loop) fileOpen(path string, mode FileOpenMode) (handle, error) {
 	if l.disposed {
 		return 0, ErrDisposed
 	}
-	fd, err := openFile(path, openFlags(mode))
+	fd, err := openFile(path, mode)
 	if err != nil {
 		return 0, err
 	}
 	return l.newFile(fd, mode == FileAppend)
-}
-
-func (l *loop) fileOpenAsync(path string, mode FileOpenMode, cb FileOpenCallback) {
-	if l.disposed {
-		return
-	}
-	l.waiters++
-	l.workers.submit(&fileJob{kind: fileJobOpen, path: path, flags: openFlags(mode), openCb: cb})
 }
 
 func (l *loop) fileAdopt(fd uintptr) (handle, error) {
@@ -167,8 +151,7 @@ func (l *loop) newFile(fd int, appendMode bool) (handle, error) {
 		unix.Close(fd)
 		return 0, ErrTooManyHandles
 	}
-	e.v.desc = &fileDesc{fd: fd, append: appendMode}
-	e.v.desc.refs.Store(1)
+	e.v = fileObj{fd: fd, append: appendMode}
 	l.setByFD(fd, h)
 	return h, nil
 }
@@ -178,11 +161,11 @@ func (l *loop) fileSize(h handle) (int64, error) {
 	if e == nil {
 		return 0, ErrInvalidHandle
 	}
-	if e.v.closing || e.v.closeSent {
+	if e.v.closed() {
 		return 0, ErrClosed
 	}
 	var st unix.Stat_t
-	if err := unix.Fstat(e.v.desc.fd, &st); err != nil { // safe: the handle's reference keeps it open
+	if err := unix.Fstat(e.v.fd, &st); err != nil {
 		e.err = err
 		return 0, err
 	}
@@ -206,7 +189,7 @@ func (l *loop) fileStart(h handle, write bool, cb FileIOCallback) (*entry[fileOb
 		e.err = ErrBusy
 		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 		return nil, nil, nil
-	case e.v.closing || e.v.closeSent:
+	case e.v.closed():
 		e.err = ErrClosed
 		l.callIO(cb, h, IOStatusNotAllowed, 0, Addr{})
 		return nil, nil, nil
@@ -247,13 +230,15 @@ func (l *loop) fileTruncate(h handle, size int64, cb FileIOCallback) {
 }
 
 func (l *loop) fileSubmit(e *entry[fileObj], op *fileOp, j *fileJob, cb FileIOCallback) {
-	j.desc, j.busy = e.v.desc, true
-	e.v.desc.refs.Add(1)
+	j.fd, j.append, j.busy = e.v.fd, e.v.append, true
 	*op = fileOp{job: j, cb: cb}
 	l.waiters++
 	l.workers.submit(j)
 }
 
+// fileCancel drops the pending read or write: a job not yet started never
+// runs, one running stops after its system call in flight, which the
+// cancel waits for.
 func (l *loop) fileCancel(h handle, write bool) {
 	e := l.files.get(h, kindFile)
 	if e == nil {
@@ -264,54 +249,59 @@ func (l *loop) fileCancel(h handle, write bool) {
 		op = &e.v.wr
 	}
 	if op.job != nil {
+		op.job.gate.cancel()
 		*op = fileOp{}
 		l.waiters--
 		l.fileMaybeClose(h, e)
 	}
 }
 
-// fileMaybeClose starts a requested close once no operation is pending
-// and no job still uses the descriptor.
+// fileMaybeClose starts a requested close once no operation is pending.
 func (l *loop) fileMaybeClose(h handle, e *entry[fileObj]) {
-	d := e.v.desc
-	if !e.v.closing || e.v.closeSent || e.v.rd.job != nil || e.v.wr.job != nil || d.refs.Load() > 1 {
+	if !e.v.closing || e.v.closeJob != nil || e.v.rd.job != nil || e.v.wr.job != nil {
 		return
 	}
-	e.v.closeSent = true
-	l.clearByFD(d.fd, h)
-	l.workers.submit(&fileJob{kind: fileJobClose, h: h, desc: d, busy: true})
+	e.v.closeJob = &fileJob{kind: fileJobClose, h: h, fd: e.v.fd, busy: true}
+	l.clearByFD(e.v.fd, h)
+	l.workers.submit(e.v.closeJob)
 }
 
-// fileFree drops the entry; its pending operations are forgotten, and the
-// descriptor is closed now or by the last job still using it.
+// fileFree drops the entry; its pending operations are cancelled, and the
+// descriptor is closed now unless the close job closed it.
 func (l *loop) fileFree(h handle, e *entry[fileObj]) {
-	for _, op := range []*fileOp{&e.v.rd, &e.v.wr} {
+	for _, op := range [2]*fileOp{&e.v.rd, &e.v.wr} {
 		if op.job != nil {
+			op.job.gate.cancel()
 			l.waiters--
 		}
 	}
 	if e.v.closing {
 		l.waiters-- // the close callback will not run
 	}
-	if !e.v.closeSent {
-		l.clearByFD(e.v.desc.fd, h)
-		e.v.desc.release()
+	switch {
+	case e.v.closeJob == nil:
+		l.clearByFD(e.v.fd, h)
+		unix.Close(e.v.fd)
+	case !e.v.closeJob.gate.cancel():
+		unix.Close(e.v.fd) // the close job had not started
 	}
 	l.files.release(h, e)
 }
 
 func (j *fileJob) run() {
 	switch j.kind {
-	case fileJobOpen:
-		j.n, j.err = openFile(j.path, j.flags)
 	case fileJobClose:
-		j.err = j.desc.release()
+		if j.gate.enter() {
+			j.err = unix.Close(j.fd)
+			j.gate.leave()
+		}
 	case fileJobTruncate:
-		j.err = retryEINTR(func() error { return unix.Ftruncate(j.desc.fd, j.off) })
-		j.desc.release()
+		if j.gate.enter() {
+			j.err = retryEINTR(func() error { return unix.Ftruncate(j.fd, j.off) })
+			j.gate.leave()
+		}
 	default:
 		j.transfer()
-		j.desc.release()
 	}
 }
 
@@ -323,20 +313,25 @@ func retryEINTR(f func() error) error {
 	}
 }
 
+// transfer reads or writes the job's buffer, one system call per pass
+// through the gate, so that a cancel stops it between two.
 func (j *fileJob) transfer() {
-	fd := j.desc.fd
 	for j.n < len(j.buf) {
+		if !j.gate.enter() {
+			return
+		}
 		var n int
 		var err error
 		p, off := j.buf[j.n:], j.off+int64(j.n)
 		switch {
 		case j.kind == fileJobRead:
-			n, err = unix.Pread(fd, p, off)
-		case j.desc.append:
-			n, err = unix.Write(fd, p)
+			n, err = unix.Pread(j.fd, p, off)
+		case j.append:
+			n, err = unix.Write(j.fd, p)
 		default:
-			n, err = unix.Pwrite(fd, p, off)
+			n, err = unix.Pwrite(j.fd, p, off)
 		}
+		j.gate.leave()
 		if err == unix.EINTR {
 			continue
 		}
@@ -370,10 +365,6 @@ func (j *fileJob) status() IOStatus {
 }
 
 func (j *fileJob) finish(l *loop) {
-	if j.kind == fileJobOpen {
-		l.fileOpened(j)
-		return
-	}
 	j.busy = false
 	e := l.files.get(j.h, kindFile)
 	if e == nil {
@@ -401,8 +392,7 @@ func (j *fileJob) finish(l *loop) {
 		op = &e.v.wr
 	}
 	if op.job != j {
-		l.fileMaybeClose(j.h, e) // cancelled
-		return
+		return // cancelled
 	}
 	cb := op.cb
 	*op = fileOp{}
@@ -414,28 +404,5 @@ func (j *fileJob) finish(l *loop) {
 	l.callIO(cb, j.h, st, j.n, Addr{})
 	if e = l.files.get(j.h, kindFile); e != nil {
 		l.fileMaybeClose(j.h, e)
-	}
-}
-
-func (l *loop) fileOpened(j *fileJob) {
-	l.waiters--
-	if l.disposed {
-		if j.err == nil {
-			unix.Close(j.n)
-		}
-		return
-	}
-	var h handle
-	err := j.err
-	if err == nil {
-		h, err = l.newFile(j.n, j.flags&unix.O_APPEND != 0)
-	}
-	st := openStatusOf(err)
-	if j.openCb != nil {
-		l.depth++
-		j.openCb(File{h}, st)
-		l.depth--
-	} else if h != 0 {
-		l.fileRelease(h) // nobody to hand it to
 	}
 }

@@ -220,7 +220,7 @@ func TestFileCancel(t *testing.T) {
 		}
 		runFor(d, 50*time.Millisecond)
 		// Releasing with an operation in flight: no callback, and the
-		// descriptor is closed once the worker is done with it.
+		// descriptor is closed once the system call in flight returned.
 		fs.Write(f, 0, big, IOModeAll, func(File, IOStatus, int) { t.Error("write of a released file called") })
 		fs.ReleaseRef(f)
 		runFor(d, 50*time.Millisecond)

@@ -17,6 +17,11 @@ import (
 // ProcessEvents, as on every driver; only opening asynchronously uses the
 // worker pool, since CreateFile has no overlapped form.
 
+// osFile is an open file as the system names it.
+type osFile = windows.Handle
+
+func closeOSFile(fh windows.Handle) { windows.CloseHandle(fh) }
+
 type fileObj struct {
 	fh      windows.Handle
 	orig    windows.Handle // an adopted handle, kept (and registered) until freed
@@ -107,48 +112,6 @@ func (l *loop) fileOpen(path string, mode FileOpenMode) (handle, error) {
 		return 0, err
 	}
 	return l.newFile(fh, mode == FileAppend)
-}
-
-// fileOpenJob opens a file on the worker pool.
-type fileOpenJob struct {
-	path string
-	mode FileOpenMode
-	cb   FileOpenCallback
-	fh   windows.Handle
-	err  error
-}
-
-func (j *fileOpenJob) run() { j.fh, j.err = openFile(j.path, j.mode) }
-
-func (j *fileOpenJob) finish(l *loop) {
-	l.waiters--
-	if l.disposed {
-		if j.err == nil {
-			windows.CloseHandle(j.fh)
-		}
-		return
-	}
-	var h handle
-	err := j.err
-	if err == nil {
-		h, err = l.newFile(j.fh, j.mode == FileAppend)
-	}
-	st := openStatusOf(err)
-	if j.cb != nil {
-		l.depth++
-		j.cb(File{h}, st)
-		l.depth--
-	} else if h != 0 {
-		l.fileRelease(h) // nobody to hand it to
-	}
-}
-
-func (l *loop) fileOpenAsync(path string, mode FileOpenMode, cb FileOpenCallback) {
-	if l.disposed {
-		return
-	}
-	l.waiters++
-	l.workers.submit(&fileOpenJob{path: path, mode: mode, cb: cb})
 }
 
 // fileAdopt takes over a file handle. ReadFileEx needs one opened for
@@ -421,10 +384,7 @@ func (l *loop) fileCancel(h handle, write bool) {
 	if !op.active {
 		return
 	}
-	if op.ov != nil {
-		op.ov.h = 0
-		windows.CancelIoEx(e.v.fh, &op.ov.ov)
-	}
+	l.orphan(e.v.fh, &op.ov, true) // waits until the kernel is done with the buffer
 	*op = fileOp{}
 	l.waiters--
 	l.fileMaybeClose(h, e)
@@ -438,17 +398,14 @@ func (l *loop) fileMaybeClose(h handle, e *entry[fileObj]) {
 	}
 }
 
-// fileFree drops the entry; its pending operations are forgotten (their
-// completions, which closing the handle hastens, only recycle their
-// winOps).
+// fileFree drops the entry; its pending operations are cancelled like
+// fileCancel's (their completions only recycle their winOps).
 func (l *loop) fileFree(h handle, e *entry[fileObj]) {
 	for _, op := range [2]*fileOp{&e.v.rd, &e.v.wr} {
 		if op.active {
 			l.waiters--
 		}
-		if op.ov != nil {
-			op.ov.h = 0
-		}
+		l.orphan(e.v.fh, &op.ov, true)
 	}
 	if e.v.closing && e.v.fh != windows.InvalidHandle {
 		l.waiters-- // the close callback will not run

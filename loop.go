@@ -32,9 +32,11 @@ type loop struct {
 
 	leaks []HandleInfo // what Dispose found open
 
-	workers  workerPool
-	lookups  table[dnsObj]
-	resolver *net.Resolver
+	workers    workerPool     // file work
+	opening    []*fileOpenJob // OpenAsync jobs not yet finished, for Dispose
+	dnsWorkers workerPool     // DNS lookups
+	lookups    table[dnsObj]
+	resolver   *net.Resolver
 
 	// What each driver family implements in its own way, in tables kept
 	// here so that handle lookups and the leak report are written once.
@@ -67,6 +69,7 @@ func newLoop(name string) *loop {
 	l.procWaits.salt = salt
 	l.watchers.salt = salt
 	l.workers = workerPool{max: DefaultWorkers, xq: &l.xq}
+	l.dnsWorkers = workerPool{max: DefaultDNSWorkers, xq: &l.xq}
 	l.resolver = net.DefaultResolver
 	return l
 }
@@ -221,6 +224,7 @@ func (l *loop) dispose() bool {
 	l.leaks = l.openHandles()
 	l.xq.close()
 	l.workers.close()
+	l.dnsWorkers.close()
 	l.disposeLookups()
 	l.disposeSignals()
 	l.timers = table[timerObj]{}
@@ -311,6 +315,7 @@ func waitMillis(timeout time.Duration) int {
 func (l *loop) disposeObjects() {
 	l.fds.each(func(h handle, e *entry[fdObj]) { l.closeFD(h, e) })
 	l.files.each(func(h handle, e *entry[fileObj]) { l.fileFree(h, e) })
+	l.disposeOpens()
 	l.disposeProcs()
 	l.disposeWatchers()
 	l.fds = table[fdObj]{}

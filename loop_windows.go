@@ -366,6 +366,17 @@ func (l *loop) reapEventOps() {
 	l.evOps = ops[:j]
 }
 
+// awaitKernel waits until the kernel has completed op, cancelled or not:
+// it writes the final status into the OVERLAPPED once it is done with the
+// buffer, and queues the completion routine, which the alertable sleep
+// runs (so the sleep ends at once when op was issued on this thread). A
+// cancelled transfer completes promptly.
+func awaitKernel(op *winOp) {
+	for atomic.LoadUintptr(&op.ov.Internal) == statusPending {
+		windows.SleepEx(1, true)
+	}
+}
+
 // opSocket returns the socket op was issued on, InvalidHandle if it is
 // gone (WSAGetOverlappedResult then still reads the status from ov).
 func (l *loop) opSocket(op *winOp) windows.Handle {

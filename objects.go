@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -146,4 +147,73 @@ func (l *loop) fileClose(h handle, cb FileCloseCallback) {
 	e.v.closeCb = cb
 	l.waiters++
 	l.fileMaybeClose(h, e)
+}
+
+// fileOpenJob opens a file on the worker pool for OpenAsync. It is listed
+// in loop.opening until it is finished, so that Dispose can close the file
+// it opened: if the open is still running then, the worker closes the file
+// itself (the open passes the gate only once it is done, so that Dispose
+// never waits for an open, which can block: a FIFO).
+type fileOpenJob struct {
+	gate jobGate
+	path string
+	mode FileOpenMode
+	cb   FileOpenCallback
+	f    osFile // the file opened, when err is nil
+	err  error
+}
+
+func (l *loop) fileOpenAsync(path string, mode FileOpenMode, cb FileOpenCallback) {
+	if l.disposed {
+		return
+	}
+	j := &fileOpenJob{path: path, mode: mode, cb: cb}
+	l.opening = append(l.opening, j)
+	l.waiters++
+	l.workers.submit(j)
+}
+
+func (j *fileOpenJob) run() {
+	f, err := openFile(j.path, j.mode)
+	if !j.gate.enter() {
+		if err == nil {
+			closeOSFile(f) // Dispose ran meanwhile
+		}
+		return
+	}
+	j.f, j.err = f, err
+	j.gate.leave()
+}
+
+func (j *fileOpenJob) finish(l *loop) {
+	i := slices.Index(l.opening, j)
+	if i < 0 {
+		return // Dispose took care of it
+	}
+	l.opening = slices.Delete(l.opening, i, i+1)
+	l.waiters--
+	var h handle
+	err := j.err
+	if err == nil {
+		h, err = l.newFile(j.f, j.mode == FileAppend)
+	}
+	st := openStatusOf(err)
+	if j.cb != nil {
+		l.depth++
+		j.cb(File{h}, st)
+		l.depth--
+	} else if h != 0 {
+		l.fileRelease(h) // nobody to hand it to
+	}
+}
+
+// disposeOpens closes the files that asynchronous opens have opened and
+// not yet handed over; an open still running closes its own.
+func (l *loop) disposeOpens() {
+	for _, j := range l.opening {
+		if j.gate.cancel() && j.err == nil {
+			closeOSFile(j.f)
+		}
+	}
+	l.opening = nil
 }

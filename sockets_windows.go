@@ -156,7 +156,9 @@ func (l *loop) newFD(k kind, s windows.Handle, flags fdFlags) (handle, *entry[fd
 
 // orphan detaches op from its socket: its completion, when the kernel
 // reports it, only returns it to the pool. cancel asks the kernel to
-// complete it now.
+// complete it now and, if the op uses a caller's buffer (a send, a file
+// transfer), waits until the kernel is done with it: after a cancel the
+// caller may reuse its buffer at once.
 func (l *loop) orphan(s windows.Handle, op **winOp, cancel bool) {
 	if *op == nil {
 		return
@@ -164,6 +166,9 @@ func (l *loop) orphan(s windows.Handle, op **winOp, cancel bool) {
 	(*op).h = 0
 	if cancel && s != windows.InvalidHandle {
 		windows.CancelIoEx(s, &(*op).ov)
+		if (*op).keep != nil {
+			awaitKernel(*op)
+		}
 	}
 	*op = nil
 }
@@ -176,7 +181,7 @@ func (l *loop) closeSysFD(e *entry[fdObj]) error {
 		return nil
 	}
 	l.orphan(s, &e.v.sys.rdWait, false)
-	l.orphan(s, &e.v.sys.wrOp, false)
+	l.orphan(s, &e.v.sys.wrOp, true) // a dropped send: the caller may reuse its buffer
 	l.orphan(s, &e.v.sys.accOp, false)
 	delete(l.bySock, s)
 	e.v.fd = invalidFD
