@@ -1,12 +1,9 @@
 package eventcore
 
 import (
-	"bufio"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -242,24 +239,7 @@ func TestProcessRefusedReapedElsewhere(t *testing.T) {
 func TestProcessAdoptForeignZombie(t *testing.T) {
 	checkNoFDLeak(t)
 	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
-		// The inner shell's parent becomes sleep, which never reaps it.
-		cmd := exec.Command("sh", "-c", `sh -c "exit 7" & echo $!; exec sleep 60`)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}()
-		line, err := bufio.NewReader(out).ReadString('\n')
-		pid, perr := strconv.Atoi(strings.TrimSpace(line))
-		if err != nil || perr != nil {
-			t.Fatalf("no pid from the shell: %q, %v", line, err)
-		}
+		pid := foreignChild(t)
 		waitZombie(t, pid)
 		pr := d.Processes()
 		id := mustAdopt(t, d, pid)
