@@ -208,16 +208,16 @@ func TestProcessRefusedReapedElsewhere(t *testing.T) {
 	d, s := newKqStandIn(t)
 	testOn(t, d, func(t *testing.T, d *Driver) {
 		s.refuseExit = func(pid int) error {
+			syscall.Kill(pid, syscall.SIGKILL)
 			var ws syscall.WaitStatus
 			syscall.Wait4(pid, &ws, 0, nil)
 			return syscall.ESRCH
 		}
 		pr := d.Processes()
-		// The child lives a moment, so that it is refuseExit that reaps it:
-		// one already a zombie when the watch starts is refused at once
-		// and reaped by the loop, with its code (a flaky failure under
-		// load).
-		proc, err := pr.Spawn([]string{"sh", "-c", "sleep 0.2; exit 4"}, RedirectNone, RedirectNone, RedirectNone, nil, 0, "")
+		// The child runs until refuseExit ends and reaps it: one already a
+		// zombie when the watch starts would be refused at once and reaped
+		// by the loop, with its code.
+		proc, err := pr.Spawn([]string{"sleep", "60"}, RedirectNone, RedirectNone, RedirectNone, nil, 0, "")
 		if err != nil {
 			t.Fatalf("Spawn of a child reaped elsewhere: %v", err)
 		}
