@@ -175,25 +175,29 @@ func TestProcessRefusedBeforeCollectable(t *testing.T) {
 	testOn(t, d, func(t *testing.T, d *Driver) {
 		s.refuseExit = func(int) error { return syscall.ESRCH }
 		pr := d.Processes()
-		spawn := func(script string) ProcessID {
-			proc, err := pr.Spawn([]string{"sh", "-c", script}, RedirectNone, RedirectNone, RedirectNone, nil, 0, "")
+		// Each child runs until its standard input closes: it is still
+		// running when the watch starts, however slow the machine.
+		spawn := func(script string) Process {
+			proc, err := pr.Spawn([]string{"sh", "-c", "read line; " + script}, RedirectPipe, RedirectNone, RedirectNone, nil, 0, "")
 			if err != nil {
 				t.Fatalf("Spawn, refused by the poller: %v", err)
 			}
 			if e := d.l.procs.get(proc.ID.h, kindProcess); e.v.sys.watch.via != viaSIGCHLD {
 				t.Fatalf("refused, the running child is watched through %v", e.v.sys.watch.via)
 			}
-			return proc.ID
+			return proc
 		}
-		id := spawn("sleep 0.05; exit 3")
-		if code := waitExitCode(t, d, id); code != 3 {
+		proc := spawn("exit 3")
+		d.Pipes().ReleaseRef(proc.Stdin)
+		if code := waitExitCode(t, d, proc.ID); code != 3 {
 			t.Fatalf("exit code %d, want 3", code)
 		}
-		pr.ReleaseRef(id)
+		pr.ReleaseRef(proc.ID)
 
-		orphan := spawn("sleep 0.05")
-		pid := pr.PID(orphan)
-		pr.ReleaseRef(orphan)
+		orphan := spawn("exit 0")
+		pid := pr.PID(orphan.ID)
+		pr.ReleaseRef(orphan.ID)
+		d.Pipes().ReleaseRef(orphan.Stdin)
 		waitOrphansReaped(t, d, pid)
 		if len(s.pidfds) != 0 || d.l.sigchldUsers != 0 || len(d.l.signalRefs) != 0 {
 			t.Fatal("a process is still watched")
