@@ -67,12 +67,16 @@ func forEachDriverAnd(t *testing.T, standIns []standIn, fn func(t *testing.T, d 
 	}
 }
 
+// newTestDriver makes a driver for t, disposed of when t ends, however it
+// ends: a test that fails before its Dispose leaves no worker running.
 func newTestDriver(t *testing.T, name string, opts ...Option) *Driver {
 	t.Helper()
+	beforeDriver(t)
 	d, err := New(append(opts, WithDriver(name))...)
 	if err != nil {
 		t.Fatalf("New(%q): %v", name, err)
 	}
+	t.Cleanup(func() { d.Dispose() })
 	return d
 }
 

@@ -28,9 +28,15 @@
 // # Drivers
 //
 // Every driver implements the API with the same semantics; they differ in
-// the OS mechanism that tells the loop a descriptor is ready. What a system
-// lacks gives ErrNotSupported: without pidfd (Linux) only children's exits
-// can be watched.
+// the OS mechanism that tells the loop a descriptor is ready (on Windows,
+// that an operation has completed). What a system lacks gives
+// ErrNotSupported: where a process's exit is heard only through
+// SIGCHLD (Linux before 5.3, the poll driver on macOS and the BSDs),
+// [Processes.Adopt] refuses a process that is not a child of this one.
+// Directory watching works on every driver, through what the system
+// offers: inotify on Linux, ReadDirectoryChangesW on Windows, and
+// elsewhere snapshots of each directory, read again when kqueue reports a
+// change to it (EVFILT_VNODE) or, under poll, every second.
 // epoll (Linux) and kqueue (macOS, FreeBSD, NetBSD, OpenBSD, DragonFly)
 // are edge-triggered: a descriptor is registered once. poll runs on every
 // POSIX system; it is level-triggered, so the loop tells it which
@@ -75,10 +81,12 @@
 // call that started the operation returns, as in eventcore; the methods say
 // where. Such synchronous completions nest at most a few levels deep; beyond
 // that they are finished from the loop, so a peer that always has data ready
-// cannot grow the stack without bound. An operation in IOModeImmediate is
-// the exception (but for a pipe write on Windows): it always completes, and runs its callback, before the
-// call that started it returns, so a callback may hand it a buffer that is
-// reused right after (see examples/http).
+// cannot grow the stack without bound. A socket or pipe operation in
+// IOModeImmediate is the exception (but for a pipe write on Windows): it
+// always completes, and runs its callback, before the call that started it
+// returns, so a callback may hand it a buffer that is reused right after
+// (see examples/http). File operations take IOModeImmediate as IOModeOnce
+// and complete from ProcessEvents.
 //
 // A cancelled operation's buffer is the caller's again once the cancel
 // returns: the driver never touches it after that (a cancel waits for a

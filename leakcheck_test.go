@@ -4,20 +4,22 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
 // Goroutine leak checks, without a dependency: after every driver test
-// (forEachDriver) no goroutine of this package may be left, and when all
-// tests are done no goroutine but the runtime's and os/signal's may be
-// left.
+// (testOn) no goroutine of this package that the test started may be left,
+// and when all tests are done no goroutine but the runtime's and
+// os/signal's may be left.
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
-		if stray := waitForStrayGoroutines(func(g string) bool { return !benign(g) }); stray != "" {
+		if stray := waitForStrayGoroutines(hangLimit, func(g string) bool { return !benign(g) }); stray != "" {
 			fmt.Fprintf(os.Stderr, "goroutines left after the tests:\n%s\n", stray)
 			code = 1
 		}
@@ -25,32 +27,51 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// testBaselines maps each running test (or fuzz input) that has made a
+// driver to the goroutines there were before it made its first: what an
+// earlier test left, even one that failed, is not this one's leak.
+var testBaselines sync.Map // testing.TB → map[uint64]bool
+
+// beforeDriver records, the first time test t makes a driver, which
+// goroutines there are. Every driver made for a test calls it first
+// (newTestDriver, the stand-ins).
+func beforeDriver(t testing.TB) {
+	if _, had := testBaselines.LoadOrStore(t, goroutineIDs()); !had {
+		t.Cleanup(func() { testBaselines.Delete(t) })
+	}
+}
+
 // checkNoDriverGoroutines fails t if goroutines of this package (workers,
-// signal forwarders) outlive their driver.
+// signal forwarders) that started since t made its first driver outlive
+// its drivers.
 func checkNoDriverGoroutines(t *testing.T) {
 	t.Helper()
-	if stray := waitForStrayGoroutines(func(g string) bool {
-		return strings.Contains(g, "eventcore.") && !strings.Contains(g, "eventcore.checkNoDriverGoroutines") &&
-			!strings.Contains(g, "eventcore.forEachDriver") && !strings.Contains(g, "_test.go")
-	}); stray != "" {
+	before, ok := testBaselines.Load(t)
+	if !ok {
+		t.Fatal("checkNoDriverGoroutines: this test made no driver through newTestDriver or a stand-in")
+	}
+	if stray := driverGoroutinesSince(before.(map[uint64]bool), hangLimit); stray != "" {
 		t.Errorf("goroutines left after Dispose:\n%s", stray)
 	}
 }
 
+// driverGoroutinesSince returns the stacks of the goroutines of this
+// package, not of the tests, that are not among before, once they stop
+// changing or after limit; "" when there are none.
+func driverGoroutinesSince(before map[uint64]bool, limit time.Duration) string {
+	return waitForStrayGoroutines(limit, func(g string) bool {
+		return !before[goroutineID(g)] && strings.Contains(g, "eventcore.") && !strings.Contains(g, "_test.go")
+	})
+}
+
 // waitForStrayGoroutines returns the stacks of the goroutines, other than
-// the caller's, that stray reports, once they stop changing or after
-// hangLimit; "" when there are none.
-func waitForStrayGoroutines(stray func(string) bool) string {
-	deadline := time.Now().Add(hangLimit)
-	buf := make([]byte, 64<<10)
+// the caller's, that stray reports, once there are none or after limit;
+// "" when there are none.
+func waitForStrayGoroutines(limit time.Duration, stray func(string) bool) string {
+	deadline := time.Now().Add(limit)
 	for {
 		var found []string
-		n := runtime.Stack(buf, true)
-		for n == len(buf) { // truncated: try again with room to spare
-			buf = make([]byte, 2*len(buf))
-			n = runtime.Stack(buf, true)
-		}
-		for i, g := range strings.Split(string(buf[:n]), "\n\n") {
+		for i, g := range goroutineStacks() {
 			if i > 0 && stray(g) { // the first is the caller's
 				found = append(found, g)
 			}
@@ -58,11 +79,40 @@ func waitForStrayGoroutines(stray func(string) bool) string {
 		if len(found) == 0 {
 			return ""
 		}
-		if time.Now().After(deadline) {
+		if !time.Now().Before(deadline) {
 			return strings.Join(found, "\n\n")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// goroutineStacks returns the stack of every goroutine, the caller's first.
+func goroutineStacks() []string {
+	buf := make([]byte, 64<<10)
+	n := runtime.Stack(buf, true)
+	for n == len(buf) { // truncated: try again with room to spare
+		buf = make([]byte, 2*len(buf))
+		n = runtime.Stack(buf, true)
+	}
+	return strings.Split(string(buf[:n]), "\n\n")
+}
+
+// goroutineID returns the id of a goroutine from its stack, which begins
+// "goroutine 7 [running]:"; 0 if it does not.
+func goroutineID(stack string) uint64 {
+	rest, _ := strings.CutPrefix(stack, "goroutine ")
+	id, _ := strconv.ParseUint(rest[:strings.IndexFunc(rest+" ", func(r rune) bool { return r < '0' || r > '9' })], 10, 64)
+	return id
+}
+
+// goroutineIDs returns the ids of the goroutines there are now. Ids are
+// never reused, so one not among them started later.
+func goroutineIDs() map[uint64]bool {
+	ids := make(map[uint64]bool)
+	for _, g := range goroutineStacks() {
+		ids[goroutineID(g)] = true
+	}
+	return ids
 }
 
 // benign tells the goroutines that may outlive the tests: the runtime's
@@ -75,4 +125,37 @@ func benign(g string) bool {
 		}
 	}
 	return false
+}
+
+// The check reports a goroutine of this package that started after its
+// baseline and is still there, and not one that was there before: an
+// earlier test's leak is not the current test's.
+func TestGoroutineCheck(t *testing.T) {
+	// A driver's worker starts with its first job and parks, idle, until
+	// Dispose.
+	withWorker := func() *Driver {
+		d := newTestDriver(t, testDrivers(t)[0])
+		done := false
+		d.DNS().LookupHost("localhost", func(DNSLookupID, DNSStatus, []Addr) { done = true })
+		runUntil(t, d, "the lookup", func() bool { return done })
+		return d
+	}
+	older := withWorker()
+	before := goroutineIDs()
+	if stray := driverGoroutinesSince(before, 0); stray != "" {
+		t.Fatalf("goroutines there before the baseline reported:\n%s", stray)
+	}
+	leaky := withWorker()
+	// limit 0: the worker is parked until Dispose, so it is there however
+	// long the check would wait.
+	if stray := driverGoroutinesSince(before, 0); stray == "" {
+		t.Fatal("a worker left running was not reported")
+	} else if strings.Contains(stray, fmt.Sprintf("goroutine %d ", goroutineID(goroutineStacks()[0]))) {
+		t.Fatalf("the caller's goroutine reported:\n%s", stray)
+	}
+	leaky.Dispose()
+	if stray := driverGoroutinesSince(before, hangLimit); stray != "" {
+		t.Fatalf("goroutines reported after Dispose ended them:\n%s", stray)
+	}
+	older.Dispose()
 }

@@ -15,9 +15,7 @@ import (
 )
 
 // Windows has no cat, sleep or sh to spawn: the test binary plays the
-// child itself when EVENTCORE_TEST_HELPER says what to do (see init).
-
-const helperEnv = "EVENTCORE_TEST_HELPER"
+// child itself when helperEnv says what to do (see init).
 
 func init() {
 	mode := os.Getenv(helperEnv)

@@ -37,20 +37,24 @@ func newPollingStandIn(t *testing.T) *Driver {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newStandInDriver("polling-watchers", p)
+	return newStandInDriver(t, "polling-watchers", p)
 }
 
 // testPollEvery is how often the stand-ins' snapshot watchers poll: often,
 // so that the tests do not wait for the default's second.
 const testPollEvery = 5 * time.Millisecond
 
-// newStandInDriver makes a driver on p that uses neither pidfd nor inotify.
-func newStandInDriver(name string, p poller) *Driver {
+// newStandInDriver makes a driver for t on p that uses neither pidfd nor
+// inotify, disposed of when t ends, as newTestDriver's.
+func newStandInDriver(t *testing.T, name string, p poller) *Driver {
+	beforeDriver(t)
 	l := newLoop(name)
 	l.initPosix(p)
 	l.noPidfd, l.noInotify = true, true
 	l.pollEvery = testPollEvery
-	return &Driver{l}
+	d := &Driver{l}
+	t.Cleanup(func() { d.Dispose() })
+	return d
 }
 
 func newKqStandIn(t *testing.T) (*Driver, *kqStandIn) {
@@ -70,7 +74,7 @@ func newKqStandIn(t *testing.T) (*Driver, *kqStandIn) {
 		s.close()
 		t.Fatal(err)
 	}
-	return newStandInDriver("kqueue-standin", s), s
+	return newStandInDriver(t, "kqueue-standin", s), s
 }
 
 type kqStandIn struct {

@@ -1,12 +1,9 @@
 package eventcore
 
 import (
-	"bufio"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -178,25 +175,29 @@ func TestProcessRefusedBeforeCollectable(t *testing.T) {
 	testOn(t, d, func(t *testing.T, d *Driver) {
 		s.refuseExit = func(int) error { return syscall.ESRCH }
 		pr := d.Processes()
-		spawn := func(script string) ProcessID {
-			proc, err := pr.Spawn([]string{"sh", "-c", script}, RedirectNone, RedirectNone, RedirectNone, nil, 0, "")
+		// Each child runs until its standard input closes: it is still
+		// running when the watch starts, however slow the machine.
+		spawn := func(script string) Process {
+			proc, err := pr.Spawn([]string{"sh", "-c", "read line; " + script}, RedirectPipe, RedirectNone, RedirectNone, nil, 0, "")
 			if err != nil {
 				t.Fatalf("Spawn, refused by the poller: %v", err)
 			}
 			if e := d.l.procs.get(proc.ID.h, kindProcess); e.v.sys.watch.via != viaSIGCHLD {
 				t.Fatalf("refused, the running child is watched through %v", e.v.sys.watch.via)
 			}
-			return proc.ID
+			return proc
 		}
-		id := spawn("sleep 0.05; exit 3")
-		if code := waitExitCode(t, d, id); code != 3 {
+		proc := spawn("exit 3")
+		d.Pipes().ReleaseRef(proc.Stdin)
+		if code := waitExitCode(t, d, proc.ID); code != 3 {
 			t.Fatalf("exit code %d, want 3", code)
 		}
-		pr.ReleaseRef(id)
+		pr.ReleaseRef(proc.ID)
 
-		orphan := spawn("sleep 0.05")
-		pid := pr.PID(orphan)
-		pr.ReleaseRef(orphan)
+		orphan := spawn("exit 0")
+		pid := pr.PID(orphan.ID)
+		pr.ReleaseRef(orphan.ID)
+		d.Pipes().ReleaseRef(orphan.Stdin)
 		waitOrphansReaped(t, d, pid)
 		if len(s.pidfds) != 0 || d.l.sigchldUsers != 0 || len(d.l.signalRefs) != 0 {
 			t.Fatal("a process is still watched")
@@ -211,16 +212,16 @@ func TestProcessRefusedReapedElsewhere(t *testing.T) {
 	d, s := newKqStandIn(t)
 	testOn(t, d, func(t *testing.T, d *Driver) {
 		s.refuseExit = func(pid int) error {
+			syscall.Kill(pid, syscall.SIGKILL)
 			var ws syscall.WaitStatus
 			syscall.Wait4(pid, &ws, 0, nil)
 			return syscall.ESRCH
 		}
 		pr := d.Processes()
-		// The child lives a moment, so that it is refuseExit that reaps it:
-		// one already a zombie when the watch starts is refused at once
-		// and reaped by the loop, with its code (a flaky failure under
-		// load).
-		proc, err := pr.Spawn([]string{"sh", "-c", "sleep 0.2; exit 4"}, RedirectNone, RedirectNone, RedirectNone, nil, 0, "")
+		// The child runs until refuseExit ends and reaps it: one already a
+		// zombie when the watch starts would be refused at once and reaped
+		// by the loop, with its code.
+		proc, err := pr.Spawn([]string{"sleep", "60"}, RedirectNone, RedirectNone, RedirectNone, nil, 0, "")
 		if err != nil {
 			t.Fatalf("Spawn of a child reaped elsewhere: %v", err)
 		}
@@ -242,24 +243,7 @@ func TestProcessRefusedReapedElsewhere(t *testing.T) {
 func TestProcessAdoptForeignZombie(t *testing.T) {
 	checkNoFDLeak(t)
 	forEachDriverAnd(t, processStandIns, func(t *testing.T, d *Driver) {
-		// The inner shell's parent becomes sleep, which never reaps it.
-		cmd := exec.Command("sh", "-c", `sh -c "exit 7" & echo $!; exec sleep 60`)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}()
-		line, err := bufio.NewReader(out).ReadString('\n')
-		pid, perr := strconv.Atoi(strings.TrimSpace(line))
-		if err != nil || perr != nil {
-			t.Fatalf("no pid from the shell: %q, %v", line, err)
-		}
+		pid := foreignChild(t)
 		waitZombie(t, pid)
 		pr := d.Processes()
 		id := mustAdopt(t, d, pid)
