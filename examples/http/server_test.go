@@ -13,39 +13,67 @@ import (
 	"github.com/eventcore-go/eventcore"
 )
 
-// startServer runs the server on its own loop until the test ends.
-func startServer(t *testing.T) string {
+// testServer is a server running on its own loop until the test ends.
+type testServer struct {
+	addr string
+	core eventcore.Core
+	sv   *server
+}
+
+func startServer(t *testing.T, lim limits) *testServer {
 	t.Helper()
-	addrc := make(chan string, 1)
+	ts := &testServer{}
+	ready := make(chan bool, 1)
 	done := make(chan struct{})
-	var core eventcore.Core
 	go func() {
 		defer close(done)
 		d, err := eventcore.New()
 		if err != nil {
 			t.Error(err)
-			addrc <- ""
+			ready <- false
 			return
 		}
-		sv, err := newServer(d, eventcore.MustParseAddr("127.0.0.1:0"))
+		sv, err := newServer(d, eventcore.MustParseAddr("127.0.0.1:0"), lim)
 		if err != nil {
 			t.Error(err)
-			addrc <- ""
+			d.Dispose()
+			ready <- false
 			return
 		}
-		core = d.Core()
-		addrc <- sv.addr().String()
+		ts.addr, ts.core, ts.sv = sv.addr().String(), d.Core(), sv
+		ready <- true
 		for d.Core().ProcessEvents(eventcore.Infinite) != eventcore.ExitExited {
 		}
 		sv.close()
 		d.Dispose()
 	}()
-	addr := <-addrc
-	if addr == "" {
+	if !<-ready {
 		t.FailNow()
 	}
-	t.Cleanup(func() { core.Exit(); <-done })
-	return addr
+	t.Cleanup(func() { ts.core.Exit(); <-done })
+	return ts
+}
+
+// onLoop runs fn on the server's loop and waits for it to return.
+func (ts *testServer) onLoop(fn func(sv *server)) {
+	done := make(chan struct{})
+	ts.core.RunInOwnerThread(func() { fn(ts.sv); close(done) })
+	<-done
+}
+
+// waitFor waits until cond, run on the server's loop, holds.
+func (ts *testServer) waitFor(t *testing.T, what string, cond func(sv *server) bool) {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		ok := false
+		ts.onLoop(func(sv *server) { ok = cond(sv) })
+		if ok {
+			return
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("still waiting for %s", what)
+		}
+	}
 }
 
 func dial(t *testing.T, addr string) net.Conn {
@@ -73,7 +101,7 @@ func readResponse(t *testing.T, r *bufio.Reader, method string) (*http.Response,
 }
 
 func TestServerKeepAliveAndPipelining(t *testing.T) {
-	addr := startServer(t)
+	addr := startServer(t, defaultLimits).addr
 	c := dial(t, addr)
 	r := bufio.NewReader(c)
 	// One request, then three pipelined in one write, one of them split
@@ -118,7 +146,7 @@ func expect(t *testing.T, r *bufio.Reader, what string, code int, body string, c
 // connection opened before, one with a request half sent meanwhile, and
 // new connections.
 func TestServerMalformed(t *testing.T) {
-	addr := startServer(t)
+	addr := startServer(t, defaultLimits).addr
 	const get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
 	keep := dial(t, addr)
 	keepR := bufio.NewReader(keep)
@@ -171,7 +199,7 @@ func TestServerMalformed(t *testing.T) {
 }
 
 func TestServerClose(t *testing.T) {
-	addr := startServer(t)
+	addr := startServer(t, defaultLimits).addr
 	for _, in := range []string{"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "GET / HTTP/1.0\r\n\r\n"} {
 		c := dial(t, addr)
 		io.WriteString(c, in)
@@ -189,7 +217,7 @@ func TestServerClose(t *testing.T) {
 // A client that sends a large pipeline and reads nothing until it is done
 // sending makes the server keep what the socket cannot take.
 func TestServerBackpressure(t *testing.T) {
-	addr := startServer(t)
+	addr := startServer(t, defaultLimits).addr
 	c := dial(t, addr)
 	const n = 20000
 	go func() {
