@@ -150,6 +150,21 @@ func TestParseResumesScan(t *testing.T) {
 	}
 }
 
+// The bytes a scan has passed are not looked at again: an empty line
+// written over them afterwards goes unseen.
+func TestParseDoesNotRescan(t *testing.T) {
+	part := []byte("GET / HTTP/1.1\r\nHost: a\r\nX: b")
+	var r request
+	var s headScan
+	if n, ok, err := parseRequest(part, &r, &s); n != 0 || ok || err != nil || s.scanned < len(part)-2 {
+		t.Fatalf("part of a head: %d %v %v, scanned %d of %d", n, ok, err, s.scanned, len(part))
+	}
+	copy(part[14:], "\n\n") // "GET / HTTP/1.1\n\n": a whole head, had it been rescanned
+	if n, ok, err := parseRequest(part, &r, &s); ok || err != nil {
+		t.Fatalf("the scanned part was scanned again: %d %v %v", n, ok, err)
+	}
+}
+
 func TestParseAllocs(t *testing.T) {
 	in := []byte("GET /plaintext HTTP/1.1\r\nHost: localhost\r\nAccept: text/plain\r\nConnection: keep-alive\r\n\r\n")
 	var r request

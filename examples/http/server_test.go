@@ -2,10 +2,13 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -230,4 +233,199 @@ func TestServerBackpressure(t *testing.T) {
 			t.Fatalf("response %d: %d %q", i, resp.StatusCode, body)
 		}
 	}
+}
+
+// closedByServer reads from c until the server closes it, and fails the
+// test if c's deadline (set by dial) comes first.
+func closedByServer(t *testing.T, c net.Conn, what string) {
+	t.Helper()
+	_, err := io.Copy(io.Discard, c)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("%s: not closed by the server", what)
+	}
+}
+
+// A client that sends nothing but empty lines (issue 10, defect 16): they
+// are consumed as they arrive, so the connection holds no buffer for them,
+// and past the head limit the client gets 400 and a closed connection,
+// however much it sends. A request after empty lines within the limit is
+// served.
+func TestServerEmptyLines(t *testing.T) {
+	ts := startServer(t, defaultLimits)
+	const get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	c := dial(t, ts.addr)
+	const parts, part = 10, 800 // 8000 bytes of empty lines: within the limit with the head
+	for i := range parts {
+		io.WriteString(c, strings.Repeat("\r\n", part/2))
+		ts.waitFor(t, "the empty lines to be read", func(sv *server) bool {
+			for _, sc := range sv.conns {
+				if sc.scan.blank >= (i+1)*part {
+					return true
+				}
+			}
+			return false
+		})
+		ts.onLoop(func(sv *server) {
+			for _, sc := range sv.conns {
+				if cap(sc.in) != 0 {
+					t.Errorf("after %d bytes of empty lines the connection keeps a buffer of %d", (i+1)*part, cap(sc.in))
+				}
+			}
+		})
+	}
+	io.WriteString(c, get)
+	r := bufio.NewReader(c)
+	expect(t, r, "a request after empty lines within the limit", 200, hello, false)
+
+	// The flood: 20 MiB of empty lines, written until the server closes.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	flood := dial(t, ts.addr)
+	sent := make(chan int64, 1)
+	go func() {
+		chunk := []byte(strings.Repeat("\r\n", 32<<10))
+		var n int64
+		for n < 20<<20 {
+			k, err := flood.Write(chunk)
+			n += int64(k)
+			if err != nil {
+				break
+			}
+		}
+		sent <- n
+	}()
+	fr := bufio.NewReader(flood)
+	expect(t, fr, "a flood of empty lines", 400, "", true)
+	closedByServer(t, flood, "a flood of empty lines")
+	n := <-sent
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+		t.Errorf("%d bytes allocated while the client sent %d bytes of empty lines", grew, n)
+	}
+	io.WriteString(c, get)
+	expect(t, r, "the other connection, after the flood", 200, hello, false)
+}
+
+// Slowloris (issue 10, defect 16): connections that send half a head, or
+// nothing, or only empty lines, and stop, or that send a head a byte at a
+// time, are closed once the header timeout has passed; another connection
+// is served meanwhile.
+func TestServerHeaderTimeout(t *testing.T) {
+	lim := defaultLimits
+	lim.header = time.Second
+	ts := startServer(t, lim)
+	slow := map[string]string{"half a head": "GET / HTTP/1.1\r\nHo", "nothing": "", "empty lines": "\r\n\r\n"}
+	conns := map[string]net.Conn{}
+	for what, sent := range slow {
+		conns[what] = dial(t, ts.addr)
+		io.WriteString(conns[what], sent)
+	}
+	// One that keeps sending a byte of its head now and then: the head must
+	// still arrive in full within the timeout.
+	drip := dial(t, ts.addr)
+	go func() {
+		if _, err := io.WriteString(drip, "GET / HTTP/1.1\r\nHost: a\r\nX: "); err != nil {
+			return
+		}
+		for range 400 { // 20 s at most
+			time.Sleep(50 * time.Millisecond)
+			if _, err := io.WriteString(drip, "x"); err != nil {
+				return
+			}
+		}
+	}()
+	conns["a head sent a byte at a time"] = drip
+	k := dial(t, ts.addr)
+	io.WriteString(k, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	expect(t, bufio.NewReader(k), "another connection", 200, hello, false)
+	for what, c := range conns {
+		closedByServer(t, c, what)
+	}
+}
+
+// A kept-alive connection that sends no next request is closed once the
+// idle timeout has passed; a new connection is served after.
+func TestServerIdleTimeout(t *testing.T) {
+	lim := defaultLimits
+	lim.idle = 300 * time.Millisecond
+	ts := startServer(t, lim)
+	const get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	c := dial(t, ts.addr)
+	io.WriteString(c, get)
+	r := bufio.NewReader(c)
+	expect(t, r, "the request before idling", 200, hello, false)
+	if _, err := r.ReadByte(); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("the idle connection was not closed")
+	}
+	fresh := dial(t, ts.addr)
+	io.WriteString(fresh, get)
+	expect(t, bufio.NewReader(fresh), "a new connection", 200, hello, false)
+}
+
+// A client that sends requests and never reads the responses is closed
+// once they have waited the write timeout; another connection is served
+// while that one's responses wait.
+func TestServerWriteTimeout(t *testing.T) {
+	lim := defaultLimits
+	lim.write = 300 * time.Millisecond
+	ts := startServer(t, lim)
+	const get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	k := dial(t, ts.addr)
+	kr := bufio.NewReader(k)
+	io.WriteString(k, get)
+	expect(t, kr, "another connection, before", 200, hello, false)
+
+	w := dial(t, ts.addr)
+	w.(*net.TCPConn).SetReadBuffer(16 << 10)
+	done := make(chan error, 1)
+	go func() {
+		chunk := []byte(strings.Repeat(get, (64<<10)/len(get)))
+		var err error
+		for n := 0; n < 1<<30 && err == nil; n += len(chunk) {
+			_, err = w.Write(chunk)
+		}
+		done <- err
+	}()
+	ts.waitFor(t, "responses the client does not take", func(sv *server) bool {
+		for _, c := range sv.conns {
+			if c.out != nil {
+				return true
+			}
+		}
+		return false
+	})
+	io.WriteString(k, get)
+	expect(t, kr, "another connection, meanwhile", 200, hello, false)
+	if err := <-done; err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the client that does not read was not closed: %v", err)
+	}
+	closedByServer(t, w, "the client that does not read")
+	io.WriteString(k, get)
+	expect(t, kr, "another connection, after", 200, hello, false)
+}
+
+// Connections past -max-conns are closed as they arrive; the ones within
+// are served, and once one closes a new one is served again.
+func TestServerMaxConns(t *testing.T) {
+	lim := defaultLimits
+	lim.maxConns = 2
+	ts := startServer(t, lim)
+	const get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	var in [2]net.Conn
+	var rs [2]*bufio.Reader
+	for i := range in {
+		in[i] = dial(t, ts.addr)
+		rs[i] = bufio.NewReader(in[i])
+		io.WriteString(in[i], get)
+		expect(t, rs[i], fmt.Sprintf("connection %d", i), 200, hello, false)
+	}
+	over := dial(t, ts.addr)
+	closedByServer(t, over, "a connection past the limit")
+	io.WriteString(in[0], get)
+	expect(t, rs[0], "a connection within the limit, after", 200, hello, false)
+	in[1].Close()
+	ts.waitFor(t, "the closed connection to be dropped", func(sv *server) bool { return len(sv.conns) == 1 })
+	fresh := dial(t, ts.addr)
+	io.WriteString(fresh, get)
+	expect(t, bufio.NewReader(fresh), "a new connection once one closed", 200, hello, false)
 }
