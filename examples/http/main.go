@@ -120,7 +120,7 @@ type server struct {
 	in  []byte // what one read fills; consumed before the read's callback returns
 	out []byte // the responses to what was read, written at once
 
-	conns map[eventcore.StreamSocket]*conn
+	conns map[eventcore.StreamSocket]*conn // every open connection
 
 	// The connection whose responses sv.out holds: set before Write, read
 	// by its callback (which runs before an IOModeImmediate Write returns).
@@ -136,6 +136,7 @@ type server struct {
 	dateAt int64 // the Unix second date shows
 
 	onData, onRead, onWrote, onFlushed eventcore.IOCallback
+	onTick                             eventcore.TimerCallback
 }
 
 type conn struct {
@@ -165,6 +166,7 @@ func newServer(d *eventcore.Driver, a eventcore.Addr, lim limits) (*server, erro
 		slack: int64(lim.period()),
 	}
 	sv.onData, sv.onRead, sv.onWrote, sv.onFlushed = sv.data, sv.read, sv.wrote, sv.flushed
+	sv.onTick = sv.tick
 	lst, err := sv.s.ListenStream(a, eventcore.ListenDefaults, sv.accept)
 	if err != nil {
 		return nil, err
@@ -212,7 +214,7 @@ func (sv *server) tick(_ eventcore.TimerID, fired bool) {
 			sv.drop(sock)
 		}
 	}
-	tm.Wait(sv.clock, sv.tick)
+	tm.Wait(sv.clock, sv.onTick)
 }
 
 // after returns the deadline d from now on the server's clock. now lags

@@ -23,7 +23,7 @@ type testServer struct {
 	sv   *server
 }
 
-func startServer(t *testing.T, lim limits) *testServer {
+func startServer(t testing.TB, lim limits) *testServer {
 	t.Helper()
 	ts := &testServer{}
 	ready := make(chan bool, 1)
@@ -428,4 +428,31 @@ func TestServerMaxConns(t *testing.T) {
 	fresh := dial(t, ts.addr)
 	io.WriteString(fresh, get)
 	expect(t, bufio.NewReader(fresh), "a new connection once one closed", 200, hello, false)
+}
+
+// BenchmarkServerPipelined measures the server as the benchmarks use it:
+// one connection, 16 pipelined requests per round trip.
+func BenchmarkServerPipelined(b *testing.B) {
+	addr := startServer(b, defaultLimits).addr
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	const depth = 16
+	batch := []byte(strings.Repeat("GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n", depth))
+	buf := make([]byte, 64<<10)
+	c.Write(batch[:len(batch)/depth])
+	one, err := c.Read(buf) // a response's length: the Date header has a fixed width
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += depth {
+		c.Write(batch)
+		if _, err := io.ReadFull(c, buf[:one*depth]); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
