@@ -364,7 +364,9 @@ func TestServerIdleTimeout(t *testing.T) {
 
 // A client that sends requests and never reads the responses is closed
 // once they have waited the write timeout; another connection is served
-// while that one's responses wait.
+// while that one's responses wait. (How the close reaches the client
+// differs: Linux resets a connection closed with data unread, Windows
+// sends what it holds and then the end of the stream.)
 func TestServerWriteTimeout(t *testing.T) {
 	lim := defaultLimits
 	lim.write = 300 * time.Millisecond
@@ -377,18 +379,19 @@ func TestServerWriteTimeout(t *testing.T) {
 
 	w := dial(t, ts.addr)
 	w.(*net.TCPConn).SetReadBuffer(16 << 10)
-	done := make(chan error, 1)
 	go func() {
 		chunk := []byte(strings.Repeat(get, (64<<10)/len(get)))
-		var err error
-		for n := 0; n < 1<<30 && err == nil; n += len(chunk) {
-			_, err = w.Write(chunk)
+		for n := 0; n < 1<<30; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
 		}
-		done <- err
 	}()
+	var blocked eventcore.StreamSocket
 	ts.waitFor(t, "responses the client does not take", func(sv *server) bool {
-		for _, c := range sv.conns {
+		for sock, c := range sv.conns {
 			if c.out != nil {
+				blocked = sock
 				return true
 			}
 		}
@@ -396,9 +399,7 @@ func TestServerWriteTimeout(t *testing.T) {
 	})
 	io.WriteString(k, get)
 	expect(t, kr, "another connection, meanwhile", 200, hello, false)
-	if err := <-done; err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("the client that does not read was not closed: %v", err)
-	}
+	ts.waitFor(t, "the client that does not read to be closed", func(sv *server) bool { return sv.conns[blocked] == nil })
 	closedByServer(t, w, "the client that does not read")
 	io.WriteString(k, get)
 	expect(t, kr, "another connection, after", 200, hello, false)
