@@ -7,7 +7,8 @@
 //	curl http://127.0.0.1:8080/plaintext
 //
 // It is also the server the benchmarks (bench/) measure, so it shows how to
-// keep memory low: a connection waiting for data holds no buffer. It waits
+// keep memory low: a connection waiting for data holds no buffer, only a
+// small record of its state and deadline. It waits
 // with WaitForData, reads into one buffer the whole loop shares, answers
 // into another, and keeps bytes of its own only while a request is
 // incomplete or a response could not be written at once.
@@ -16,9 +17,11 @@
 // read:
 //
 //   - a request head, with the empty lines before it, may take 8 KiB;
-//     beyond that it is refused (431, or 400 for nothing but empty lines);
-//     a connection keeps at most that and the responses to one read (64
-//     KiB of requests) that the client does not take;
+//     beyond that it is refused (431, or 400 for nothing but empty lines).
+//     Empty lines are dropped as they arrive, and a head is scanned once
+//     however it is split. A connection keeps at most a head in part (with
+//     the read that follows it while that is parsed) and the responses to
+//     one read (64 KiB of requests) that the client does not take;
 //   - -header-timeout (default 10s): a request head must arrive in full
 //     within this time of its first byte (the first request: of the
 //     connection's opening), and a body the server discards within this
