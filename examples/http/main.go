@@ -8,10 +8,10 @@
 //
 // It is also the server the benchmarks (bench/) measure, so it shows how to
 // keep memory low: a connection waiting for data holds no buffer, only a
-// small record of its state and deadline. It waits
-// with WaitForData, reads into one buffer the whole loop shares, answers
-// into another, and keeps bytes of its own only while a request is
-// incomplete or a response could not be written at once.
+// small record of its state and deadline. It waits with WaitForData, reads
+// into one buffer the whole loop shares, answers into another, and keeps
+// bytes of its own only while a request is incomplete or a response could
+// not be written at once.
 //
 // A client gets bounded memory and time, whatever it sends or fails to
 // read:
