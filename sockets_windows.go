@@ -173,16 +173,19 @@ func (l *loop) orphan(s windows.Handle, op **winOp, cancel bool) {
 	*op = nil
 }
 
-// closeSysFD closes the socket or pipe of e, leaving the entry. Closing
-// cancels its overlapped operations; their completions are reaped later.
+// closeSysFD closes the socket or pipe of e, leaving the entry. Its
+// overlapped operations are cancelled first, their completions reaped
+// later: closesocket is documented to cancel them, but Wine leaves a
+// pending send in place, and the socket open with it for as long as the
+// peer takes nothing.
 func (l *loop) closeSysFD(e *entry[fdObj]) error {
 	s := e.v.fd
 	if s == invalidFD {
 		return nil
 	}
-	l.orphan(s, &e.v.sys.rdWait, false)
-	l.orphan(s, &e.v.sys.wrOp, true) // a dropped send: the caller may reuse its buffer
-	l.orphan(s, &e.v.sys.accOp, false)
+	l.orphan(s, &e.v.sys.rdWait, true)
+	l.orphan(s, &e.v.sys.wrOp, true)
+	l.orphan(s, &e.v.sys.accOp, true)
 	delete(l.bySock, s)
 	e.v.fd = invalidFD
 	if e.v.sys.pipe {

@@ -7,14 +7,41 @@
 //	curl http://127.0.0.1:8080/plaintext
 //
 // It is also the server the benchmarks (bench/) measure, so it shows how to
-// keep memory low: a connection waiting for data holds no buffer. It waits
-// with WaitForData, reads into one buffer the whole loop shares, answers
-// into another, and keeps bytes of its own only while a request is
-// incomplete or a response could not be written at once.
+// keep memory low: a connection waiting for data holds no buffer, only a
+// small record of its state and deadline. It waits with WaitForData, reads
+// into one buffer the whole loop shares, answers into another, and keeps
+// bytes of its own only while a request is incomplete or a response could
+// not be written at once.
+//
+// A client gets bounded memory and time, whatever it sends or fails to
+// read:
+//
+//   - a request head, with the empty lines before it, may take 8 KiB;
+//     beyond that it is refused (431, or 400 for nothing but empty lines).
+//     Empty lines are dropped as they arrive, and a head is scanned once
+//     however it is split. A connection keeps at most a head in part (with
+//     the read that follows it while that is parsed) and the responses to
+//     one read (64 KiB of requests) that the client does not take;
+//   - -header-timeout (default 10s): a request head must arrive in full
+//     within this time of its first byte (the first request: of the
+//     connection's opening), and a body the server discards within this
+//     time of the head's end;
+//   - -idle-timeout (default 60s): a kept-alive connection may wait this
+//     long for its next request;
+//   - -write-timeout (default 10s): responses the client does not take
+//     within this time close the connection;
+//   - -max-conns (default 10000): connections served at once; more are
+//     closed as they arrive.
+//
+// A connection that runs out of time is closed, without a response. The
+// deadlines are checked every quarter of the shortest timeout, at most one
+// second apart, so a connection is closed between its timeout and that
+// plus two of those periods after the event that armed it.
 package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -27,16 +54,24 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	lim := defaultLimits
+	flag.DurationVar(&lim.header, "header-timeout", lim.header, "time a request head may take to arrive, from its first byte (the first request: from the connection's opening)")
+	flag.DurationVar(&lim.idle, "idle-timeout", lim.idle, "time a kept-alive connection may wait for its next request")
+	flag.DurationVar(&lim.write, "write-timeout", lim.write, "time responses may wait for the client to take them")
+	flag.IntVar(&lim.maxConns, "max-conns", lim.maxConns, "connections served at once; more are closed as they arrive")
 	flag.Parse()
 	a, err := eventcore.ParseAddr(*addr)
 	if err != nil {
 		log.Fatalf("bad -addr: %v", err)
 	}
+	if err := lim.check(); err != nil {
+		log.Fatal(err)
+	}
 	d, err := eventcore.New()
 	if err != nil {
 		log.Fatal(err)
 	}
-	sv, err := newServer(d, a)
+	sv, err := newServer(d, a, lim)
 	if err != nil {
 		log.Fatalf("listen on %v: %v", a, err)
 	}
@@ -52,45 +87,89 @@ func main() {
 	d.Dispose()
 }
 
+// limits bound what one connection may cost (see the package doc).
+type limits struct {
+	header, idle, write time.Duration
+	maxConns            int
+}
+
+var defaultLimits = limits{header: 10 * time.Second, idle: 60 * time.Second, write: 10 * time.Second, maxConns: 10000}
+
+func (lim limits) check() error {
+	if lim.header <= 0 || lim.idle <= 0 || lim.write <= 0 {
+		return errors.New("the timeouts must be positive")
+	}
+	if lim.maxConns <= 0 {
+		return errors.New("-max-conns must be positive")
+	}
+	return nil
+}
+
+// period is how often the deadlines are checked: a quarter of the shortest
+// timeout, at most a second (the Date header's resolution), at least a
+// millisecond.
+func (lim limits) period() time.Duration {
+	return min(max(min(lim.header, lim.idle, lim.write)/4, time.Millisecond), time.Second)
+}
+
 // server is the state of the loop: everything on it runs on the loop's
 // goroutine, so the buffers can be shared by every connection.
 type server struct {
 	d   *eventcore.Driver
 	s   eventcore.Sockets
 	lst eventcore.StreamListener
+	lim limits
 
 	in  []byte // what one read fills; consumed before the read's callback returns
 	out []byte // the responses to what was read, written at once
 
-	// conns holds only connections with something to remember: a partial
-	// request, body bytes to skip, or a response the socket has not taken.
-	conns map[eventcore.StreamSocket]*conn
+	conns map[eventcore.StreamSocket]*conn // every open connection
 
-	// Written before Write, read by its callback (which runs before an
-	// IOModeImmediate Write returns).
-	closing bool
+	// The connection whose responses sv.out holds: set before Write, read
+	// by its callback (which runs before an IOModeImmediate Write returns).
+	cur *conn
 
-	date  []byte // the Date header line, refreshed every second
-	clock eventcore.TimerID
+	// The clock: a periodic timer advances now and closes the connections
+	// past their deadline, so that arming a deadline costs one addition.
+	clock  eventcore.TimerID
+	epoch  time.Time
+	now    int64 // nanoseconds since epoch at the last tick
+	slack  int64 // the tick period: how far now may lag behind
+	date   []byte
+	dateAt int64 // the Unix second date shows
 
 	onData, onRead, onWrote, onFlushed eventcore.IOCallback
+	onTick                             eventcore.TimerCallback
 }
 
 type conn struct {
-	in      []byte // a request head received in part
-	out     []byte // response bytes still to be written
-	skip    int64  // request body bytes still to be discarded
-	closing bool   // close once out is written
+	in       []byte   // a request head received in part; nil when none
+	scan     headScan // what is known of it
+	out      []byte   // response bytes still to be written
+	skip     int64    // request body bytes still to be discarded
+	closing  bool     // close once out is written
+	reading  bool     // a request has begun: the deadline is its head's
+	deadline int64    // on the server's clock: closed if still waiting then
 }
 
-func newServer(d *eventcore.Driver, a eventcore.Addr) (*server, error) {
+// pending reports whether a request has begun and not arrived in full.
+func (c *conn) pending() bool { return len(c.in) > 0 || c.scan.blank > 0 || c.skip > 0 }
+
+func newServer(d *eventcore.Driver, a eventcore.Addr, lim limits) (*server, error) {
+	if err := lim.check(); err != nil {
+		return nil, err
+	}
 	sv := &server{
 		d:     d,
 		s:     d.Sockets(),
+		lim:   lim,
 		in:    make([]byte, 64<<10),
 		conns: make(map[eventcore.StreamSocket]*conn),
+		epoch: time.Now(),
+		slack: int64(lim.period()),
 	}
 	sv.onData, sv.onRead, sv.onWrote, sv.onFlushed = sv.data, sv.read, sv.wrote, sv.flushed
+	sv.onTick = sv.tick
 	lst, err := sv.s.ListenStream(a, eventcore.ListenDefaults, sv.accept)
 	if err != nil {
 		return nil, err
@@ -105,8 +184,7 @@ func (sv *server) addr() eventcore.Addr {
 	return a
 }
 
-// close stops the server: the listener, the clock and every connection
-// with state (the others are released by Dispose).
+// close stops the server: the listener, the clock and every connection.
 func (sv *server) close() {
 	sv.s.ReleaseRef(sv.lst)
 	sv.d.Timers().ReleaseRef(sv.clock)
@@ -115,7 +193,9 @@ func (sv *server) close() {
 	}
 }
 
-// tick refreshes the Date header; it re-arms itself every second.
+// tick advances the clock, refreshes the Date header when the second
+// changes and closes the connections past their deadline; it re-arms
+// itself every period.
 func (sv *server) tick(_ eventcore.TimerID, fired bool) {
 	if !fired {
 		return
@@ -123,14 +203,48 @@ func (sv *server) tick(_ eventcore.TimerID, fired bool) {
 	tm := sv.d.Timers()
 	if sv.clock == (eventcore.TimerID{}) {
 		sv.clock = tm.Create()
-		tm.Set(sv.clock, time.Second, time.Second)
+		tm.Set(sv.clock, time.Duration(sv.slack), time.Duration(sv.slack))
 	}
-	sv.date = time.Now().UTC().AppendFormat(append(sv.date[:0], "Date: "...), "Mon, 02 Jan 2006 15:04:05 GMT")
-	sv.date = append(sv.date, "\r\n"...)
-	tm.Wait(sv.clock, sv.tick)
+	t := time.Now()
+	sv.now = int64(t.Sub(sv.epoch))
+	if sec := t.Unix(); sec != sv.dateAt || sv.date == nil {
+		sv.dateAt = sec
+		sv.date = t.UTC().AppendFormat(append(sv.date[:0], "Date: "...), "Mon, 02 Jan 2006 15:04:05 GMT")
+		sv.date = append(sv.date, "\r\n"...)
+	}
+	for sock, c := range sv.conns {
+		if sv.now >= c.deadline {
+			sv.drop(sock)
+		}
+	}
+	tm.Wait(sv.clock, sv.onTick)
+}
+
+// after returns the deadline d from now on the server's clock. now lags
+// by up to a period, so the deadline gets one more: the connection is
+// closed no sooner than d after the event that armed it.
+func (sv *server) after(d time.Duration) int64 { return sv.now + int64(d) + sv.slack }
+
+// arm sets c's deadline for what it waits for next: the rest of a request
+// (from its start: progressed says a request or a body ended meanwhile, so
+// that what is left began just now) or a new one.
+func (sv *server) arm(c *conn, progressed bool) {
+	switch {
+	case !c.pending():
+		c.reading = false
+		c.deadline = sv.after(sv.lim.idle)
+	case !c.reading || progressed:
+		c.reading = true
+		c.deadline = sv.after(sv.lim.header)
+	}
 }
 
 func (sv *server) accept(_ eventcore.StreamListener, sock eventcore.StreamSocket, _ eventcore.Addr) {
+	if len(sv.conns) >= sv.lim.maxConns {
+		sv.s.ReleaseRef(sock)
+		return
+	}
+	sv.conns[sock] = &conn{reading: true, deadline: sv.after(sv.lim.header)}
 	sv.s.WaitForData(sock, sv.onData)
 }
 
@@ -149,44 +263,45 @@ func (sv *server) data(sock eventcore.StreamSocket, st eventcore.IOStatus, _ int
 }
 
 func (sv *server) read(sock eventcore.StreamSocket, st eventcore.IOStatus, n int) {
-	switch st {
-	case eventcore.IOStatusOK:
-		sv.serve(sock, sv.in[:n])
-	case eventcore.IOStatusWouldBlock:
+	c := sv.conns[sock]
+	switch {
+	case c == nil || (st != eventcore.IOStatusOK && st != eventcore.IOStatusWouldBlock):
+		sv.drop(sock) // the peer closed or the connection failed
+	case st == eventcore.IOStatusOK:
+		sv.serve(sock, c, sv.in[:n])
+	default:
 		sv.s.WaitForData(sock, sv.onData)
-	default: // the peer closed or the connection failed
-		sv.drop(sock)
 	}
 }
 
 // serve answers every whole request in data and keeps what is left.
-func (sv *server) serve(sock eventcore.StreamSocket, data []byte) {
-	c := sv.conns[sock]
-	if c != nil {
-		if c.skip > 0 {
-			k := int(min(c.skip, int64(len(data))))
-			c.skip -= int64(k)
-			data = data[k:]
-		}
-		if len(c.in) > 0 {
-			c.in = append(c.in, data...)
-			data = c.in
-		}
+func (sv *server) serve(sock eventcore.StreamSocket, c *conn, data []byte) {
+	progressed := false
+	if c.skip > 0 {
+		k := int(min(c.skip, int64(len(data))))
+		c.skip -= int64(k)
+		data = data[k:]
+		progressed = c.skip == 0
+	}
+	if len(c.in) > 0 {
+		c.in = append(c.in, data...)
+		data = c.in
 	}
 	sv.out = sv.out[:0]
 	closing := false
 	var req request
 	for len(data) > 0 && !closing {
-		n, err := parseRequest(data, &req)
+		n, ok, err := parseRequest(data, &req, &c.scan)
+		data = data[n:]
 		if err != nil {
 			sv.out = appendError(sv.out, err)
 			closing = true
 			break
 		}
-		if n == 0 {
+		if !ok {
 			break
 		}
-		data = data[n:]
+		progressed = true
 		if req.chunked {
 			sv.out = appendStatus(sv.out, "501 Not Implemented", true)
 			closing = true
@@ -197,42 +312,26 @@ func (sv *server) serve(sock eventcore.StreamSocket, data []byte) {
 		if req.contentLength > 0 {
 			k := int(min(req.contentLength, int64(len(data))))
 			data = data[k:]
-			if rest := req.contentLength - int64(k); rest > 0 {
-				c = sv.state(sock, c)
-				c.skip = rest
-			}
+			c.skip = req.contentLength - int64(k)
 		}
 	}
 	switch {
 	case closing || len(data) == 0:
-		if c != nil {
-			c.in = c.in[:0]
-		}
-	case c != nil && len(c.in) > 0:
+		c.in = nil
+	case len(c.in) == 0:
+		c.in = append([]byte(nil), data...)
+	case len(data) < len(c.in):
 		// data is the tail of c.in: move it to the front.
 		c.in = c.in[:copy(c.in, data)]
-	default:
-		c = sv.state(sock, c)
-		c.in = append(c.in[:0], data...)
 	}
-	if c != nil && c.skip == 0 && len(c.in) == 0 {
-		delete(sv.conns, sock)
-	}
+	sv.arm(c, progressed)
 	if len(sv.out) == 0 {
 		sv.s.WaitForData(sock, sv.onData)
 		return
 	}
-	sv.closing = closing
+	c.closing = closing
+	sv.cur = c
 	sv.s.Write(sock, sv.out, eventcore.IOModeImmediate, sv.onWrote)
-}
-
-// state returns c, the connection's state, creating it if c is nil.
-func (sv *server) state(sock eventcore.StreamSocket, c *conn) *conn {
-	if c == nil {
-		c = &conn{}
-		sv.conns[sock] = c
-	}
-	return c
 }
 
 // wrote: the immediate write of sv.out took n bytes.
@@ -241,16 +340,16 @@ func (sv *server) wrote(sock eventcore.StreamSocket, st eventcore.IOStatus, n in
 		sv.drop(sock)
 		return
 	}
+	c := sv.cur
 	if n < len(sv.out) {
-		// The socket's buffer is full: keep the rest until it drains, and
-		// read no more meanwhile.
-		c := sv.state(sock, sv.conns[sock])
+		// The socket's buffer is full: keep the rest until it drains, or
+		// the write timeout, and read no more meanwhile.
 		c.out = append(c.out[:0], sv.out[n:]...)
-		c.closing = sv.closing
+		c.deadline = sv.after(sv.lim.write)
 		sv.s.Write(sock, c.out, eventcore.IOModeAll, sv.onFlushed)
 		return
 	}
-	sv.next(sock, sv.closing)
+	sv.next(sock, c)
 }
 
 func (sv *server) flushed(sock eventcore.StreamSocket, st eventcore.IOStatus, _ int) {
@@ -260,16 +359,13 @@ func (sv *server) flushed(sock eventcore.StreamSocket, st eventcore.IOStatus, _ 
 		return
 	}
 	c.out = nil
-	closing := c.closing
-	if c.skip == 0 && len(c.in) == 0 {
-		delete(sv.conns, sock)
-	}
-	sv.next(sock, closing)
+	sv.arm(c, true)
+	sv.next(sock, c)
 }
 
 // next waits for the next request, or closes after the last response.
-func (sv *server) next(sock eventcore.StreamSocket, closing bool) {
-	if closing {
+func (sv *server) next(sock eventcore.StreamSocket, c *conn) {
+	if c.closing {
 		sv.s.Shutdown(sock, false, true)
 		sv.drop(sock)
 		return

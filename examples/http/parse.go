@@ -18,7 +18,8 @@ type request struct {
 	chunked        bool  // Transfer-Encoding present (not supported here)
 }
 
-// maxHead bounds a request head; a longer one is refused.
+// maxHead bounds a request head, counting the empty lines before it; a
+// longer one is refused.
 const maxHead = 8 << 10
 
 var (
@@ -26,35 +27,60 @@ var (
 	errTooLarge  = errors.New("request head too large")
 )
 
-// parseRequest parses the head at the start of b. It returns the head's
-// length, or 0 and no error when b does not hold a whole head yet.
-func parseRequest(b []byte, r *request) (int, error) {
-	// Empty lines before a request line are ignored (RFC 9112 §2.2).
-	skip := 0
-	for skip < len(b) && (b[skip] == '\r' || b[skip] == '\n') {
-		skip++
+// headScan is what parseRequest has learnt of a head that has not arrived
+// in full, so that however the head is split, each byte is scanned once
+// and the empty lines before it are neither kept nor left unbounded.
+type headScan struct {
+	blank   int // empty-line bytes consumed before the head
+	scanned int // bytes at the start of the head known not to hold its end
+}
+
+// parseRequest parses the head at the start of b, after the empty lines
+// that may come before it (RFC 9112 §2.2: a server ignores them). s holds
+// what earlier calls learnt of the same head. It returns how many bytes of
+// b it consumed and whether r now holds a head:
+//   - ok: b[:n] were the empty lines and the head;
+//   - not ok, no error: b[:n] were empty lines, to be dropped, and b[n:]
+//     is the start of a head; call again with b[n:] and the bytes that
+//     follow it, and the same s, once more arrive.
+//
+// Empty lines beyond maxHead are refused with errMalformed (a client that
+// sends nothing else sends no request), and a head that with its empty
+// lines exceeds maxHead with errTooLarge. s is reset once a head is parsed.
+func parseRequest(b []byte, r *request, s *headScan) (n int, ok bool, err error) {
+	for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
+		n++
 	}
-	if skip > 0 {
-		n, err := parseRequest(b[skip:], r)
-		if n > 0 {
-			n += skip
-		}
-		return n, err
+	s.blank += n
+	if s.blank > maxHead {
+		return n, false, errMalformed
 	}
-	end := headEnd(b)
+	b = b[n:]
+	end, scanned := headEnd(b, s.scanned)
 	if end < 0 {
-		if len(b) > maxHead {
-			return 0, errTooLarge
+		s.scanned = scanned
+		if s.blank+len(b) > maxHead {
+			return n, false, errTooLarge
 		}
-		return 0, nil
+		return n, false, nil
 	}
-	if end > maxHead {
-		return 0, errTooLarge
+	if s.blank+end > maxHead {
+		return n, false, errTooLarge
 	}
+	*s = headScan{}
+	if err := parseHead(b[:end], r); err != nil {
+		return n, false, err
+	}
+	return n + end, true, nil
+}
+
+// parseHead parses head, a whole request head with the empty line that
+// ends it.
+func parseHead(head []byte, r *request) error {
 	*r = request{}
-	line, rest := nextLine(b[:end])
+	line, rest := nextLine(head)
 	if err := parseRequestLine(line, r); err != nil {
-		return 0, err
+		return err
 	}
 	r.keepAlive = r.minor >= 1
 	seenLength, host := false, false
@@ -65,13 +91,13 @@ func parseRequest(b []byte, r *request) (int, error) {
 		}
 		name, value, err := splitField(line)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		switch {
 		case equalFold(name, "content-length"):
 			n, ok := parseLength(value)
 			if !ok || (seenLength && n != r.contentLength) {
-				return 0, errMalformed
+				return errMalformed
 			}
 			r.contentLength, seenLength = n, true
 		case equalFold(name, "transfer-encoding"):
@@ -84,37 +110,42 @@ func parseRequest(b []byte, r *request) (int, error) {
 			}
 		case equalFold(name, "host"):
 			if host {
-				return 0, errMalformed // RFC 9112 §3.2: exactly one Host
+				return errMalformed // RFC 9112 §3.2: exactly one Host
 			}
 			host = true
 		}
 	}
 	if r.minor >= 1 && !host {
-		return 0, errMalformed
+		return errMalformed
 	}
 	if r.chunked && seenLength {
-		return 0, errMalformed // RFC 9112 §6.1: a request smuggling risk
+		return errMalformed // RFC 9112 §6.1: a request smuggling risk
 	}
-	return end, nil
+	return nil
 }
 
-// headEnd returns the length of the head up to and including the empty
-// line, or -1. A bare LF is accepted as a line end (RFC 9112 §2.2).
-func headEnd(b []byte) int {
-	for i := 0; ; {
+// headEnd returns the length of the head at the start of b up to and
+// including the empty line that ends it; b[:from] is known not to hold
+// that line's start. Without a whole head it returns -1 and how far b is
+// now known not to: where the next search resumes. A bare LF is accepted
+// as a line end (RFC 9112 §2.2).
+func headEnd(b []byte, from int) (end, scanned int) {
+	for i := from; ; {
 		j := bytes.IndexByte(b[i:], '\n')
 		if j < 0 {
-			return -1
+			return -1, len(b)
 		}
-		i += j + 1
+		i += j // b[i] ends a line; does an empty one follow?
+		k := i + 1
 		switch {
-		case i < len(b) && b[i] == '\n':
-			return i + 1
-		case i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n':
-			return i + 2
-		case i >= len(b) || (i+1 >= len(b) && b[i] == '\r'):
-			return -1
+		case k < len(b) && b[k] == '\n':
+			return k + 1, 0
+		case k+1 < len(b) && b[k] == '\r' && b[k+1] == '\n':
+			return k + 2, 0
+		case k >= len(b) || (k+1 >= len(b) && b[k] == '\r'):
+			return -1, i // not known yet: look at this line end again
 		}
+		i = k
 	}
 }
 

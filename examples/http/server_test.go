@@ -2,10 +2,13 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -13,39 +16,67 @@ import (
 	"github.com/eventcore-go/eventcore"
 )
 
-// startServer runs the server on its own loop until the test ends.
-func startServer(t *testing.T) string {
+// testServer is a server running on its own loop until the test ends.
+type testServer struct {
+	addr string
+	core eventcore.Core
+	sv   *server
+}
+
+func startServer(t testing.TB, lim limits) *testServer {
 	t.Helper()
-	addrc := make(chan string, 1)
+	ts := &testServer{}
+	ready := make(chan bool, 1)
 	done := make(chan struct{})
-	var core eventcore.Core
 	go func() {
 		defer close(done)
 		d, err := eventcore.New()
 		if err != nil {
 			t.Error(err)
-			addrc <- ""
+			ready <- false
 			return
 		}
-		sv, err := newServer(d, eventcore.MustParseAddr("127.0.0.1:0"))
+		sv, err := newServer(d, eventcore.MustParseAddr("127.0.0.1:0"), lim)
 		if err != nil {
 			t.Error(err)
-			addrc <- ""
+			d.Dispose()
+			ready <- false
 			return
 		}
-		core = d.Core()
-		addrc <- sv.addr().String()
+		ts.addr, ts.core, ts.sv = sv.addr().String(), d.Core(), sv
+		ready <- true
 		for d.Core().ProcessEvents(eventcore.Infinite) != eventcore.ExitExited {
 		}
 		sv.close()
 		d.Dispose()
 	}()
-	addr := <-addrc
-	if addr == "" {
+	if !<-ready {
 		t.FailNow()
 	}
-	t.Cleanup(func() { core.Exit(); <-done })
-	return addr
+	t.Cleanup(func() { ts.core.Exit(); <-done })
+	return ts
+}
+
+// onLoop runs fn on the server's loop and waits for it to return.
+func (ts *testServer) onLoop(fn func(sv *server)) {
+	done := make(chan struct{})
+	ts.core.RunInOwnerThread(func() { fn(ts.sv); close(done) })
+	<-done
+}
+
+// waitFor waits until cond, run on the server's loop, holds.
+func (ts *testServer) waitFor(t *testing.T, what string, cond func(sv *server) bool) {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		ok := false
+		ts.onLoop(func(sv *server) { ok = cond(sv) })
+		if ok {
+			return
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("still waiting for %s", what)
+		}
+	}
 }
 
 func dial(t *testing.T, addr string) net.Conn {
@@ -73,7 +104,7 @@ func readResponse(t *testing.T, r *bufio.Reader, method string) (*http.Response,
 }
 
 func TestServerKeepAliveAndPipelining(t *testing.T) {
-	addr := startServer(t)
+	addr := startServer(t, defaultLimits).addr
 	c := dial(t, addr)
 	r := bufio.NewReader(c)
 	// One request, then three pipelined in one write, one of them split
@@ -118,7 +149,7 @@ func expect(t *testing.T, r *bufio.Reader, what string, code int, body string, c
 // connection opened before, one with a request half sent meanwhile, and
 // new connections.
 func TestServerMalformed(t *testing.T) {
-	addr := startServer(t)
+	addr := startServer(t, defaultLimits).addr
 	const get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
 	keep := dial(t, addr)
 	keepR := bufio.NewReader(keep)
@@ -171,7 +202,7 @@ func TestServerMalformed(t *testing.T) {
 }
 
 func TestServerClose(t *testing.T) {
-	addr := startServer(t)
+	addr := startServer(t, defaultLimits).addr
 	for _, in := range []string{"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "GET / HTTP/1.0\r\n\r\n"} {
 		c := dial(t, addr)
 		io.WriteString(c, in)
@@ -189,7 +220,7 @@ func TestServerClose(t *testing.T) {
 // A client that sends a large pipeline and reads nothing until it is done
 // sending makes the server keep what the socket cannot take.
 func TestServerBackpressure(t *testing.T) {
-	addr := startServer(t)
+	addr := startServer(t, defaultLimits).addr
 	c := dial(t, addr)
 	const n = 20000
 	go func() {
@@ -200,6 +231,229 @@ func TestServerBackpressure(t *testing.T) {
 	for i := range n {
 		if resp, body := readResponse(t, r, "GET"); resp.StatusCode != 200 || body != hello {
 			t.Fatalf("response %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+}
+
+// closedByServer reads from c until the server closes it, and fails the
+// test if c's deadline (set by dial) comes first.
+func closedByServer(t *testing.T, c net.Conn, what string) {
+	t.Helper()
+	_, err := io.Copy(io.Discard, c)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("%s: not closed by the server", what)
+	}
+}
+
+// A client that sends nothing but empty lines (issue 10, defect 16): they
+// are consumed as they arrive, so the connection holds no buffer for them,
+// and past the head limit the client gets 400 and a closed connection,
+// however much it sends. A request after empty lines within the limit is
+// served.
+func TestServerEmptyLines(t *testing.T) {
+	ts := startServer(t, defaultLimits)
+	const get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	c := dial(t, ts.addr)
+	const parts, part = 10, 800 // 8000 bytes of empty lines: within the limit with the head
+	for i := range parts {
+		io.WriteString(c, strings.Repeat("\r\n", part/2))
+		ts.waitFor(t, "the empty lines to be read", func(sv *server) bool {
+			for _, sc := range sv.conns {
+				if sc.scan.blank >= (i+1)*part {
+					return true
+				}
+			}
+			return false
+		})
+		ts.onLoop(func(sv *server) {
+			for _, sc := range sv.conns {
+				if cap(sc.in) != 0 {
+					t.Errorf("after %d bytes of empty lines the connection keeps a buffer of %d", (i+1)*part, cap(sc.in))
+				}
+			}
+		})
+	}
+	io.WriteString(c, get)
+	r := bufio.NewReader(c)
+	expect(t, r, "a request after empty lines within the limit", 200, hello, false)
+
+	// The flood: 20 MiB of empty lines, written until the server closes.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	flood := dial(t, ts.addr)
+	sent := make(chan int64, 1)
+	go func() {
+		chunk := []byte(strings.Repeat("\r\n", 32<<10))
+		var n int64
+		for n < 20<<20 {
+			k, err := flood.Write(chunk)
+			n += int64(k)
+			if err != nil {
+				break
+			}
+		}
+		sent <- n
+	}()
+	fr := bufio.NewReader(flood)
+	expect(t, fr, "a flood of empty lines", 400, "", true)
+	closedByServer(t, flood, "a flood of empty lines")
+	n := <-sent
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4<<20 {
+		t.Errorf("%d bytes allocated while the client sent %d bytes of empty lines", grew, n)
+	}
+	io.WriteString(c, get)
+	expect(t, r, "the other connection, after the flood", 200, hello, false)
+}
+
+// Slowloris (issue 10, defect 16): connections that send half a head, or
+// nothing, or only empty lines, and stop, or that send a head a byte at a
+// time, are closed once the header timeout has passed; another connection
+// is served meanwhile.
+func TestServerHeaderTimeout(t *testing.T) {
+	lim := defaultLimits
+	lim.header = time.Second
+	ts := startServer(t, lim)
+	slow := map[string]string{"half a head": "GET / HTTP/1.1\r\nHo", "nothing": "", "empty lines": "\r\n\r\n"}
+	conns := map[string]net.Conn{}
+	for what, sent := range slow {
+		conns[what] = dial(t, ts.addr)
+		io.WriteString(conns[what], sent)
+	}
+	// One that keeps sending a byte of its head now and then: the head must
+	// still arrive in full within the timeout.
+	drip := dial(t, ts.addr)
+	go func() {
+		if _, err := io.WriteString(drip, "GET / HTTP/1.1\r\nHost: a\r\nX: "); err != nil {
+			return
+		}
+		for range 400 { // 20 s at most
+			time.Sleep(50 * time.Millisecond)
+			if _, err := io.WriteString(drip, "x"); err != nil {
+				return
+			}
+		}
+	}()
+	conns["a head sent a byte at a time"] = drip
+	k := dial(t, ts.addr)
+	io.WriteString(k, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	expect(t, bufio.NewReader(k), "another connection", 200, hello, false)
+	for what, c := range conns {
+		closedByServer(t, c, what)
+	}
+}
+
+// A kept-alive connection that sends no next request is closed once the
+// idle timeout has passed; a new connection is served after.
+func TestServerIdleTimeout(t *testing.T) {
+	lim := defaultLimits
+	lim.idle = 300 * time.Millisecond
+	ts := startServer(t, lim)
+	const get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	c := dial(t, ts.addr)
+	io.WriteString(c, get)
+	r := bufio.NewReader(c)
+	expect(t, r, "the request before idling", 200, hello, false)
+	if _, err := r.ReadByte(); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("the idle connection was not closed")
+	}
+	fresh := dial(t, ts.addr)
+	io.WriteString(fresh, get)
+	expect(t, bufio.NewReader(fresh), "a new connection", 200, hello, false)
+}
+
+// A client that sends requests and never reads the responses is closed
+// once they have waited the write timeout; another connection is served
+// while that one's responses wait. (How the close reaches the client
+// differs: Linux resets a connection closed with data unread, Windows
+// sends what it holds and then the end of the stream.)
+func TestServerWriteTimeout(t *testing.T) {
+	lim := defaultLimits
+	lim.write = 300 * time.Millisecond
+	ts := startServer(t, lim)
+	const get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	k := dial(t, ts.addr)
+	kr := bufio.NewReader(k)
+	io.WriteString(k, get)
+	expect(t, kr, "another connection, before", 200, hello, false)
+
+	w := dial(t, ts.addr)
+	w.(*net.TCPConn).SetReadBuffer(16 << 10)
+	go func() {
+		chunk := []byte(strings.Repeat(get, (64<<10)/len(get)))
+		for n := 0; n < 1<<30; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	var blocked eventcore.StreamSocket
+	ts.waitFor(t, "responses the client does not take", func(sv *server) bool {
+		for sock, c := range sv.conns {
+			if c.out != nil {
+				blocked = sock
+				return true
+			}
+		}
+		return false
+	})
+	io.WriteString(k, get)
+	expect(t, kr, "another connection, meanwhile", 200, hello, false)
+	ts.waitFor(t, "the client that does not read to be closed", func(sv *server) bool { return sv.conns[blocked] == nil })
+	closedByServer(t, w, "the client that does not read")
+	io.WriteString(k, get)
+	expect(t, kr, "another connection, after", 200, hello, false)
+}
+
+// Connections past -max-conns are closed as they arrive; the ones within
+// are served, and once one closes a new one is served again.
+func TestServerMaxConns(t *testing.T) {
+	lim := defaultLimits
+	lim.maxConns = 2
+	ts := startServer(t, lim)
+	const get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	var in [2]net.Conn
+	var rs [2]*bufio.Reader
+	for i := range in {
+		in[i] = dial(t, ts.addr)
+		rs[i] = bufio.NewReader(in[i])
+		io.WriteString(in[i], get)
+		expect(t, rs[i], fmt.Sprintf("connection %d", i), 200, hello, false)
+	}
+	over := dial(t, ts.addr)
+	closedByServer(t, over, "a connection past the limit")
+	io.WriteString(in[0], get)
+	expect(t, rs[0], "a connection within the limit, after", 200, hello, false)
+	in[1].Close()
+	ts.waitFor(t, "the closed connection to be dropped", func(sv *server) bool { return len(sv.conns) == 1 })
+	fresh := dial(t, ts.addr)
+	io.WriteString(fresh, get)
+	expect(t, bufio.NewReader(fresh), "a new connection once one closed", 200, hello, false)
+}
+
+// BenchmarkServerPipelined measures the server as the benchmarks use it:
+// one connection, 16 pipelined requests per round trip.
+func BenchmarkServerPipelined(b *testing.B) {
+	addr := startServer(b, defaultLimits).addr
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	const depth = 16
+	batch := []byte(strings.Repeat("GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\n", depth))
+	buf := make([]byte, 64<<10)
+	c.Write(batch[:len(batch)/depth])
+	one, err := c.Read(buf) // a response's length: the Date header has a fixed width
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += depth {
+		c.Write(batch)
+		if _, err := io.ReadFull(c, buf[:one*depth]); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
