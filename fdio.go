@@ -549,26 +549,35 @@ func (l *loop) closeFD(h handle, e *entry[fdObj]) {
 	l.fds.release(h, e)
 }
 
+// pipeClose closes the pipe's descriptor, then completes the operations
+// that were pending on it. The descriptor goes first, so that an operation
+// their callbacks start finds the pipe closed and is refused
+// (IOStatusNotAllowed, see usable) instead of waiting on it for ever.
 func (l *loop) pipeClose(h handle, cb PipeCloseCallback) {
 	st := CloseStatusOK
 	e := l.fds.get(h, kindPipe)
 	if e == nil || e.v.fd == invalidFD {
 		st = CloseStatusInvalidHandle
 	} else {
-		for _, op := range []*ioOp{&e.v.rd, &e.v.wr} {
+		ops := [2]*ioOp{&e.v.rd, &e.v.wr}
+		for i, op := range ops {
 			if op.active {
-				e.err = ErrClosed
-				l.cancelSys(e, op == &e.v.wr)
-				l.complete(h, op, IOStatusDisconnected, Addr{})
-				if e = l.fds.get(h, kindPipe); e == nil || e.v.fd == invalidFD {
-					break // the callback released or closed it
-				}
+				l.cancelSys(e, i == 1)
 			}
 		}
-		if e != nil && e.v.fd != invalidFD {
-			if err := l.closeSysFD(e); err != nil {
-				e.err = err
-				st = CloseStatusIOError
+		if err := l.closeSysFD(e); err != nil {
+			e.err = err
+			st = CloseStatusIOError
+		}
+		for _, op := range ops {
+			if op.active {
+				if st == CloseStatusOK {
+					e.err = ErrClosed
+				}
+				l.complete(h, op, IOStatusDisconnected, Addr{})
+				if e = l.fds.get(h, kindPipe); e == nil {
+					break // the callback released the pipe, dropping the rest
+				}
 			}
 		}
 	}
