@@ -96,13 +96,15 @@ const (
 	ConnectionConnecting
 	// ConnectionConnected: data flows both ways.
 	ConnectionConnected
-	// ConnectionPassiveClose: the peer has closed its sending side (a read
-	// saw end of stream); we may still write.
+	// ConnectionPassiveClose: no more data comes in, since the peer closed
+	// its sending side (a read saw the end of its stream) or we shut down
+	// reading; we may still write.
 	ConnectionPassiveClose
 	// ConnectionActiveClose: we shut down our sending side; we may still
 	// read.
 	ConnectionActiveClose
-	// ConnectionClosed: no data flows either way.
+	// ConnectionClosed: no data flows either way: both sides above (in
+	// either order), a reset or a failed connect.
 	ConnectionClosed
 )
 
