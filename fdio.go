@@ -464,7 +464,7 @@ func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
 		l.serviceWaitReadable(h, e, op)
 		return
 	}
-	n, salen, err := sysRecvFrom(fdArg(e.v.fd), op.buf, &l.rsa)
+	n, salen, trunc, err := sysRecvFrom(fdArg(e.v.fd), op.buf, &l.rsa)
 	l.noteRead(h, e, len(op.buf), n, err)
 	switch err {
 	case nil:
@@ -473,7 +473,11 @@ func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
 		if salen == 0 && e.v.flags&fdUnix != 0 {
 			from = Addr{unix: true} // an unnamed Unix-domain sender
 		}
-		l.complete(h, op, IOStatusOK, from)
+		st := IOStatusOK
+		if trunc {
+			st = IOStatusTruncated
+		}
+		l.complete(h, op, st, from)
 	case errWouldBlock:
 		if op.mode == IOModeImmediate {
 			l.complete(h, op, IOStatusWouldBlock, Addr{})

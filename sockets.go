@@ -18,8 +18,10 @@ type IOCallback func(s StreamSocket, status IOStatus, n int)
 
 // DatagramIOCallback is called once per Receive or Send (unless cancelled)
 // with the status, the datagram's length, and the peer's address (the
-// sender for Receive, the target for Send). The address is a value: it stays
-// valid after the callback returns.
+// sender for Receive, the target for Send). A received datagram larger than
+// the buffer completes with IOStatusTruncated and n = len(buf): the buffer
+// holds its first n bytes, the rest was discarded. The address is a value:
+// it stays valid after the callback returns.
 type DatagramIOCallback func(s DatagramSocket, status IOStatus, n int, addr Addr)
 
 // StreamListenOptions are flags for [Sockets.ListenStream].
@@ -282,7 +284,9 @@ func (s Sockets) SetMulticastTTL(sock DatagramSocket, ttl int) error {
 }
 
 // Receive receives one datagram into buf and calls cb with its length and
-// sender. A datagram longer than buf is truncated to len(buf). With a
+// sender. A datagram longer than buf fills buf and completes with
+// IOStatusTruncated (on every driver, for UDP and Unix-domain datagram
+// sockets alike): the rest of it is discarded. With a
 // zero-length buf and IOModeOnce or IOModeAll it waits until a datagram can
 // be received, without receiving it. IOModeImmediate completes with
 // IOStatusWouldBlock if none is queued. Only one receive may be pending.
