@@ -17,6 +17,9 @@ func TestDatagramTruncationReported(t *testing.T) {
 		name       string
 		bind, peer Addr
 	}
+	if got := IOStatusTruncated.String(); got != "truncated" {
+		t.Errorf("IOStatusTruncated.String() = %q", got)
+	}
 	dir := tempDir(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		pairs := []pair{
@@ -53,15 +56,19 @@ func TestDatagramTruncationReported(t *testing.T) {
 					{"012345678", IOStatusTruncated},
 					{"short", IOStatusOK},
 				} {
-					send(c.msg)
-					if mode == IOModeImmediate {
+					clear(buf)
+					var r dgramResult
+					if mode == IOModeOnce {
+						// Pending first: the datagram arrives while it waits.
+						s.Receive(rx, buf, mode, r.cb)
+						send(c.msg)
+					} else {
+						send(c.msg)
 						var wait dgramResult
 						s.Receive(rx, nil, IOModeOnce, wait.cb)
 						runUntil(t, d, "a datagram to receive", func() bool { return wait.done })
+						s.Receive(rx, buf, mode, r.cb)
 					}
-					clear(buf)
-					var r dgramResult
-					s.Receive(rx, buf, mode, r.cb)
 					runUntil(t, d, "receive", func() bool { return r.done })
 					n := min(len(c.msg), len(buf))
 					if r.status != c.want || r.n != n || !bytes.Equal(buf[:r.n], []byte(c.msg[:n])) || r.addr != from {
