@@ -39,7 +39,7 @@ func sysAccept(fd int, rsa *unix.RawSockaddrAny) (int, uint32, error) {
 // first len(p) bytes (the rest is dropped).
 func sysRecvFrom(fd int, p []byte, rsa *unix.RawSockaddrAny) (n int, salen uint32, trunc bool, err error) {
 	n, _, flags, sa, err := unix.Recvmsg(fd, p, nil, 0)
-	if err != nil {
+	if err != nil && n < 0 {
 		return 0, 0, false, err
 	}
 	// An address x/sys cannot convert (an unnamed Unix-domain sender on
