@@ -10,7 +10,7 @@ import (
 )
 
 // Sockets on the winapi driver. The I/O state machines are the shared ones
-// (sockets_io.go); this file supplies the Winsock calls they make, the
+// (fdio.go); this file supplies the Winsock calls they make, the
 // overlapped operations that wait for a socket when a call would block
 // (loop_windows.go explains the design), and connect, accept, options,
 // adoption and closing.
