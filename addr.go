@@ -12,8 +12,11 @@ import (
 // nothing. The zero Addr means "no address" (for example "do not bind").
 //
 // On Linux, a Unix-domain path that starts with '@' names a socket in the
-// abstract namespace; elsewhere it is an ordinary file name. An Addr received from the driver (accept, receive) for
-// an unnamed Unix-domain peer has IsUnix true and an empty Path.
+// abstract namespace; elsewhere it is an ordinary file name. A path
+// (unlike an abstract name) must not contain a NUL byte, which would end
+// the path the system sees early. An Addr received from the driver (accept,
+// receive) for an unnamed Unix-domain peer has IsUnix true and an empty
+// Path.
 type Addr struct {
 	ap   netip.AddrPort
 	path string
@@ -23,18 +26,23 @@ type Addr struct {
 // AddrFromAddrPort returns the IP address and port ap as an Addr.
 func AddrFromAddrPort(ap netip.AddrPort) Addr { return Addr{ap: ap} }
 
-// UnixAddr returns the Unix-domain socket address path.
+// UnixAddr returns the Unix-domain socket address path. A path that cannot
+// name a socket (empty, longer than the system's sun_path, or with a NUL
+// byte outside the abstract namespace) is refused with an error that wraps
+// ErrInvalidAddress where the Addr is used: listening, connecting, binding,
+// sending to it; [ParseAddr] and [AddrFromNet] refuse it at once.
 func UnixAddr(path string) Addr { return Addr{path: path, unix: true} }
 
 // ParseAddr parses "host:port" with an IP literal host ("127.0.0.1:80",
 // "[::1]:80"), or a Unix-domain socket path written "unix:PATH" or as a path
-// starting with '/', "./" or '@'.
+// starting with '/', "./" or '@'. A path that cannot name a socket (see
+// [UnixAddr]) gives an error that wraps ErrInvalidAddress.
 func ParseAddr(s string) (Addr, error) {
 	switch {
 	case strings.HasPrefix(s, "unix:"):
-		return UnixAddr(s[len("unix:"):]), nil
+		return unixAddrChecked(s[len("unix:"):])
 	case strings.HasPrefix(s, "/"), strings.HasPrefix(s, "./"), strings.HasPrefix(s, "@"):
-		return UnixAddr(s), nil
+		return unixAddrChecked(s)
 	}
 	ap, err := netip.ParseAddrPort(s)
 	if err != nil {
@@ -53,7 +61,17 @@ func MustParseAddr(s string) Addr {
 	return a
 }
 
-// AddrFromNet converts a *net.TCPAddr, *net.UDPAddr or *net.UnixAddr.
+// unixAddrChecked is UnixAddr for the constructors that can refuse a path.
+func unixAddrChecked(path string) (Addr, error) {
+	if err := checkUnixPath(path); err != nil {
+		return Addr{}, err
+	}
+	return UnixAddr(path), nil
+}
+
+// AddrFromNet converts a *net.TCPAddr, *net.UDPAddr or *net.UnixAddr. A
+// Unix-domain path that cannot name a socket (see [UnixAddr]) gives an
+// error that wraps ErrInvalidAddress.
 func AddrFromNet(a net.Addr) (Addr, error) {
 	switch a := a.(type) {
 	case *net.TCPAddr:
@@ -61,7 +79,7 @@ func AddrFromNet(a net.Addr) (Addr, error) {
 	case *net.UDPAddr:
 		return addrFromIP(a.IP, a.Port, a.Zone)
 	case *net.UnixAddr:
-		return UnixAddr(a.Name), nil
+		return unixAddrChecked(a.Name)
 	}
 	return Addr{}, ErrInvalidAddress
 }

@@ -142,7 +142,9 @@
 //     start with TCP_NODELAY on, as in Go's net.
 //   - Files has FileCreate and FileCreateNew besides the seed's open modes,
 //     OpenAsync besides Open, and Truncate; IOStatus has readPastEOF,
-//     noSpaceLeft and notAllowed for what files report.
+//     noSpaceLeft and notAllowed for what files report, and truncated for
+//     a received datagram larger than the buffer (the seed's callback has
+//     no other way to tell it).
 //   - FileChangeOverflow reports that the system dropped directory changes.
 //   - Process waits return a ProcessWaitID for CancelWait, like events.
 package eventcore

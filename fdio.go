@@ -35,6 +35,7 @@ const (
 	fdUnix      fdFlags = 1 << iota // AF_UNIX
 	fdIPv6                          // AF_INET6
 	fdShutWrite                     // we shut down writing
+	fdShutRead                      // we shut down reading
 	fdPaused                        // a listener waits out an accept failure
 )
 
@@ -84,6 +85,10 @@ func (l *loop) serviceRead(h handle, e *entry[fdObj]) {
 // usable checks that a read (or write) may start on e, and reports the
 // failure through cb if not.
 func (l *loop) usable(h handle, e *entry[fdObj], write bool, cb any) bool {
+	shut := fdShutRead
+	if write {
+		shut = fdShutWrite
+	}
 	switch {
 	case e == nil:
 		l.callIO(cb, h, IOStatusInvalidHandle, 0, Addr{})
@@ -95,6 +100,9 @@ func (l *loop) usable(h handle, e *entry[fdObj], write bool, cb any) bool {
 		// write slot, yet a write then is "not connected", not "busy".
 		e.err = errNotConn
 		l.callIO(cb, h, IOStatusError, 0, Addr{})
+	case e.v.flags&shut != 0:
+		e.err = ErrClosed
+		l.callIO(cb, h, IOStatusDisconnected, 0, Addr{})
 	case !write && e.v.rd.active, write && e.v.wr.active:
 		e.err = ErrBusy
 		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
@@ -165,12 +173,7 @@ func (l *loop) serviceStreamRead(h handle, e *entry[fdObj]) {
 			l.complete(h, op, l.streamFailed(e, err), Addr{})
 			return
 		case n == 0:
-			switch e.v.state {
-			case ConnectionConnected:
-				e.v.state = ConnectionPassiveClose
-			case ConnectionActiveClose:
-				e.v.state = ConnectionClosed
-			}
+			halfClosed(e, true)
 			l.complete(h, op, IOStatusDisconnected, Addr{})
 			return
 		}
@@ -203,11 +206,6 @@ func (l *loop) serviceWaitReadable(h handle, e *entry[fdObj], op *ioOp) {
 func (l *loop) fdWrite(h handle, k kind, buf []byte, mode IOMode, cb any) {
 	e := l.fds.get(h, k)
 	if !l.usable(h, e, true, cb) {
-		return
-	}
-	if e.v.flags&fdShutWrite != 0 {
-		e.err = ErrClosed
-		l.callIO(cb, h, IOStatusDisconnected, 0, Addr{})
 		return
 	}
 	if len(buf) == 0 {
@@ -341,17 +339,15 @@ func (l *loop) sockShutdown(h handle, read, write bool) error {
 		e.err = err
 		return err
 	}
+	// Both directions are marked before any callback runs, so that an
+	// operation a callback starts is refused at once (usable).
+	if read {
+		e.v.flags |= fdShutRead
+		halfClosed(e, true)
+	}
 	if write {
 		e.v.flags |= fdShutWrite
-		switch e.v.state {
-		case ConnectionConnected:
-			e.v.state = ConnectionActiveClose
-		case ConnectionPassiveClose:
-			e.v.state = ConnectionClosed
-		}
-	}
-	if read && write {
-		e.v.state = ConnectionClosed
+		halfClosed(e, false)
 	}
 	if write && e.v.wr.active {
 		e.err = ErrClosed
@@ -362,11 +358,27 @@ func (l *loop) sockShutdown(h handle, read, write bool) error {
 		}
 	}
 	if read && e.v.rd.active {
+		e.err = ErrClosed
 		l.cancelSys(e, false)
 		l.complete(h, &e.v.rd, IOStatusDisconnected, Addr{})
 	}
 	l.syncInterest(h)
 	return nil
+}
+
+// halfClosed moves a stream socket's state on when one direction of it
+// ends: reading (the peer's stream ended, or we shut down reading) or
+// writing (we shut down writing). With both ended it is ConnectionClosed,
+// in whatever order and however many calls they ended.
+func halfClosed(e *entry[fdObj], reading bool) {
+	switch st := e.v.state; {
+	case st == ConnectionConnected && reading:
+		e.v.state = ConnectionPassiveClose
+	case st == ConnectionConnected:
+		e.v.state = ConnectionActiveClose
+	case st == ConnectionPassiveClose && !reading, st == ConnectionActiveClose && reading:
+		e.v.state = ConnectionClosed
+	}
 }
 
 func (l *loop) sockState(h handle) ConnectionState {
@@ -452,7 +464,7 @@ func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
 		l.serviceWaitReadable(h, e, op)
 		return
 	}
-	n, salen, err := sysRecvFrom(fdArg(e.v.fd), op.buf, &l.rsa)
+	n, salen, trunc, err := sysRecvFrom(fdArg(e.v.fd), op.buf, &l.rsa)
 	l.noteRead(h, e, len(op.buf), n, err)
 	switch err {
 	case nil:
@@ -461,7 +473,11 @@ func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
 		if salen == 0 && e.v.flags&fdUnix != 0 {
 			from = Addr{unix: true} // an unnamed Unix-domain sender
 		}
-		l.complete(h, op, IOStatusOK, from)
+		st := IOStatusOK
+		if trunc {
+			st = IOStatusTruncated
+		}
+		l.complete(h, op, st, from)
 	case errWouldBlock:
 		if op.mode == IOModeImmediate {
 			l.complete(h, op, IOStatusWouldBlock, Addr{})
@@ -549,26 +565,35 @@ func (l *loop) closeFD(h handle, e *entry[fdObj]) {
 	l.fds.release(h, e)
 }
 
+// pipeClose closes the pipe's descriptor, then completes the operations
+// that were pending on it. The descriptor goes first, so that an operation
+// their callbacks start finds the pipe closed and is refused
+// (IOStatusNotAllowed, see usable) instead of waiting on it for ever.
 func (l *loop) pipeClose(h handle, cb PipeCloseCallback) {
 	st := CloseStatusOK
 	e := l.fds.get(h, kindPipe)
 	if e == nil || e.v.fd == invalidFD {
 		st = CloseStatusInvalidHandle
 	} else {
-		for _, op := range []*ioOp{&e.v.rd, &e.v.wr} {
+		ops := [2]*ioOp{&e.v.rd, &e.v.wr}
+		for i, op := range ops {
 			if op.active {
-				e.err = ErrClosed
-				l.cancelSys(e, op == &e.v.wr)
-				l.complete(h, op, IOStatusDisconnected, Addr{})
-				if e = l.fds.get(h, kindPipe); e == nil || e.v.fd == invalidFD {
-					break // the callback released or closed it
-				}
+				l.cancelSys(e, i == 1)
 			}
 		}
-		if e != nil && e.v.fd != invalidFD {
-			if err := l.closeSysFD(e); err != nil {
-				e.err = err
-				st = CloseStatusIOError
+		if err := l.closeSysFD(e); err != nil {
+			e.err = err
+			st = CloseStatusIOError
+		}
+		for _, op := range ops {
+			if op.active {
+				if st == CloseStatusOK {
+					e.err = ErrClosed
+				}
+				l.complete(h, op, IOStatusDisconnected, Addr{})
+				if e = l.fds.get(h, kindPipe); e == nil {
+					break // the callback released the pipe, dropping the rest
+				}
 			}
 		}
 	}

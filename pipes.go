@@ -55,8 +55,9 @@ func (p Pipes) WaitForData(pipe Pipe, cb PipeIOCallback) {
 
 // Close closes the pipe's descriptor now; cb runs later, from
 // ProcessEvents. A read or write pending at that moment completes with
-// IOStatusDisconnected; later ones get IOStatusNotAllowed. The handle stays
-// valid until its last reference is released.
+// IOStatusDisconnected before Close returns; later ones, those their
+// callbacks start included, get IOStatusNotAllowed (LastError: ErrClosed).
+// The handle stays valid until its last reference is released.
 func (p Pipes) Close(pipe Pipe, cb PipeCloseCallback) { p.l.pipeClose(pipe.h, cb) }
 
 // AddRef adds a reference to the pipe.

@@ -9,14 +9,6 @@ import (
 	"time"
 )
 
-type pipeResult struct {
-	done   bool
-	status IOStatus
-	n      int
-}
-
-func (r *pipeResult) cb(_ Pipe, st IOStatus, n int) { *r = pipeResult{true, st, n} }
-
 func adoptPipe(t *testing.T, d *Driver) (r, w Pipe) {
 	t.Helper()
 	pr, pw, err := os.Pipe()

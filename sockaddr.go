@@ -1,6 +1,10 @@
 package eventcore
 
-import "unsafe"
+import (
+	"fmt"
+	"strings"
+	"unsafe"
+)
 
 // What the socket-address codecs of every OS share (sys_unix.go for the
 // POSIX systems, sockaddr_codec_windows.go for Windows): the Unix-domain
@@ -40,11 +44,32 @@ func decodeUnixPath(path []byte, salen int, cache *string) Addr {
 	return UnixAddr(*cache)
 }
 
+// errUnixPathNUL refuses a Unix-domain path with a NUL byte: the system
+// would take the part before it for the whole path, and bind or reach
+// another socket than the one named (binding leaves that one's file
+// behind).
+var errUnixPathNUL = fmt.Errorf("%w: NUL byte in a Unix-domain socket path", ErrInvalidAddress)
+
+// checkUnixPath refuses a Unix-domain path that cannot name a socket: an
+// empty one, one longer than sun_path (sunPathLen bytes), and one with a
+// NUL byte. A name in the abstract namespace ('@' first, on Linux) may
+// hold NULs: the kernel takes it as bytes of a given length, so it names
+// exactly what it says, and leaves no file.
+func checkUnixPath(p string) error {
+	switch {
+	case p == "" || len(p) > sunPathLen:
+		return ErrInvalidAddress
+	case strings.IndexByte(p, 0) >= 0 && !(abstractUnixPaths && p[0] == '@'):
+		return errUnixPathNUL
+	}
+	return nil
+}
+
 // encodeUnixPath writes the Unix-domain path p into sun_path path and
 // returns the length of the address (the family's bytes included).
 func encodeUnixPath(path []byte, p string) (int, error) {
-	if p == "" || len(p) > len(path) {
-		return 0, ErrInvalidAddress
+	if err := checkUnixPath(p); err != nil {
+		return 0, err
 	}
 	copy(path, p)
 	n := len(p)

@@ -34,6 +34,9 @@ type sockaddrUn struct {
 	path   [108]byte
 }
 
+// sunPathLen is the size of sockaddr_un's sun_path.
+const sunPathLen = len(sockaddrUn{}.path)
+
 const (
 	sizeofSockaddrIn  = int32(unsafe.Sizeof(sockaddrIn{}))
 	sizeofSockaddrIn6 = int32(unsafe.Sizeof(sockaddrIn6{}))

@@ -18,8 +18,10 @@ type IOCallback func(s StreamSocket, status IOStatus, n int)
 
 // DatagramIOCallback is called once per Receive or Send (unless cancelled)
 // with the status, the datagram's length, and the peer's address (the
-// sender for Receive, the target for Send). The address is a value: it stays
-// valid after the callback returns.
+// sender for Receive, the target for Send). A received datagram larger than
+// the buffer completes with IOStatusTruncated and n = len(buf): the buffer
+// holds its first n bytes, the rest was discarded. The address is a value:
+// it stays valid after the callback returns.
 type DatagramIOCallback func(s DatagramSocket, status IOStatus, n int, addr Addr)
 
 // StreamListenOptions are flags for [Sockets.ListenStream].
@@ -197,8 +199,10 @@ func (s Sockets) SetOption(sock SocketHandle, opt SocketOption, enable bool) err
 //
 // A read that sees the end of the peer's stream completes with
 // IOStatusDisconnected (and the bytes read so far) and moves the socket to
-// ConnectionPassiveClose. Only one read may be pending: a second gets
-// IOStatusBusy. cb may run before Read returns.
+// ConnectionPassiveClose (ConnectionClosed if we had shut down writing).
+// After our side shut down reading, a read completes with
+// IOStatusDisconnected and 0 bytes before Read returns. Only one read may be
+// pending: a second gets IOStatusBusy. cb may run before Read returns.
 func (s Sockets) Read(sock StreamSocket, buf []byte, mode IOMode, cb IOCallback) {
 	s.l.fdRead(sock.h, kindStreamSocket, buf, mode, cb)
 }
@@ -227,12 +231,18 @@ func (s Sockets) WaitForData(sock StreamSocket, cb IOCallback) {
 	s.l.fdRead(sock.h, kindStreamSocket, nil, IOModeOnce, cb)
 }
 
-// Shutdown shuts down reading, writing or both. Shutting down writing sends
-// the end of our stream to the peer and moves the socket to
-// ConnectionActiveClose (ConnectionClosed if the peer had closed already);
-// a write pending at that moment completes with IOStatusDisconnected. A
-// read pending when reading is shut down completes with
-// IOStatusDisconnected.
+// Shutdown shuts down reading, writing or both, in one call or several.
+// Shutting down writing sends the end of our stream to the peer; shutting
+// down reading drops what the peer sends from then on. The operations
+// pending in a direction shut down complete with IOStatusDisconnected
+// before Shutdown returns, and later ones (those their callbacks start
+// included) complete so at once, with 0 bytes and LastError ErrClosed.
+//
+// The state follows what still flows (see [ConnectionState]): writing shut
+// down moves a connected socket to ConnectionActiveClose, reading shut down
+// to ConnectionPassiveClose (as the end of the peer's stream does), and
+// both, in either order, or one after the peer's end of stream, to
+// ConnectionClosed.
 func (s Sockets) Shutdown(sock StreamSocket, read, write bool) error {
 	return s.l.sockShutdown(sock.h, read, write)
 }
@@ -292,7 +302,9 @@ func (s Sockets) SetMulticastTTL(sock DatagramSocket, ttl int) error {
 }
 
 // Receive receives one datagram into buf and calls cb with its length and
-// sender. A datagram longer than buf is truncated to len(buf). With a
+// sender. A datagram longer than buf fills buf and completes with
+// IOStatusTruncated (on every driver, for UDP and Unix-domain datagram
+// sockets alike): the rest of it is discarded. With a
 // zero-length buf and IOModeOnce or IOModeAll it waits until a datagram can
 // be received, without receiving it. IOModeImmediate completes with
 // IOStatusWouldBlock if none is queued. Only one receive may be pending.

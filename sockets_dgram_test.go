@@ -126,7 +126,7 @@ func TestDatagramTruncationAndEmpty(t *testing.T) {
 		var r dgramResult
 		s.Receive(b, buf, IOModeOnce, r.cb)
 		runUntil(t, d, "long datagram", func() bool { return r.done })
-		if r.status != IOStatusOK || r.n != 4 || string(buf) != "0123" {
+		if r.status != IOStatusTruncated || r.n != 4 || string(buf) != "0123" {
 			t.Fatalf("truncated receive: %+v %q", r, buf)
 		}
 		r = dgramResult{}

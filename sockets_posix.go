@@ -21,9 +21,22 @@ func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
 	}
 	e.v.fd = -1
 	e.v.state = ConnectionClosed
+	// Both addresses are converted before the socket is made: a bad one
+	// creates nothing.
 	sa, family, flags, err := sockaddrOf(peer)
 	if err != nil {
 		return l.connectFailed(h, e, cb, ConnectStatusUnknownError, err)
+	}
+	var bsa unix.Sockaddr
+	if !bind.IsZero() {
+		var bfamily int
+		bsa, bfamily, _, err = sockaddrOf(bind)
+		if err == nil && bfamily != family {
+			err = ErrInvalidAddress
+		}
+		if err != nil {
+			return l.connectFailed(h, e, cb, ConnectStatusBindFailure, err)
+		}
 	}
 	fd, err := sysSocket(family, unix.SOCK_STREAM)
 	if err != nil {
@@ -31,15 +44,8 @@ func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
 	}
 	e.v.fd = int32(fd)
 	e.v.flags = flags
-	if !bind.IsZero() {
-		bsa, bfamily, _, err := sockaddrOf(bind)
-		if err == nil && bfamily != family {
-			err = ErrInvalidAddress
-		}
-		if err == nil {
-			err = unix.Bind(fd, bsa)
-		}
-		if err != nil {
+	if bsa != nil {
+		if err := unix.Bind(fd, bsa); err != nil {
 			return l.connectFailed(h, e, cb, ConnectStatusBindFailure, err)
 		}
 	}
@@ -232,19 +238,31 @@ func (l *loop) dgramCreate(bind, target Addr, opts DatagramCreateOptions) (handl
 	if l.disposed {
 		return 0, ErrDisposed
 	}
-	a := bind
-	if a.IsZero() {
-		a = target
+	// Both addresses are converted before the socket is made: a bad one
+	// binds nothing (and leaves no socket file behind).
+	var sas [2]unix.Sockaddr // bind, target
+	family, flags := -1, fdFlags(0)
+	for i, a := range [2]Addr{bind, target} {
+		if a.IsZero() {
+			continue
+		}
+		sa, f, fl, err := sockaddrOf(a)
+		if err == nil && family >= 0 && f != family {
+			err = ErrInvalidAddress
+		}
+		if err != nil {
+			return 0, err
+		}
+		sas[i], family, flags = sa, f, fl
 	}
-	_, family, flags, err := sockaddrOf(a)
-	if err != nil {
-		return 0, err
+	if family < 0 {
+		return 0, ErrInvalidAddress
 	}
 	fd, err := sysSocket(family, unix.SOCK_DGRAM)
 	if err != nil {
 		return 0, err
 	}
-	if err := dgramSetup(fd, bind, target, family, opts); err != nil {
+	if err := dgramSetup(fd, sas, opts); err != nil {
 		unix.Close(fd)
 		return 0, err
 	}
@@ -257,7 +275,9 @@ func (l *loop) dgramCreate(bind, target Addr, opts DatagramCreateOptions) (handl
 	return h, nil
 }
 
-func dgramSetup(fd int, bind, target Addr, family int, opts DatagramCreateOptions) error {
+// dgramSetup sets the options of a new datagram socket, then binds it to
+// sas[0] and connects it to sas[1], each unless nil.
+func dgramSetup(fd int, sas [2]unix.Sockaddr, opts DatagramCreateOptions) error {
 	set := func(on bool, opt int) error {
 		if !on {
 			return nil
@@ -273,25 +293,13 @@ func dgramSetup(fd int, bind, target Addr, family int, opts DatagramCreateOption
 	if err := set(opts&DatagramBroadcast != 0, unix.SO_BROADCAST); err != nil {
 		return err
 	}
-	for _, step := range [2]struct {
-		a    Addr
-		bind bool
-	}{{bind, true}, {target, false}} {
-		if step.a.IsZero() {
-			continue
-		}
-		sa, f, _, err := sockaddrOf(step.a)
-		if err == nil && f != family {
-			err = ErrInvalidAddress
-		}
-		if err == nil && step.bind {
-			err = unix.Bind(fd, sa)
-		} else if err == nil {
-			err = unix.Connect(fd, sa)
-		}
-		if err != nil {
+	if sas[0] != nil {
+		if err := unix.Bind(fd, sas[0]); err != nil {
 			return err
 		}
+	}
+	if sas[1] != nil {
+		return unix.Connect(fd, sas[1])
 	}
 	return nil
 }
@@ -371,8 +379,8 @@ func (l *loop) sockAdopt(fd uintptr, k kind) (handle, error) {
 func sockaddrOf(a Addr) (unix.Sockaddr, int, fdFlags, error) {
 	switch {
 	case a.IsUnix():
-		if a.path == "" {
-			return nil, 0, 0, ErrInvalidAddress
+		if err := checkUnixPath(a.path); err != nil {
+			return nil, 0, 0, err
 		}
 		return &unix.SockaddrUnix{Name: a.path}, unix.AF_UNIX, fdUnix, nil
 	case !a.ap.IsValid():

@@ -10,7 +10,7 @@ import (
 )
 
 // Sockets on the winapi driver. The I/O state machines are the shared ones
-// (sockets_io.go); this file supplies the Winsock calls they make, the
+// (fdio.go); this file supplies the Winsock calls they make, the
 // overlapped operations that wait for a socket when a call would block
 // (loop_windows.go explains the design), and connect, accept, options,
 // adoption and closing.
@@ -414,6 +414,19 @@ func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
 		return l.connectFailed(h, e, cb, ConnectStatusUnknownError, err)
 	}
 	family := op.to.family()
+	// The bind address is converted before the socket is made too: a bad
+	// one creates nothing.
+	var blen int32
+	if !bind.IsZero() {
+		blen, err = encodeSockaddr(bind, &l.rsa)
+		if err == nil && l.rsa.family() != family {
+			err = ErrInvalidAddress
+		}
+		if err != nil {
+			l.putOp(op)
+			return l.connectFailed(h, e, cb, ConnectStatusBindFailure, err)
+		}
+	}
 	s, err := sysSocket(family, windows.SOCK_STREAM)
 	if err != nil {
 		l.putOp(op)
@@ -423,14 +436,7 @@ func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
 	e.v.flags = flagsOf(family)
 	l.bySock[s] = h
 	if !bind.IsZero() {
-		blen, err := encodeSockaddr(bind, &l.rsa)
-		if err == nil && l.rsa.family() != family {
-			err = ErrInvalidAddress
-		}
-		if err == nil {
-			err = sysBind(s, &l.rsa, blen)
-		}
-		if err != nil {
+		if err := sysBind(s, &l.rsa, blen); err != nil {
 			l.putOp(op)
 			return l.connectFailed(h, e, cb, ConnectStatusBindFailure, err)
 		}
@@ -719,14 +725,24 @@ func (l *loop) dgramCreate(bind, target Addr, opts DatagramCreateOptions) (handl
 	if opts&DatagramReusePort != 0 {
 		return 0, ErrNotSupported
 	}
-	a := bind
-	if a.IsZero() {
-		a = target
+	// Both addresses are checked before the socket is made: a bad one
+	// binds nothing.
+	var family uint16
+	for _, a := range [2]Addr{bind, target} {
+		if a.IsZero() {
+			continue
+		}
+		if _, err := encodeSockaddr(a, &l.rsa); err != nil {
+			return 0, err
+		}
+		if family != 0 && l.rsa.family() != family {
+			return 0, ErrInvalidAddress
+		}
+		family = l.rsa.family()
 	}
-	if _, err := encodeSockaddr(a, &l.rsa); err != nil {
-		return 0, err
+	if family == 0 {
+		return 0, ErrInvalidAddress
 	}
-	family := l.rsa.family()
 	s, err := sysSocket(family, windows.SOCK_DGRAM)
 	if err != nil {
 		return 0, err
@@ -771,9 +787,6 @@ func (l *loop) dgramSetup(s windows.Handle, bind, target Addr, family uint16, op
 			continue
 		}
 		salen, err := encodeSockaddr(a, &l.rsa)
-		if err == nil && l.rsa.family() != family {
-			err = ErrInvalidAddress
-		}
 		if err == nil && i == 0 {
 			err = sysBind(s, &l.rsa, salen)
 		} else if err == nil {

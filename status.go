@@ -62,6 +62,10 @@ const (
 	// IOStatusNotAllowed: the handle does not permit the operation (a write
 	// to a file opened for reading, an operation after Close).
 	IOStatusNotAllowed
+	// IOStatusTruncated: a received datagram was larger than the buffer:
+	// the buffer holds its first n bytes (n = len(buf)), the rest was
+	// discarded.
+	IOStatusTruncated
 )
 
 // ConnectStatus is the result of [Sockets.ConnectStream].
@@ -96,13 +100,15 @@ const (
 	ConnectionConnecting
 	// ConnectionConnected: data flows both ways.
 	ConnectionConnected
-	// ConnectionPassiveClose: the peer has closed its sending side (a read
-	// saw end of stream); we may still write.
+	// ConnectionPassiveClose: no more data comes in, since the peer closed
+	// its sending side (a read saw the end of its stream) or we shut down
+	// reading; we may still write.
 	ConnectionPassiveClose
 	// ConnectionActiveClose: we shut down our sending side; we may still
 	// read.
 	ConnectionActiveClose
-	// ConnectionClosed: no data flows either way.
+	// ConnectionClosed: no data flows either way: both sides above (in
+	// either order), a reset or a failed connect.
 	ConnectionClosed
 )
 
@@ -168,7 +174,7 @@ const (
 var (
 	exitReasonNames      = []string{"timeout", "idle", "outOfWaiters", "exited"}
 	ioModeNames          = []string{"immediate", "once", "all"}
-	ioStatusNames        = []string{"ok", "disconnected", "error", "wouldBlock", "invalidHandle", "busy", "readPastEOF", "noSpaceLeft", "notAllowed"}
+	ioStatusNames        = []string{"ok", "disconnected", "error", "wouldBlock", "invalidHandle", "busy", "readPastEOF", "noSpaceLeft", "notAllowed", "truncated"}
 	dnsStatusNames       = []string{"ok", "error"}
 	openStatusNames      = []string{"ok", "notFound", "notAccessible", "isDirectory", "alreadyExists", "sharingViolation", "error"}
 	closeStatusNames     = []string{"ok", "ioError", "invalidHandle"}

@@ -21,15 +21,21 @@ import (
 // bookkeeping buys nothing and costs on every message. (The loop blocks in
 // its poller's wait, not here.)
 
-func sysRecvFrom(fd int, p []byte, rsa *unix.RawSockaddrAny) (int, uint32, error) {
-	salen := uint32(unix.SizeofSockaddrAny)
+// sysRecvFrom receives one datagram into p, its sender's address into rsa.
+// It is recvmsg rather than recvfrom, for the flags the kernel returns:
+// trunc reports MSG_TRUNC, a datagram longer than p, of which p holds the
+// first len(p) bytes (the rest is dropped).
+func sysRecvFrom(fd int, p []byte, rsa *unix.RawSockaddrAny) (n int, salen uint32, trunc bool, err error) {
 	rsa.Addr.Family = unix.AF_UNSPEC // in case the kernel writes no address
-	r, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))),
-		uintptr(len(p)), 0, uintptr(unsafe.Pointer(rsa)), uintptr(unsafe.Pointer(&salen)))
+	iov := unix.Iovec{Base: unsafe.SliceData(p)}
+	iov.SetLen(len(p))
+	msg := unix.Msghdr{Name: (*byte)(unsafe.Pointer(rsa)), Namelen: unix.SizeofSockaddrAny, Iov: &iov}
+	msg.SetIovlen(1)
+	r, _, errno := unix.RawSyscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), 0)
 	if errno != 0 {
-		return 0, 0, errno
+		return 0, 0, false, errno
 	}
-	return int(r), salen, nil
+	return int(r), msg.Namelen, msg.Flags&unix.MSG_TRUNC != 0, nil
 }
 
 // sysSendTo sends p to the address to, encoded into the scratch rsa.

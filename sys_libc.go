@@ -34,14 +34,17 @@ func sysAccept(fd int, rsa *unix.RawSockaddrAny) (int, uint32, error) {
 	return nfd, sockaddrToRaw(sa, rsa), nil
 }
 
-func sysRecvFrom(fd int, p []byte, rsa *unix.RawSockaddrAny) (int, uint32, error) {
-	n, sa, err := unix.Recvfrom(fd, p, 0)
+// sysRecvFrom receives one datagram into p, its sender's address into rsa;
+// trunc reports MSG_TRUNC, a datagram longer than p, of which p holds the
+// first len(p) bytes (the rest is dropped).
+func sysRecvFrom(fd int, p []byte, rsa *unix.RawSockaddrAny) (n int, salen uint32, trunc bool, err error) {
+	n, _, flags, sa, err := unix.Recvmsg(fd, p, nil, 0)
 	if err != nil && n < 0 {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	// An address x/sys cannot convert (an unnamed Unix-domain sender on
 	// some systems) comes with the datagram: report an unnamed sender.
-	return n, sockaddrToRaw(sa, rsa), nil
+	return n, sockaddrToRaw(sa, rsa), flags&unix.MSG_TRUNC != 0, nil
 }
 
 // sysSendTo sends p to the address to; rsa is not needed here.

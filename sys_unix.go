@@ -64,6 +64,9 @@ func encodeSockaddr(a Addr, rsa *unix.RawSockaddrAny) (uint32, error) {
 	return n, nil
 }
 
+// sunPathLen is the size of sockaddr_un's sun_path on this system.
+const sunPathLen = len(unix.RawSockaddrUnix{}.Path)
+
 // sunPath is sa's path field as bytes (int8 on some systems).
 func sunPath(sa *unix.RawSockaddrUnix) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(&sa.Path[0])), len(sa.Path))

@@ -101,18 +101,20 @@ func sysSend(s windows.Handle, p []byte) (int, error) {
 	return int(int32(r)), nil
 }
 
-func sysRecvFrom(s windows.Handle, p []byte, rsa *rawSockaddr) (int, int32, error) {
-	salen := sizeofRawSockaddr
+// sysRecvFrom receives one datagram into p, its sender's address into rsa;
+// trunc reports a datagram longer than p (WSAEMSGSIZE), of which p holds
+// the first len(p) bytes (the rest is dropped).
+func sysRecvFrom(s windows.Handle, p []byte, rsa *rawSockaddr) (n int, salen int32, trunc bool, err error) {
+	salen = sizeofRawSockaddr
 	rsa.clearFamily()
 	r, _, e := syscall.SyscallN(procRecvfrom.Addr(), uintptr(s), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), 0,
 		uintptr(rsa.ptr()), uintptr(unsafe.Pointer(&salen)))
 	if err := socketError(r, e); err == windows.WSAEMSGSIZE {
-		// The datagram was longer than p: the rest of it is dropped.
-		return len(p), salen, nil
+		return len(p), salen, true, nil
 	} else if err != nil {
-		return 0, salen, err
+		return 0, salen, false, err
 	}
-	return int(int32(r)), salen, nil
+	return int(int32(r)), salen, false, nil
 }
 
 // sysSendTo sends p to the address to, encoded into the scratch rsa.
