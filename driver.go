@@ -55,8 +55,8 @@ func Drivers() []string {
 
 // New creates a driver: the one named by [WithDriver], else by the
 // environment variable EVENTCORE_DRIVER, else the platform's default
-// (epoll on Linux, kqueue on macOS and the BSDs). An unknown name gives
-// ErrUnknownDriver.
+// (epoll on Linux, kqueue on macOS and the BSDs, winapi on Windows). An
+// unknown name gives ErrUnknownDriver.
 func New(opts ...Option) (*Driver, error) {
 	var cfg config
 	for _, o := range opts {

@@ -22,7 +22,8 @@ var (
 	// ErrNotSupported: the operation or option does not exist on this
 	// platform or for this kind of socket.
 	ErrNotSupported = errors.New("eventcore: not supported")
-	// ErrInvalidAddress: the address is missing or of the wrong family.
+	// ErrInvalidAddress: the address is missing, of the wrong family, or
+	// not a valid Unix-domain path (empty, too long, or holding a NUL byte).
 	ErrInvalidAddress = errors.New("eventcore: invalid address")
 	// ErrUnknownDriver: no driver of that name exists on this platform.
 	ErrUnknownDriver = errors.New("eventcore: unknown driver")

@@ -23,9 +23,10 @@ type IOMode uint8
 
 const (
 	// IOModeImmediate transfers only what is possible without waiting; with
-	// nothing possible the operation completes with IOStatusWouldBlock. It
-	// always completes before the call that started it returns (but for a
-	// write to a pipe on Windows, which behaves as IOModeOnce).
+	// nothing possible the operation completes with IOStatusWouldBlock. On
+	// sockets and pipes it always completes before the call that started it
+	// returns (but for a write to a pipe on Windows, which behaves as
+	// IOModeOnce); file operations take it as IOModeOnce.
 	IOModeImmediate IOMode = iota
 	// IOModeOnce waits until at least one byte (one datagram) can be
 	// transferred, then transfers what one system call does.
