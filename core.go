@@ -22,7 +22,10 @@ type Core struct{ l *loop }
 // signal listener. Handles that merely exist do not count. When it is zero,
 // no callback can run until a new one is registered, and ProcessEvents
 // returns ExitOutOfWaiters at once.
-func (c Core) WaiterCount() int { return c.l.waiters }
+func (c Core) WaiterCount() int {
+	c.l.owner.check(kindNone)
+	return c.l.waiters
+}
 
 // ProcessEvents runs the loop: it waits up to timeout for something to
 // happen, runs the callbacks of what did, and returns.

@@ -66,3 +66,50 @@ func (w Watchers) AddRef(id WatcherID) { w.l.watchAddRef(id.h) }
 // callback runs after that) and frees it. It reports whether the watcher is
 // still alive: false when this call freed it or the handle was invalid.
 func (w Watchers) ReleaseRef(id WatcherID) bool { return w.l.watchRelease(id.h) }
+
+// changeQueue holds the changes a watcher's mechanism found (reading
+// inotify's events, comparing snapshots, reading ReadDirectoryChangesW's
+// buffer) and that were not reported yet. The mechanism finishes its work,
+// watching the new sub-directories among the rest, before any callback
+// runs, so that a callback that panics or calls ProcessEvents cannot
+// interrupt it; the changes are then reported from the queue, a batch with
+// a cursor (see "Batches" in loop.go).
+type changeQueue struct {
+	items []queuedChange
+	pos   int
+}
+
+type queuedChange struct {
+	w handle
+	c FileChange
+}
+
+// queueChange queues change c of watcher h, to report once the work that
+// found it is done.
+func (l *loop) queueChange(h handle, c FileChange) {
+	l.changes.items = append(l.changes.items, queuedChange{w: h, c: c})
+}
+
+// reportChanges reports the queued changes, each to its watcher if that is
+// still live; it reports whether callbacks ran.
+func (l *loop) reportChanges() bool {
+	q := &l.changes
+	ran := false
+	for q.pos < len(q.items) && !l.disposed {
+		it := q.items[q.pos]
+		q.items[q.pos] = queuedChange{}
+		q.pos++
+		e := l.watchers.get(it.w, kindWatcher)
+		if e == nil || e.v.cb == nil {
+			continue
+		}
+		ran = true
+		l.depth++
+		e.v.cb(WatcherID{it.w}, it.c)
+		l.depth--
+	}
+	if q.pos == len(q.items) {
+		q.items, q.pos = q.items[:0], 0
+	}
+	return ran
+}

@@ -304,14 +304,13 @@ func (l *loop) watchParse(h handle, e *entry[watcherObj], b []byte) {
 	}
 }
 
+// watchReport queues change ch for watcher h's callback; the callback
+// runs once the completion that found it is processed, and the watcher
+// reads on (see changeQueue).
 func (l *loop) watchReport(h handle, ch FileChange) {
-	e := l.watchers.get(h, kindWatcher)
-	if e == nil || e.v.cb == nil {
-		return
+	if e := l.watchers.get(h, kindWatcher); e != nil && e.v.cb != nil {
+		l.queueChange(h, ch)
 	}
-	l.depth++
-	e.v.cb(WatcherID{h}, ch)
-	l.depth--
 }
 
 // watchEnd stops a watcher whose directory went away (or failed): its
