@@ -34,13 +34,16 @@ type ownerCheck struct{ o *owner }
 
 type owner struct {
 	mu      sync.Mutex
-	g       uint64 // the owner goroutine's ID
-	running int    // ProcessEvents calls on the stack
-	since   string // where the owner took the loop: its stack then
+	g       uint64   // the owner goroutine's ID
+	running int      // ProcessEvents calls on the stack
+	since   string   // where the owner took the loop: its stack then
+	buf     [64]byte // for goroutineID, under mu: a local one would escape
 }
 
 func newOwnerCheck() ownerCheck {
-	return ownerCheck{&owner{g: goroutineID(), since: stackOf(false)}}
+	o := &owner{since: stackOf(false)}
+	o.g = o.goroutineID()
+	return ownerCheck{o}
 }
 
 // run is called when ProcessEvents starts: a top-level one takes the loop,
@@ -49,7 +52,7 @@ func (c ownerCheck) run() {
 	o := c.o
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	g := goroutineID()
+	g := o.goroutineID()
 	switch {
 	case o.running == 0 && o.g != g:
 		o.g, o.since = g, stackOf(false)
@@ -71,7 +74,7 @@ func (c ownerCheck) dispose() {
 	o := c.o
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if g := goroutineID(); o.g != g {
+	if g := o.goroutineID(); o.g != g {
 		if o.running > 0 {
 			o.misuse("Driver.Dispose", kindNone, g)
 		}
@@ -88,7 +91,7 @@ func (c ownerCheck) check(k kind) {
 	o := c.o
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if g := goroutineID(); g != o.g {
+	if g := o.goroutineID(); g != o.g {
 		o.misuse("", k, g)
 	}
 }
@@ -123,10 +126,10 @@ func (o *owner) misuse(method string, k kind, g uint64) {
 }
 
 // goroutineID returns the ID of the calling goroutine, as the first line
-// of its stack trace gives it: "goroutine 18 [running]:".
-func goroutineID() uint64 {
-	var buf [64]byte
-	b, _ := bytes.CutPrefix(buf[:runtime.Stack(buf[:], false)], []byte("goroutine "))
+// of its stack trace gives it: "goroutine 18 [running]:". It is called
+// under o.mu.
+func (o *owner) goroutineID() uint64 {
+	b, _ := bytes.CutPrefix(o.buf[:runtime.Stack(o.buf[:], false)], []byte("goroutine "))
 	var id uint64
 	for i := 0; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
 		id = id*10 + uint64(b[i]-'0')
@@ -140,7 +143,8 @@ func stackOf(all bool) string {
 }
 
 // calledMethod names the exported function or method of this package
-// through which the caller entered it ("Sockets.Read"), "" if none shows.
+// through which the caller entered it ("Sockets.Read", "Driver.Dispose",
+// "UserData"), "" if none shows.
 func calledMethod() string {
 	const pkg = "github.com/eventcore-go/eventcore."
 	pcs := make([]uintptr, 64)
@@ -150,8 +154,10 @@ func calledMethod() string {
 		f, more := frames.Next()
 		fn, ok := strings.CutPrefix(f.Function, pkg)
 		if !ok || strings.Contains(fn, ".func") {
-			break
+			break // the caller's code, or a callback
 		}
+		fn, _, _ = strings.Cut(fn, "[") // a generic function's type arguments
+		fn = strings.NewReplacer("(*", "", ")", "").Replace(fn)
 		if exportedAPI(fn) {
 			name = fn
 		}
@@ -162,14 +168,10 @@ func calledMethod() string {
 	return name
 }
 
-// exportedAPI reports whether fn, a function name without its package,
-// is an exported method of an exported type ("Sockets.Read",
-// "(*Driver).Dispose") or an exported function ("UserData[...]").
+// exportedAPI reports whether fn, a function's name without its package
+// and receiver's pointer, is an exported method of an exported type
+// ("Sockets.Read") or an exported function ("UserData").
 func exportedAPI(fn string) bool {
-	fn = strings.NewReplacer("(*", "", ")", "").Replace(fn)
-	if i := strings.IndexByte(fn, '['); i >= 0 {
-		fn = fn[:i]
-	}
 	typ, method, isMethod := strings.Cut(fn, ".")
 	upper := func(s string) bool { return s != "" && s[0] >= 'A' && s[0] <= 'Z' }
 	if !isMethod {
