@@ -28,6 +28,10 @@ import (
 // and the library's own goroutines (the worker pool, the signal
 // forwarders, Windows's thread-pool waits) touch no table.
 
+// checkedMode tells whether the checks are compiled in (tests scale their
+// longest runs down: a check takes a stack trace).
+const checkedMode = true
+
 // ownerCheck is the record of the loop's owner, shared by the loop and its
 // tables.
 type ownerCheck struct{ o *owner }

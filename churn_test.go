@@ -166,7 +166,7 @@ func heapInUse() uint64 {
 func TestChurn(t *testing.T) {
 	checkNoFDLeak(t)
 	total, concurrent := 100_000, 300
-	if testing.Short() || raceEnabled {
+	if testing.Short() || raceEnabled || checkedMode {
 		total = 10_000
 	}
 	total *= soak

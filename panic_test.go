@@ -260,3 +260,37 @@ func TestPanicKeepsSignalListeners(t *testing.T) {
 		}
 	})
 }
+
+// A Close waiting for a read goes on when the read's callback panics.
+func TestPanicInFileCallbackKeepsClose(t *testing.T) {
+	dir := tempDir(t)
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		fs := d.Files()
+		path := filepath.Join(dir, d.Name())
+		if err := os.WriteFile(path, []byte("data"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := fs.Open(path, FileRead)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read, closed := 0, false
+		fs.Read(f, 0, make([]byte, 4), IOModeAll, func(File, IOStatus, int) { panicOnce(&read)() })
+		fs.Close(f, func(File, CloseStatus) { closed = true })
+		runRecovering(t, d, "the close", func() bool { return closed })
+		if read != 1 || d.Core().WaiterCount() != 0 {
+			t.Fatalf("read callback ran %d times, WaiterCount %d", read, d.Core().WaiterCount())
+		}
+		fs.ReleaseRef(f)
+	})
+}
+
+// A lookup whose callback panics is freed all the same (testOn's Dispose
+// reports it otherwise).
+func TestPanicInDNSCallback(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		calls := 0
+		d.DNS().LookupHost("127.0.0.1", func(DNSLookupID, DNSStatus, []Addr) { panicOnce(&calls)() })
+		runRecovering(t, d, "the lookup", func() bool { return calls == 1 })
+	})
+}

@@ -2,6 +2,7 @@ package eventcore
 
 import (
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -171,5 +172,50 @@ func TestEventWaitAddedInTriggerCallback(t *testing.T) {
 			t.Fatalf("the wait added by the callback was called %d times on the next trigger", second)
 		}
 		evs.ReleaseRef(ev)
+	})
+}
+
+// A watcher made by a watcher's callback hears of the changes made after
+// it, not of those reported with the one that made it.
+func TestWatcherAddedInCallback(t *testing.T) {
+	forEachDriverAnd(t, watcherStandIns, func(t *testing.T, d *Driver) {
+		dir := tempDir(t)
+		ws := d.Watchers()
+		var first, second []string
+		var added WatcherID
+		w, err := ws.WatchDirectory(dir, false, func(_ WatcherID, c FileChange) {
+			if c.Kind != FileChangeAdded {
+				return
+			}
+			if first = append(first, c.Name); len(first) == 1 {
+				var err error
+				added, err = ws.WatchDirectory(dir, false, func(_ WatcherID, c FileChange) {
+					if c.Kind == FileChangeAdded {
+						second = append(second, c.Name)
+					}
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"a", "b"} {
+			if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runUntil(t, d, "both files reported", func() bool { return len(first) == 2 })
+		if err := os.WriteFile(filepath.Join(dir, "c"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		runUntil(t, d, "the third file reported", func() bool { return len(first) == 3 && len(second) > 0 })
+		if len(second) != 1 || second[0] != "c" {
+			t.Fatalf("the watcher made in the callback heard of %q, want only c", second)
+		}
+		ws.ReleaseRef(w)
+		ws.ReleaseRef(added)
 	})
 }

@@ -5,6 +5,9 @@ package eventcore
 // Without the tag eventcore_checked, the checked mode's checks of the
 // owner goroutine (checked.go) compile to nothing.
 
+// checkedMode tells whether the checks are compiled in.
+const checkedMode = false
+
 type ownerCheck struct{}
 
 func newOwnerCheck() ownerCheck { return ownerCheck{} }
