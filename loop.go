@@ -341,7 +341,9 @@ func (l *loop) serviced(h handle) {
 	if l.servicing == h {
 		l.servicing = 0
 	}
-	l.reportChanges()
+	if l.changes.pos < len(l.changes.items) {
+		l.reportChanges()
+	}
 }
 
 // wakeAll is a wake-up of every waiter of an event (TriggerAll) or of a
@@ -354,13 +356,13 @@ type wakeAll struct {
 
 // startWake wakes every waiter of list, the waits of h. One wake-up is under
 // way at a time: one left unfinished is finished first.
-func (l *loop) startWake(h handle, list *waitList) bool {
+func (l *loop) startWake(h handle, list *waitList) {
 	if list.head == 0 {
-		return false
+		return
 	}
-	got := l.finishWake()
+	l.finishWake()
 	l.wake = wakeAll{h: h, limit: list.seq}
-	return l.finishWake() || got
+	l.finishWake()
 }
 
 // finishWake runs the rest of the wake-up under way; it reports whether
