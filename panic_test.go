@@ -294,3 +294,29 @@ func TestPanicInDNSCallback(t *testing.T) {
 		runRecovering(t, d, "the lookup", func() bool { return calls == 1 })
 	})
 }
+
+// A panic recovered inside a callback, around a nested ProcessEvents,
+// leaves the callback nesting depth as it was: operations that complete
+// at once keep completing at once.
+func TestPanicLeavesNestingDepth(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		c := d.Core()
+		depthIn, depthAfter := -1, -1
+		c.RunInOwnerThread(func() {
+			depthIn = d.l.depth
+			func() {
+				defer func() { recover() }()
+				c.ProcessEvents(0)
+			}()
+			depthAfter = d.l.depth
+		})
+		c.RunInOwnerThread(func() { panic(boom{}) })
+		c.ProcessEvents(0)
+		if depthIn != 1 || depthAfter != 1 {
+			t.Fatalf("depth in the callback %d, after the recovered panic %d, want 1", depthIn, depthAfter)
+		}
+		if d.l.depth != 0 || d.l.running != 0 {
+			t.Fatalf("after ProcessEvents: depth %d, running %d", d.l.depth, d.l.running)
+		}
+	})
+}

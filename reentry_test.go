@@ -219,3 +219,41 @@ func TestWatcherAddedInCallback(t *testing.T) {
 		ws.ReleaseRef(added)
 	})
 }
+
+// A timer armed by a timer's callback to expire at once fires on the next
+// round, not in the round that ran the callback; a timer callback may call
+// ProcessEvents.
+func TestTimerArmedInCallbackWaitsForNextRound(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		a, b := tm.Create(), tm.Create()
+		var aFired, bFired int
+		tm.Set(a, 0, 0)
+		tm.Wait(a, func(TimerID, bool) {
+			aFired++
+			tm.Set(b, 0, 0)
+			tm.Wait(b, func(TimerID, bool) { bFired++ })
+		})
+		d.Core().ProcessEvents(0)
+		if aFired != 1 || bFired != 0 {
+			t.Fatalf("first round: timers fired %d and %d times, want 1 and 0", aFired, bFired)
+		}
+		d.Core().ProcessEvents(0)
+		if bFired != 1 {
+			t.Fatalf("second round: the timer armed by the callback fired %d times", bFired)
+		}
+		tm.Set(a, 0, 0)
+		tm.Wait(a, func(TimerID, bool) {
+			aFired++
+			tm.Set(b, 0, 0)
+			tm.Wait(b, func(TimerID, bool) { bFired++ })
+			d.Core().ProcessEvents(0) // a round of its own: b fires there
+		})
+		d.Core().ProcessEvents(0)
+		if aFired != 2 || bFired != 2 {
+			t.Fatalf("nested: timers fired %d and %d times, want 2 and 2", aFired, bFired)
+		}
+		tm.ReleaseRef(a)
+		tm.ReleaseRef(b)
+	})
+}
