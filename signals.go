@@ -42,7 +42,9 @@ type sigDelivery struct {
 // Listen starts calling cb whenever sig is received, until the listener's
 // last reference is released. While any listener of sig exists, sig no
 // longer has its default effect (a SIGTERM does not end the process). Every
-// listener of the signal, in every driver of the process, is called. Each
+// listener of the signal, in every driver of the process, is called; a
+// listener made by a callback while a signal is delivered is called from
+// the next signal on, not for that one. Each
 // listener counts as a waiter. Signals that cannot be caught (SIGKILL,
 // SIGSTOP; on Windows, every signal but os.Interrupt, which Ctrl-C and
 // Ctrl-Break raise, and SIGTERM) give ErrNotSupported.

@@ -38,7 +38,11 @@ type FileChange struct {
 	IsDirectory bool
 }
 
-// FileChangesCallback is called, from ProcessEvents, for every change.
+// FileChangesCallback is called, from ProcessEvents, for every change. The
+// changes the system reports together are all found, and the watcher is
+// watching again, before the first of them is reported: a watcher made by
+// the callback hears only of later changes, and a callback that panics
+// loses none (the next ProcessEvents reports the rest).
 type FileChangesCallback func(id WatcherID, change FileChange)
 
 // Watchers watches directories for changes: [Driver.Watchers] returns it.
