@@ -18,7 +18,8 @@ const Infinite = time.Duration(math.MaxInt64)
 // Core is the event loop itself: [Driver.Core] returns it.
 //
 // Except for Exit and RunInOwnerThread, which any goroutine may call, Core's
-// methods belong to the loop's owner: the goroutine that runs ProcessEvents.
+// methods belong to the loop's owner: the goroutine that runs ProcessEvents
+// (see [Driver] for how to have calls from other goroutines reported).
 type Core struct{ l *loop }
 
 // WaiterCount returns the number of things that keep the loop alive: every
@@ -28,7 +29,10 @@ type Core struct{ l *loop }
 // signal listener. Handles that merely exist do not count. When it is zero,
 // no callback can run until a new one is registered, and ProcessEvents
 // returns ExitOutOfWaiters at once.
-func (c Core) WaiterCount() int { return c.l.waiters }
+func (c Core) WaiterCount() int {
+	c.l.owner.check(kindNone)
+	return c.l.waiters
+}
 
 // ProcessEvents runs the loop: it waits up to timeout for something to
 // happen, runs the callbacks of what did, and returns.
@@ -40,6 +44,22 @@ func (c Core) WaiterCount() int { return c.l.waiters }
 // cleared), ExitOutOfWaiters if WaiterCount is (or dropped to) zero, ExitIdle
 // if callbacks ran, and ExitTimeout if the timeout elapsed with nothing to
 // do. Functions queued by RunInOwnerThread run first, even with no waiters.
+//
+// A callback may call ProcessEvents (re-entrantly, on the owner goroutine).
+// The nested call first finishes the batch the calling callback is part
+// of (the other functions queued with it, the other operations completed
+// with it, the other waiters of the event or process it was woken with,
+// the other listeners of its signal), then waits and runs new events as
+// any ProcessEvents does, up to its own timeout; when it returns, the
+// outer call goes on with what came after, and no callback runs twice.
+//
+// A callback that panics leaves the loop consistent: the panic goes up
+// through ProcessEvents to its caller, and if that caller recovers it (as
+// a Go server recovers a handler's panic), the next ProcessEvents first
+// delivers the rest of the batch the panic interrupted. Nothing is lost and
+// no counter is left wrong. (A window procedure on Windows is the
+// exception: it runs inside DispatchMessage, a frame a Go panic cannot
+// cross.)
 //
 // On Windows it also dispatches the calling thread's window messages while
 // it waits, and a WM_QUIT makes it return ExitExited (see the package

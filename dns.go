@@ -125,15 +125,15 @@ func (j *dnsJob) finish(l *loop) {
 	cb := e.v.cb
 	e.v.done = true
 	l.waiters--
+	// Freed after the callback (LastError works in it), even if it panics.
+	defer func() {
+		if e := l.lookups.get(j.h, kindDNSLookup); e != nil {
+			l.endLookup(j.h, e)
+		}
+	}()
 	if cb != nil {
 		l.depth++
 		cb(DNSLookupID{j.h}, st, j.addrs)
 		l.depth--
-	}
-	if e = l.lookups.get(j.h, kindDNSLookup); e != nil {
-		if e.v.cancel != nil {
-			e.v.cancel() // frees the context's resources
-		}
-		l.lookups.release(j.h, e)
 	}
 }

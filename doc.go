@@ -23,7 +23,10 @@
 // ProcessEvents (or from the call that started an operation, see below),
 // and only it may call the driver's methods, except Core.Exit,
 // Core.RunInOwnerThread and Events.Trigger, which any goroutine may call.
-// Run one driver per goroutine to use several cores.
+// Run one driver per goroutine to use several cores. A call from another
+// goroutine is not detected unless the program is built with the tag
+// eventcore_checked (go test -tags eventcore_checked ./...): then it panics
+// at the call, naming the method and both goroutines (see [Driver]).
 //
 // # Drivers
 //
@@ -92,6 +95,12 @@
 // returns: the driver never touches it after that (a cancel waits for a
 // system call in flight that uses it, and drops an operation not yet
 // started), so the caller may reuse it at once.
+//
+// A callback may call ProcessEvents; the nested call finishes the batch the
+// callback belongs to before it waits for anything new. A callback that
+// panics, the panic recovered around ProcessEvents, leaves the loop
+// consistent, and the next ProcessEvents delivers what the panic
+// interrupted (see [Core.ProcessEvents]).
 //
 // # Handles
 //

@@ -13,6 +13,19 @@ import (
 // only that goroutine may call its methods, except the few documented as
 // goroutine-safe (Core.Exit, Core.RunInOwnerThread, Events.Trigger). Several
 // drivers may run in one process, each on its own goroutine.
+//
+// A call from another goroutine is not detected by default; it corrupts the
+// loop's state silently. To find such calls, build or test with the tag
+// eventcore_checked (go test -tags eventcore_checked ./...): every
+// loop-only method then checks the calling goroutine, and panics at the
+// wrong call, naming the method, the calling goroutine and the owner (with
+// the owner's stack when it took the loop). The owner is the goroutine that
+// created the driver until a ProcessEvents runs; a ProcessEvents called
+// while no other runs (not from a callback), or a Dispose called then,
+// makes its goroutine the owner: that is how a loop is handed over, so a
+// goroutine taking over a loop calls ProcessEvents first (ProcessEvents(0)
+// will do). Checking costs a stack trace per call; without the tag it
+// costs nothing.
 type Driver struct{ l *loop }
 
 // Option configures [New].

@@ -102,28 +102,35 @@ func (ev Events) ReleaseRef(id EventID) bool {
 	return false
 }
 
-// triggerEvent runs on the loop. Waits registered by the callbacks
-// themselves are not woken by this trigger.
+// triggerEvent runs on the loop. A wait registered by one of the callbacks
+// is not woken by this trigger.
 func (l *loop) triggerEvent(h handle, all bool) {
 	e := l.events.get(h, kindEvent)
 	if e == nil {
 		return
 	}
-	limit := e.v.waits.seq
-	for {
-		cb, ok := popWaiter(&l.eventWaits, &e.v.waits, limit)
-		if !ok {
-			return
-		}
-		l.waiters--
-		l.depth++
-		cb(EventID{h})
-		l.depth--
-		if !all {
-			return
-		}
-		if e = l.events.get(h, kindEvent); e == nil {
-			return
-		}
+	if all {
+		l.startWake(h, &e.v.waits)
+		return
 	}
+	l.wakeEventWaiter(h, e.v.waits.seq)
+}
+
+// wakeEventWaiter calls the oldest wait of event h registered before the
+// sequence number limit, taking it off the list first; it reports false if
+// there is none.
+func (l *loop) wakeEventWaiter(h handle, limit uint32) bool {
+	e := l.events.get(h, kindEvent)
+	if e == nil {
+		return false
+	}
+	cb, ok := popWaiter(&l.eventWaits, &e.v.waits, limit)
+	if !ok {
+		return false
+	}
+	l.waiters--
+	l.depth++
+	cb(EventID{h})
+	l.depth--
+	return true
 }

@@ -401,8 +401,9 @@ func (j *fileJob) finish(l *loop) {
 	if j.err != nil {
 		e.err = j.err
 	}
+	// Before the callback: a Close waiting for this operation goes on
+	// whatever the callback does, a panic included (operations it starts
+	// are refused once the file is closing).
+	l.fileMaybeClose(j.h, e)
 	l.callIO(cb, j.h, st, j.n, Addr{})
-	if e = l.files.get(j.h, kindFile); e != nil {
-		l.fileMaybeClose(j.h, e)
-	}
 }

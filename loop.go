@@ -15,10 +15,29 @@ type loop struct {
 	disposed bool
 	waiters  int // see Core.WaiterCount
 	depth    int // nesting of callbacks on the stack, see maxSyncDepth
+	running  int // ProcessEvents calls on the stack (a callback may call it)
 	epoch    time.Time
 	exit     atomicFlag
+	owner    ownerCheck // the checked mode's record of the owner goroutine
 
 	xq crossQueue
+	// The batch of cross-goroutine items being run, and its cursor: the
+	// items before it have run or are running (see "Batches" below).
+	xb []crossItem
+	xi int
+
+	// deferred holds the handles to service from the loop rather than
+	// synchronously (see maxSyncDepth), or to look at again; db is the
+	// batch of them being serviced, di its cursor.
+	deferred, db []handle
+	di           int
+	// servicing is the handle whose service (readiness, a completion, a
+	// deferred look) is under way, 0 when none.
+	servicing handle
+
+	wake    wakeAll     // a wake-up of every waiter of an event or a process, under way
+	sigd    sigDelivery // a signal's delivery to its listeners, under way
+	changes changeQueue // directory changes found and not yet reported
 
 	timers     table[timerObj]
 	timerHeap  []timerRef
@@ -29,6 +48,7 @@ type loop struct {
 
 	signals    table[signalObj]
 	signalRefs map[os.Signal]int // listeners per signal, to (un)subscribe once
+	sigSeq     uint64            // the number of the next listener
 
 	leaks []HandleInfo // what Dispose found open
 
@@ -56,18 +76,18 @@ type loop struct {
 const maxSyncDepth = 8
 
 func newLoop(name string) *loop {
-	l := &loop{name: name, epoch: time.Now()}
+	l := &loop{name: name, epoch: time.Now(), owner: newOwnerCheck()}
 	salt := rand.Uint32()
-	l.timers.salt = salt
-	l.events.salt = salt
-	l.eventWaits.salt = salt
-	l.signals.salt = salt
-	l.lookups.salt = salt
-	l.fds.salt = salt
-	l.files.salt = salt
-	l.procs.salt = salt
-	l.procWaits.salt = salt
-	l.watchers.salt = salt
+	initTable(&l.timers, salt, l.owner)
+	initTable(&l.events, salt, l.owner)
+	initTable(&l.eventWaits, salt, l.owner)
+	initTable(&l.signals, salt, l.owner)
+	initTable(&l.lookups, salt, l.owner)
+	initTable(&l.fds, salt, l.owner)
+	initTable(&l.files, salt, l.owner)
+	initTable(&l.procs, salt, l.owner)
+	initTable(&l.procWaits, salt, l.owner)
+	initTable(&l.watchers, salt, l.owner)
 	l.workers = workerPool{max: DefaultWorkers, xq: &l.xq}
 	l.dnsWorkers = workerPool{max: DefaultDNSWorkers, xq: &l.xq}
 	l.resolver = net.DefaultResolver
@@ -129,11 +149,12 @@ func (l *loop) header(h handle) *header {
 
 // run is Core.ProcessEvents.
 func (l *loop) run(timeout time.Duration) ExitReason {
-	l.depth = 0
 	if l.disposed {
 		return ExitOutOfWaiters
 	}
-	got := l.drainCross()
+	defer l.leave(l.enter())
+	got := l.resume()
+	got = l.drainCross() || got
 	if l.exit.take() {
 		return ExitExited
 	}
@@ -178,7 +199,7 @@ func (l *loop) sleepTimeout(wait time.Duration) time.Duration {
 		return 0
 	}
 	l.xq.sleeping.Store(true)
-	if l.xq.n.Load() > 0 || l.exit.load() || l.sysPending() {
+	if l.xq.n.Load() > 0 || l.exit.load() || len(l.deferred) > 0 || l.sysPending() {
 		return 0
 	}
 	return wait
@@ -190,12 +211,81 @@ func (l *loop) awake() {
 	l.xq.woken.Store(false)
 }
 
-// drainCross runs what other goroutines queued; it reports whether there
-// was anything.
+// Batches. Whatever the loop works through, one item after another with
+// callbacks in between, it keeps in its state with a cursor, never in a
+// local variable: the cross-goroutine items (xb), the poller's ready events
+// and the deferred handles (db), Windows's completions, the waiters of an
+// event or a process being woken (wake), the listeners of a signal being
+// delivered (sigd), the directory changes being reported (changes). The
+// cursor moves past an item before the item's callback runs. So when a
+// callback panics and the panic is recovered around ProcessEvents (as a Go
+// server recovers a handler's panic), the rest of the batch is still there,
+// and the next ProcessEvents delivers it first (resume); and when a callback
+// calls ProcessEvents, that call first finishes the batch the callback is
+// part of, then waits anew, and the outer iteration finds its cursor at the
+// end. A readiness service interrupted by a panic (the write side of an
+// event whose read callback panicked, the connections still queued behind a
+// panicking accept callback) is deferred, to be looked at again: servicing
+// a handle more often than needed is harmless, the services make
+// non-blocking calls only.
+
+// enter and leave bracket ProcessEvents; leave is deferred, so that a panic
+// leaves running and depth right. enter returns the depth to restore.
+// A top-level ProcessEvents has no callback of this loop on the stack below
+// it, except one that called it from a call outside the loop (a Stop
+// calling its timer's wait): it starts from depth 0, and ends at 0, which
+// also drops what a panic in such a call, recovered outside, left behind.
+func (l *loop) enter() int {
+	l.owner.run()
+	depth := l.depth
+	if l.running == 0 {
+		l.depth, depth = 0, 0
+	}
+	l.running++
+	return depth
+}
+
+func (l *loop) leave(depth int) {
+	l.running--
+	l.depth = depth
+	l.owner.left()
+}
+
+// resume finishes the batches a panicking callback interrupted, or that a
+// callback calling ProcessEvents is part of, innermost first; it reports
+// whether callbacks ran.
+func (l *loop) resume() bool {
+	got := l.finishWake()
+	got = l.finishSignal() || got
+	got = l.reportChanges() || got
+	got = l.runCross() || got
+	if h := l.servicing; h != 0 {
+		l.servicing = 0
+		l.deferService(h)
+	}
+	got = l.sysResume() || got
+	return l.serviceDeferred(false) || got
+}
+
+// drainCross runs the rest of the cross-goroutine batch, then what other
+// goroutines queued since; it reports whether there was anything.
 func (l *loop) drainCross() bool {
-	items := l.xq.take()
-	for i := range items {
-		it := &items[i]
+	got := l.runCross()
+	if l.xq.n.Load() > 0 && !l.disposed {
+		l.xb, l.xi = l.xq.take(l.xb[:0]), 0
+		got = l.runCross() || got
+	}
+	return got
+}
+
+// runCross runs the cross-goroutine batch from its cursor on.
+func (l *loop) runCross() bool {
+	ran := false
+	for l.xi < len(l.xb) && !l.disposed {
+		it := l.xb[l.xi]
+		l.xb[l.xi] = crossItem{}
+		l.xi++
+		ran = true
 		switch it.op {
 		case crossRun:
 			l.depth++
@@ -208,12 +298,96 @@ func (l *loop) drainCross() bool {
 		case crossJob:
 			it.job.finish(l)
 		}
-		if l.disposed {
-			return true
-		}
 	}
-	clear(items)
-	return len(items) > 0
+	return ran
+}
+
+// deferService has h serviced from the loop, after what is ready now.
+func (l *loop) deferService(h handle) { l.deferred = append(l.deferred, h) }
+
+// serviceDeferred services the deferred handles: the rest of the batch
+// under way, and then, if more is true, those deferred since. It reports
+// whether there were any.
+func (l *loop) serviceDeferred(more bool) bool {
+	got := false
+	for !l.disposed {
+		if l.di == len(l.db) {
+			if !more || len(l.deferred) == 0 {
+				break
+			}
+			more = false // those deferred by this round wait for the next
+			l.db, l.deferred, l.di = l.deferred, l.db[:0], 0
+		}
+		h := l.db[l.di]
+		l.di++
+		got = true
+		l.service(h)
+	}
+	return got
+}
+
+// service runs the pending operations of h, from the loop, recording that
+// it does (see "Batches").
+func (l *loop) service(h handle) {
+	l.servicing = h
+	l.sysService(h)
+	l.serviced(h)
+}
+
+// serviced ends the service of h, and reports the directory changes it
+// found.
+func (l *loop) serviced(h handle) {
+	if l.servicing == h {
+		l.servicing = 0
+	}
+	if l.changes.pos < len(l.changes.items) {
+		l.reportChanges()
+	}
+}
+
+// wakeAll is a wake-up of every waiter of an event (TriggerAll) or of a
+// process (its exit) under way: the waiters added from sequence number
+// limit on, by the callbacks among others, are not woken by it.
+type wakeAll struct {
+	h     handle // the event or the process; 0 when none
+	limit uint32
+}
+
+// startWake wakes every waiter of list, the waits of h. One wake-up is under
+// way at a time: one left unfinished is finished first.
+func (l *loop) startWake(h handle, list *waitList) {
+	if list.head == 0 {
+		return
+	}
+	l.finishWake()
+	l.wake = wakeAll{h: h, limit: list.seq}
+	l.finishWake()
+}
+
+// finishWake runs the rest of the wake-up under way; it reports whether
+// callbacks ran.
+func (l *loop) finishWake() bool {
+	ran := false
+	for l.wake.h != 0 && !l.disposed {
+		if !l.wakeOne(l.wake.h, l.wake.limit) {
+			l.wake = wakeAll{}
+			break
+		}
+		ran = true
+	}
+	return ran
+}
+
+// wakeOne takes the oldest waiter of h added before limit off its list and
+// calls it; it reports false when there is none.
+func (l *loop) wakeOne(h handle, limit uint32) bool {
+	switch h.kind() {
+	case kindEvent:
+		return l.wakeEventWaiter(h, limit)
+	case kindProcess:
+		return l.wakeExitWaiter(h, limit)
+	}
+	return false
 }
 
 // dispose frees every resource; it returns whether none was still open.
@@ -221,8 +395,13 @@ func (l *loop) dispose() bool {
 	if l.disposed {
 		return len(l.leaks) == 0
 	}
+	l.owner.dispose()
 	l.leaks = l.openHandles()
 	l.xq.close()
+	l.xb, l.xi = nil, 0
+	l.deferred, l.db, l.di = nil, nil, 0
+	l.wake, l.sigd = wakeAll{}, sigDelivery{}
+	l.changes = changeQueue{}
 	l.workers.close()
 	l.dnsWorkers.close()
 	l.disposeLookups()

@@ -14,11 +14,10 @@ type sysLoop struct {
 	lt   bool     // level-triggered poller: watched directions follow pending operations
 	byFD []handle // descriptor number → handle, to refuse adopting an fd twice
 
+	// ready is the poller's last batch, rpos its cursor (see "Batches" in
+	// loop.go).
 	ready []readyEvent
-	// deferred holds handles whose pending operations are serviced from the
-	// loop instead of synchronously (see maxSyncDepth), or that must be
-	// looked at without waiting for readiness.
-	deferred, deferredSpare []handle
+	rpos  int
 
 	rsa unix.RawSockaddrAny // scratch address for accept and receive
 
@@ -61,31 +60,38 @@ func (l *loop) sysWait(timeout time.Duration) bool {
 	l.waitGen++
 	evs, _ := l.p.wait(l.ready[:0], t)
 	l.awake()
-	l.ready = evs
-	for i := range evs {
-		l.onPolled(evs[i].h, evs[i].ev)
-	}
-	got := len(evs) > 0
-	if len(l.deferred) > 0 {
+	l.ready, l.rpos = evs, 0
+	got := l.serviceReady()
+	return l.serviceDeferred(true) || got
+}
+
+// serviceReady services the poller's batch from its cursor on.
+func (l *loop) serviceReady() bool {
+	got := false
+	for l.rpos < len(l.ready) && !l.disposed {
+		r := l.ready[l.rpos]
+		l.rpos++
 		got = true
-		batch := l.deferred
-		l.deferred = l.deferredSpare[:0]
-		for _, h := range batch {
-			l.onReady(h, evRead|evWrite)
-		}
-		l.deferredSpare = batch[:0]
+		l.servicing = r.h
+		l.onPolled(r.h, r.ev)
+		l.serviced(r.h)
 	}
 	return got
 }
 
-func (l *loop) sysPending() bool { return len(l.deferred) > 0 }
+// sysResume finishes the poller's batch (see loop.resume).
+func (l *loop) sysResume() bool { return l.serviceReady() }
 
-func (l *loop) deferService(h handle) { l.deferred = append(l.deferred, h) }
+// sysService services a deferred handle.
+func (l *loop) sysService(h handle) { l.onReady(h, evRead|evWrite) }
+
+// sysPending: a readiness driver holds nothing back from the wait.
+func (l *loop) sysPending() bool { return false }
 
 func (l *loop) sysDispose() {
 	l.disposeObjects()
 	l.byFD = nil
-	l.deferred = nil
+	l.ready, l.rpos = nil, 0
 	l.p.close()
 }
 

@@ -82,7 +82,8 @@ type sysLoop struct {
 	// (pipeEvent is made and closed with them)
 	locked bool // New locked the owner's thread
 
-	done    atomic.Pointer[winOp] // completions reaped, not yet processed (LIFO, reversed when taken)
+	done    atomic.Pointer[winOp] // completions reaped, not yet taken (LIFO, reversed when taken)
+	doneq   *winOp                // completions taken, being processed in order (see "Batches" in loop.go)
 	evOps   []*winOp              // accepts and connects in flight: completed through ioEvent
 	free    *winOp                // the winOp pool
 	allOps  []*winOp              // every winOp made: none is collected while the kernel may write to it
@@ -90,8 +91,6 @@ type sysLoop struct {
 	bySock  map[windows.Handle]handle
 	msgMore bool // the last dispatch left messages in the queue
 	idle    int  // waits in a row that did not look at messages
-
-	deferred, deferredSpare []handle // see loop_posix.go
 
 	pipeOv    windows.Overlapped // scratch OVERLAPPED of reads that complete at once
 	pipeEvent windows.Handle     // its event
@@ -179,24 +178,23 @@ func (l *loop) sysWait(timeout time.Duration) bool {
 	case r == windows.WAIT_OBJECT_0+uint32(len(l.handles)):
 		l.idle = msgEvery // input is waiting
 	}
-	got = l.processDone() || got
+	got = l.processDone(true) || got
 	if l.idle++; l.idle > msgEvery || l.msgMore {
 		l.idle = 0
 		got = l.pumpMessages() || got
 	}
-	if len(l.deferred) > 0 {
-		got = true
-		batch := l.deferred
-		l.deferred = l.deferredSpare[:0]
-		for _, h := range batch {
-			l.serviceAll(h)
-		}
-		l.deferredSpare = batch[:0]
-	}
-	return got
+	return l.serviceDeferred(true) || got
 }
 
-func (l *loop) sysPending() bool { return len(l.deferred) > 0 || l.done.Load() != nil || l.msgMore }
+// sysResume finishes the completions taken (see loop.resume).
+func (l *loop) sysResume() bool { return l.processDone(false) }
+
+// sysService services a deferred handle.
+func (l *loop) sysService(h handle) { l.serviceAll(h) }
+
+// sysPending: completions reaped and not yet processed, or messages left
+// in the queue.
+func (l *loop) sysPending() bool { return l.doneq != nil || l.done.Load() != nil || l.msgMore }
 
 // rehome makes the calling goroutine's thread, tid, the loop's home (see
 // "Thread affinity" above): ProcessEvents runs on a goroutine other than
@@ -211,8 +209,6 @@ func (l *loop) rehome(tid uint32) {
 		}
 	})
 }
-
-func (l *loop) deferService(h handle) { l.deferred = append(l.deferred, h) }
 
 // pumpMessages dispatches the thread's window messages, at most
 // maxMsgBatch of them; a WM_QUIT makes ProcessEvents return ExitExited.
@@ -240,7 +236,7 @@ func (l *loop) pumpMessages() bool {
 func (l *loop) sysDispose() {
 	l.disposeObjects()
 	l.bySock = nil
-	l.deferred = nil
+	l.doneq = nil
 	l.drainOps()
 	l.closeEvents()
 	if l.locked && windows.GetCurrentThreadId() == l.newTid {
@@ -386,30 +382,34 @@ func (l *loop) opSocket(op *winOp) windows.Handle {
 	return windows.InvalidHandle
 }
 
-// processDone runs what the completed operations lead to. It reports
+// processDone runs what the completed operations lead to: the rest of
+// those taken, then, if more is true, those reaped since. It reports
 // whether any of them still belonged to a live operation.
-func (l *loop) processDone() bool {
+func (l *loop) processDone(more bool) bool {
 	got := false
-	for l.done.Load() != nil {
-		// The list is LIFO: reverse it to handle completions in order.
-		var list *winOp
-		for op := l.done.Swap(nil); op != nil; {
-			next := op.next
-			op.next = list
-			list = op
-			op = next
-		}
-		for op := list; op != nil; {
-			next := op.next
-			op.next = nil
-			if l.finishOp(op) {
-				got = true
-			}
-			op = next
-			if l.disposed {
+	for !l.disposed {
+		op := l.doneq
+		if op == nil {
+			if !more || l.done.Load() == nil {
 				break
 			}
+			// The list is LIFO: reverse it to handle completions in order.
+			for op := l.done.Swap(nil); op != nil; {
+				next := op.next
+				op.next = l.doneq
+				l.doneq = op
+				op = next
+			}
+			continue
 		}
+		l.doneq = op.next
+		op.next = nil
+		h := op.h
+		l.servicing = h
+		if l.finishOp(op) {
+			got = true
+		}
+		l.serviced(h)
 	}
 	return got
 }

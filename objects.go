@@ -41,20 +41,7 @@ func spawnPath(args []string, stdout, stderr Redirect) (string, error) {
 // procExited records the exit of process h and runs its waits.
 func (l *loop) procExited(h handle, e *entry[processObj], code int) {
 	e.v.exited, e.v.code = true, code
-	limit := e.v.waits.seq
-	for {
-		cb, ok := popWaiter(&l.procWaits, &e.v.waits, limit)
-		if !ok {
-			return
-		}
-		l.waiters--
-		l.depth++
-		cb(ProcessID{h}, code)
-		l.depth--
-		if e = l.procs.get(h, kindProcess); e == nil {
-			return
-		}
-	}
+	l.startWake(h, &e.v.waits)
 }
 
 func spawnEnv(env map[string]string, config ProcessConfig) []string {

@@ -169,3 +169,22 @@ func setRedirects(sp stdRedirects, rs [3]Redirect) error {
 	}
 	return nil
 }
+
+// wakeExitWaiter calls the oldest wait of exited process h registered
+// before the sequence number limit, taking it off the list first; it
+// reports false if there is none.
+func (l *loop) wakeExitWaiter(h handle, limit uint32) bool {
+	e := l.procs.get(h, kindProcess)
+	if e == nil {
+		return false
+	}
+	cb, ok := popWaiter(&l.procWaits, &e.v.waits, limit)
+	if !ok {
+		return false
+	}
+	l.waiters--
+	l.depth++
+	cb(ProcessID{h}, e.v.code)
+	l.depth--
+	return true
+}

@@ -26,12 +26,25 @@ type Signals struct{ l *loop }
 type signalObj struct {
 	sig os.Signal
 	cb  SignalCallback
+	seq uint64 // the listener's number, in the order of Listen calls
+}
+
+// sigDelivery is a signal's delivery to this loop under way (see "Batches"
+// in loop.go): the driver's own handling, then the listeners of the signal
+// that existed when it began, in the order of their table slots.
+type sigDelivery struct {
+	sig   os.Signal // nil when none is under way
+	sys   bool      // the driver's handling (sysSignal) is still to finish
+	limit uint64    // listeners numbered from limit on came after it began
+	next  uint32    // the table slot to look at next
 }
 
 // Listen starts calling cb whenever sig is received, until the listener's
 // last reference is released. While any listener of sig exists, sig no
 // longer has its default effect (a SIGTERM does not end the process). Every
-// listener of the signal, in every driver of the process, is called. Each
+// listener of the signal, in every driver of the process, is called; a
+// listener made by a callback while a signal is delivered is called from
+// the next signal on, not for that one. Each
 // listener counts as a waiter. Signals that cannot be caught (SIGKILL,
 // SIGSTOP; on Windows, every signal but os.Interrupt, which Ctrl-C and
 // Ctrl-Break raise, and SIGTERM) give ErrNotSupported.
@@ -47,7 +60,8 @@ func (s Signals) Listen(sig os.Signal, cb SignalCallback) (SignalID, error) {
 	if e == nil {
 		return SignalID{}, ErrTooManyHandles
 	}
-	e.v = signalObj{sig: sig, cb: cb}
+	e.v = signalObj{sig: sig, cb: cb, seq: l.sigSeq}
+	l.sigSeq++
 	l.sigRef(sig)
 	l.waiters++
 	return SignalID{h}, nil
@@ -102,15 +116,52 @@ func (l *loop) sigUnref(sig os.Signal) {
 	}
 }
 
+// deliverSignal delivers sig, received by the process, to this loop: the
+// driver's own handling of it, then every listener of sig. A listener made
+// by one of the callbacks is not called for this signal, only for the next.
 func (l *loop) deliverSignal(sig os.Signal) {
-	l.sysSignal(sig)
-	l.signals.each(func(h handle, e *entry[signalObj]) {
-		if e.v.sig == sig && !l.disposed {
-			l.depth++
-			e.v.cb(SignalID{h}, SignalStatusOK, sig)
-			l.depth--
+	l.finishSignal() // one delivery at a time
+	l.sigd = sigDelivery{sig: sig, sys: true, limit: l.sigSeq}
+	l.finishSignal()
+}
+
+// finishSignal runs the rest of the signal delivery under way; it reports
+// whether listeners were called.
+func (l *loop) finishSignal() bool {
+	d := &l.sigd
+	if d.sig != nil && d.sys {
+		// Run again, from the start, if a callback it runs (a process's
+		// exit waiter) panicked: it only looks at what is left to do.
+		l.sysSignal(d.sig)
+		d.sys = false
+	}
+	ran := false
+	for d.sig != nil && !l.disposed {
+		h, e := l.nextListener(d)
+		if e == nil {
+			*d = sigDelivery{}
+			break
 		}
-	})
+		ran = true
+		l.depth++
+		e.v.cb(SignalID{h}, SignalStatusOK, d.sig)
+		l.depth--
+	}
+	return ran
+}
+
+// nextListener finds the next listener d is to call, and moves d past it.
+func (l *loop) nextListener(d *sigDelivery) (handle, *entry[signalObj]) {
+	t := &l.signals
+	for ; d.next < t.n; d.next++ {
+		e := t.at(d.next)
+		if e.refs > 0 && e.v.sig == d.sig && e.v.seq < d.limit {
+			i := d.next
+			d.next++
+			return makeHandle(kindSignal, i, e.gen), e
+		}
+	}
+	return 0, nil
 }
 
 func (l *loop) disposeSignals() {

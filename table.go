@@ -3,7 +3,9 @@ package eventcore
 // The handle table: every driver keeps its objects in tables of fixed-size
 // chunks, so an entry never moves while a callback holds a pointer to it, and
 // a released slot is reused (no allocation in steady state) under a new
-// generation, so the old handle is refused.
+// generation, so the old handle is refused. Every loop-only method passes
+// through a table lookup, which is where the checked mode (checked.go)
+// checks the calling goroutine.
 
 const (
 	chunkBits = 8
@@ -30,11 +32,17 @@ type table[T any] struct {
 	free   []uint32 // released slots, reused last-in first-out
 	salt   uint32   // first generation of every slot: differs per driver
 	live   int
+	own    ownerCheck // the checked mode's owner check (checked.go)
+}
+
+func initTable[T any](t *table[T], salt uint32, own ownerCheck) {
+	t.salt, t.own = salt, own
 }
 
 // alloc takes a slot for a new object of kind k with one reference.
 // It returns nil when the table is full.
 func (t *table[T]) alloc(k kind) (handle, *entry[T]) {
+	t.own.check(k)
 	var idx uint32
 	var e *entry[T]
 	if n := len(t.free); n > 0 {
@@ -65,6 +73,7 @@ func (t *table[T]) at(idx uint32) *entry[T] {
 
 // get returns the live entry h names if it is of kind k, else nil.
 func (t *table[T]) get(h handle, k kind) *entry[T] {
+	t.own.check(k)
 	if h.kind() != k {
 		return nil
 	}
@@ -95,6 +104,7 @@ func (t *table[T]) release(h handle, e *entry[T]) {
 
 // each calls fn for every live entry; fn may release the entry it is given.
 func (t *table[T]) each(fn func(h handle, e *entry[T])) {
+	t.own.check(kindNone)
 	for i := uint32(0); i < t.n; i++ {
 		e := t.at(i)
 		if e.refs > 0 {

@@ -99,10 +99,7 @@ func (t Timers) Stop(id TimerID) {
 	l.waiters--
 	if cb := e.v.cb; cb != nil {
 		e.v.cb = nil
-		l.depth++
-		cb(id, false)
-		l.depth--
-		l.timerRelease(id.h)
+		l.callTimerWait(id.h, cb, false)
 	}
 }
 
@@ -252,7 +249,10 @@ func (l *loop) nextTimerWait(now int64) time.Duration {
 
 // fireTimers runs every timer due at now. Timers armed by its own callbacks
 // wait for the next round, so a callback that re-arms with a zero timeout
-// cannot keep the loop here forever.
+// cannot keep the loop here forever. The heap is its batch (see "Batches"
+// in loop.go): each timer is taken off it, or re-armed, before its
+// callback runs, so what a panicking callback leaves due fires on the next
+// round, and a callback that calls ProcessEvents finds the heap as it is.
 func (l *loop) fireTimers(now int64) bool {
 	l.timerRound++
 	fired := false
@@ -284,18 +284,26 @@ func (l *loop) fireTimers(now int64) bool {
 			l.depth++
 			fired = fn() || fired
 			l.depth--
+			fired = l.reportChanges() || fired
 			continue
 		}
 		fired = true
 		if cb := e.v.cb; cb != nil {
 			e.v.cb = nil
-			l.depth++
-			cb(TimerID{h}, true)
-			l.depth--
-			l.timerRelease(h)
+			l.callTimerWait(h, cb, true)
 		}
 	}
 	return fired
+}
+
+// callTimerWait calls cb, the wait of timer h, taken off the timer, and
+// releases the reference the wait held, even if cb panics: a panic
+// recovered outside the loop must not leak the timer.
+func (l *loop) callTimerWait(h handle, cb TimerCallback, fired bool) {
+	defer l.timerRelease(h)
+	l.depth++
+	cb(TimerID{h}, fired)
+	l.depth--
 }
 
 func (l *loop) timerPush(h handle, e *entry[timerObj]) {

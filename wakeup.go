@@ -34,7 +34,6 @@ type crossItem struct {
 type crossQueue struct {
 	mu       sync.Mutex
 	items    []crossItem
-	spare    []crossItem
 	closed   bool
 	n        atomic.Int32 // len(items), read without the lock
 	sleeping atomic.Bool  // the loop is (about to be) blocked in the kernel
@@ -67,18 +66,22 @@ func (q *crossQueue) kickLocked() {
 	}
 }
 
-// take hands the queued items to the loop; it returns nil when there are
-// none. The slice stays valid until the next take.
-func (q *crossQueue) take() []crossItem {
+// take hands the queued items to the loop, and takes spare, an empty
+// slice the loop is done with, to queue the next ones in: the loop keeps
+// the items until it has run every one (loop.drainCross), so two slices
+// take turns and steady-state queueing allocates nothing. It returns nil
+// when nothing is queued.
+func (q *crossQueue) take(spare []crossItem) []crossItem {
 	if q.n.Load() == 0 {
 		return nil
 	}
 	q.mu.Lock()
 	items := q.items
-	q.items = q.spare[:0]
+	if !q.closed {
+		q.items = spare
+	}
 	q.n.Store(0)
 	q.mu.Unlock()
-	q.spare = items
 	return items
 }
 
@@ -88,7 +91,6 @@ func (q *crossQueue) close() {
 	q.mu.Lock()
 	q.closed = true
 	q.items = nil
-	q.spare = nil
 	q.n.Store(0)
 	q.mu.Unlock()
 }

@@ -54,7 +54,11 @@ type FileChange struct {
 	IsDirectory bool
 }
 
-// FileChangesCallback is called, from ProcessEvents, for every change.
+// FileChangesCallback is called, from ProcessEvents, for every change. The
+// changes the system reports together are all found, and the watcher is
+// watching again, before the first of them is reported: a watcher made by
+// the callback hears only of later changes, and a callback that panics
+// loses none (the next ProcessEvents reports the rest).
 type FileChangesCallback func(id WatcherID, change FileChange)
 
 // Watchers watches directories for changes: [Driver.Watchers] returns it.
@@ -117,4 +121,51 @@ func watchTarget(path string) (string, error) {
 		err = pe.Err
 	}
 	return target, err
+}
+
+// changeQueue holds the changes a watcher's mechanism found (reading
+// inotify's events, comparing snapshots, reading ReadDirectoryChangesW's
+// buffer) and that were not reported yet. The mechanism finishes its work,
+// watching the new sub-directories among the rest, before any callback
+// runs, so that a callback that panics or calls ProcessEvents cannot
+// interrupt it; the changes are then reported from the queue, a batch with
+// a cursor (see "Batches" in loop.go).
+type changeQueue struct {
+	items []queuedChange
+	pos   int
+}
+
+type queuedChange struct {
+	w handle
+	c FileChange
+}
+
+// queueChange queues change c of watcher h, to report once the work that
+// found it is done.
+func (l *loop) queueChange(h handle, c FileChange) {
+	l.changes.items = append(l.changes.items, queuedChange{w: h, c: c})
+}
+
+// reportChanges reports the queued changes, each to its watcher if that is
+// still live; it reports whether callbacks ran.
+func (l *loop) reportChanges() bool {
+	q := &l.changes
+	ran := false
+	for q.pos < len(q.items) && !l.disposed {
+		it := q.items[q.pos]
+		q.items[q.pos] = queuedChange{}
+		q.pos++
+		e := l.watchers.get(it.w, kindWatcher)
+		if e == nil || e.v.cb == nil {
+			continue
+		}
+		ran = true
+		l.depth++
+		e.v.cb(WatcherID{it.w}, it.c)
+		l.depth--
+	}
+	if q.pos == len(q.items) {
+		q.items, q.pos = q.items[:0], 0
+	}
+	return ran
 }

@@ -48,9 +48,9 @@ func (l *loop) watchDirectory(path string, recursive bool, cb FileChangesCallbac
 	return h, nil
 }
 
-// watchReport calls watcher h's callback with c, unless the watcher is gone
-// or has ended. After it, the caller must look its watcher up again: the
-// callback may have released it.
+// watchReport queues change c for watcher h's callback, unless the watcher
+// is gone or has ended; the callback runs once the work that found the
+// change is done (see changeQueue).
 func (l *loop) watchReport(h handle, c FileChange) {
 	e := l.watchers.get(h, kindWatcher)
 	if e == nil || e.v.ended {
@@ -58,9 +58,7 @@ func (l *loop) watchReport(h handle, c FileChange) {
 	}
 	c.BaseDirectory = e.v.given
 	l.reports++
-	l.depth++
-	e.v.cb(WatcherID{h}, c)
-	l.depth--
+	l.queueChange(h, c)
 }
 
 // watching returns watcher h if it is still live and watching.

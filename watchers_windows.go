@@ -320,17 +320,15 @@ func (l *loop) watchParse(h handle, e *entry[watcherObj], b []byte) {
 	}
 }
 
-// watchReport calls watcher h's callback with ch, if the watcher is still
-// there; the caller must look it up again after.
+// watchReport queues change ch for watcher h's callback, with the base
+// directory as the watcher was given it; the callback runs once the
+// completion that found it is processed, and the watcher reads on (see
+// changeQueue).
 func (l *loop) watchReport(h handle, ch FileChange) {
-	e := l.watchers.get(h, kindWatcher)
-	if e == nil {
-		return
+	if e := l.watchers.get(h, kindWatcher); e != nil && e.v.cb != nil {
+		ch.BaseDirectory = e.v.given
+		l.queueChange(h, ch)
 	}
-	ch.BaseDirectory = e.v.given
-	l.depth++
-	e.v.cb(WatcherID{h}, ch)
-	l.depth--
 }
 
 // watchEnd stops a watcher whose directory went away (or failed): its

@@ -1,0 +1,7 @@
+package eventcore
+
+import "testing"
+
+func TestPanicKeepsExitWaiters(t *testing.T) {
+	forEachDriver(t, testPanicKeepsExitWaiters)
+}
