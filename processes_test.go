@@ -7,12 +7,6 @@ import (
 
 // Helpers of the process tests of every OS.
 
-// helperEnv, set in its environment, makes this test binary a helper
-// process that does what the value says (see the init functions of
-// processes_windows_test.go and processes_posix_test.go) instead of
-// running tests.
-const helperEnv = "EVENTCORE_TEST_HELPER"
-
 // readAll reads p until the end of the pipe, then releases it.
 func readAll(t *testing.T, d *Driver, p Pipe, out *strings.Builder, done *bool) {
 	buf := make([]byte, 512)
