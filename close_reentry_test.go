@@ -2,6 +2,7 @@ package eventcore
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -61,7 +62,7 @@ func TestPipeCloseRefusesOperationsFromItsCallbacks(t *testing.T) {
 		p.Close(w, onClose) // the reader stays open: a new write would wait for room
 		p.Close(r, onClose)
 		want := []IOStatus{IOStatusDisconnected, IOStatusNotAllowed}
-		if !equalStatuses(reads, want) || !equalStatuses(writes, want) {
+		if !slices.Equal(reads, want) || !slices.Equal(writes, want) {
 			t.Fatalf("read loop got %v, write loop got %v; want %v", reads, writes, want)
 		}
 		if !errors.Is(d.LastError(r), ErrClosed) || !errors.Is(d.LastError(w), ErrClosed) {
@@ -85,16 +86,4 @@ func TestPipeCloseRefusesOperationsFromItsCallbacks(t *testing.T) {
 		p.ReleaseRef(r)
 		p.ReleaseRef(w)
 	})
-}
-
-func equalStatuses(a, b []IOStatus) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package eventcore
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -170,7 +171,7 @@ func TestDisposeReportsLeaks(t *testing.T) {
 			if d.Timers().Create() != (TimerID{}) || d.Events().Create() != (EventID{}) {
 				t.Error("Create after Dispose returned a handle")
 			}
-			if !reflectEqualLeaks(leaks, d.OpenHandles()) {
+			if !slices.Equal(leaks, d.OpenHandles()) {
 				t.Error("a second OpenHandles after Dispose differs")
 			}
 			if d.Dispose() {
@@ -178,18 +179,6 @@ func TestDisposeReportsLeaks(t *testing.T) {
 			}
 		})
 	}
-}
-
-func reflectEqualLeaks(a, b []HandleInfo) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestUnknownDriver(t *testing.T) {

@@ -2,6 +2,7 @@ package eventcore
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -88,7 +89,7 @@ func TestStreamShutdownReadRefusesReads(t *testing.T) {
 		if err := s.Shutdown(c, true, false); err != nil {
 			t.Fatal(err)
 		}
-		if !equalStatuses(got, []IOStatus{IOStatusDisconnected, IOStatusDisconnected}) || !errors.Is(d.LastError(c), ErrClosed) {
+		if !slices.Equal(got, []IOStatus{IOStatusDisconnected, IOStatusDisconnected}) || !errors.Is(d.LastError(c), ErrClosed) {
 			t.Fatalf("read loop at Shutdown: %v (%v)", got, d.LastError(c))
 		}
 		if n := d.Core().WaiterCount(); n != 0 {
