@@ -61,6 +61,13 @@ fi
 
 # The wine server outlives the test processes; stop it when done.
 trap 'wineserver -k 2>/dev/null || true' EXIT
+# Start the wine server, and with it Wine's own system processes, before
+# any test, without our output streams: started by a test binary instead,
+# they would inherit that test's output and hold it open after it exits,
+# and go test fails such a package ("Test I/O incomplete 1m0s after
+# exiting") when a longer package keeps the server alive.
+wineserver -p </dev/null >/dev/null 2>&1
+wine cmd /c exit </dev/null >/dev/null 2>&1
 # Every package, unless the arguments name some (go test -fuzz takes one).
 pkgs=(./...)
 for arg in "$@"; do
