@@ -84,7 +84,7 @@ func (c Core) ClearExitFlag() { c.l.exit.take() }
 // zero. Functions queued after Dispose are dropped.
 func (c Core) RunInOwnerThread(fn func()) {
 	if fn != nil {
-		c.l.xq.push(crossItem{op: crossRun, fn: fn})
+		c.l.xq.push(crossItem{op: crossRun, x: fn})
 	}
 }
 

@@ -62,7 +62,7 @@ func (d DNS) LookupHost(name string, cb DNSLookupCallback) DNSLookupID {
 	j := &dnsJob{r: l.resolver, h: h, name: name}
 	if ip, err := netip.ParseAddr(name); err == nil {
 		j.addrs = []Addr{lookupAddr(ip)}
-		l.xq.push(crossItem{op: crossJob, job: j})
+		l.xq.push(crossItem{op: crossJob, x: j})
 		return DNSLookupID{h}
 	}
 	j.ctx, e.v.cancel = context.WithCancel(context.Background())

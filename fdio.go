@@ -598,6 +598,6 @@ func (l *loop) pipeClose(h handle, cb PipeCloseCallback) {
 		}
 	}
 	if cb != nil {
-		l.xq.push(crossItem{op: crossRun, fn: func() { cb(Pipe{h}, st) }})
+		l.xq.push(crossItem{op: crossRun, x: func() { cb(Pipe{h}, st) }})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"runtime"
 	"time"
 )
 
@@ -20,11 +21,22 @@ type loop struct {
 	exit     atomicFlag
 	owner    ownerCheck // the checked mode's record of the owner goroutine
 
+	// xq is written by other goroutines: the padding keeps the loop's own
+	// fields off its cache lines.
+	_  [128]byte
 	xq crossQueue
-	// The batch of cross-goroutine items being run, and its cursor: the
-	// items before it have run or are running (see "Batches" below).
-	xb []crossItem
-	xi int
+	_  [128]byte
+	// spin is how many times the loop yields before it sleeps, polledAt
+	// when it last polled its descriptors, 0 if not known yet (see
+	// "Spinning").
+	spin     int
+	polledAt int64
+	// The batch of cross-goroutine items being run, its current chunk and
+	// the cursor in it: the items before it have run or are running (see
+	// "Batches" below). xdone holds the chunks run, for the next take.
+	xb    *crossChunk
+	xi    int
+	xdone *crossChunk
 
 	// deferred holds the handles to service from the loop rather than
 	// synchronously (see maxSyncDepth), or to look at again; db is the
@@ -161,23 +173,50 @@ func (l *loop) run(timeout time.Duration) ExitReason {
 	if l.waiters == 0 {
 		return ExitOutOfWaiters
 	}
-	end := deadlineAfter(l.now(), timeout)
+	end := int64(never)
+	if timeout != Infinite {
+		end = deadlineAfter(l.now(), timeout)
+	}
 	for {
-		now := l.now()
 		wait := time.Duration(0)
 		// Once callbacks have run, only collect what is ready: blocking
 		// would hold back the return that reports them (and could wait
 		// forever for an event the callbacks were the last of).
 		if timeout > 0 && !got {
-			wait = min(l.nextTimerWait(now), waitUntil(now, end))
+			wait = Infinite
+			if len(l.timerHeap) > 0 || end != never {
+				now := l.now()
+				wait = min(l.nextTimerWait(now), waitUntil(now, end))
+			}
 		}
-		got = l.sysWait(wait) || got
+		poll := true
+		switch {
+		case wait > 0 && l.spin > 0:
+			// The clock is read first, to keep it off the path from the
+			// work's arrival to its callback.
+			now := l.now()
+			if l.yieldForWork() {
+				wait, poll = 0, !l.polledSince(now)
+			}
+		case got && timeout > 0:
+			poll = !l.polledSince(l.now())
+		}
+		if poll {
+			l.polledAt = 0
+			polled := l.sysWait(wait)
+			if wait > 0 && !polled && l.xq.n.Load() > 0 {
+				l.spinMore()
+			}
+			got = polled || got
+		}
 		got = l.drainCross() || got
-		got = l.fireTimers(l.now()) || got
+		if len(l.timerHeap) > 0 {
+			got = l.fireTimers(l.now()) || got
+		}
 		if l.exit.load() || l.waiters == 0 || got || l.disposed {
 			break
 		}
-		if l.now() >= end {
+		if end != never && l.now() >= end {
 			break
 		}
 	}
@@ -204,6 +243,53 @@ func (l *loop) sleepTimeout(wait time.Duration) time.Duration {
 	}
 	return wait
 }
+
+// Spinning. A loop that another goroutine wakes often (a producer feeding
+// it with Trigger or RunInOwnerThread) would go to sleep and be woken for
+// every item; each sleep and wake-up costs system calls and goroutine
+// switches, far more than handing the item over. So when the loop's last
+// sleep was ended by such work, before it sleeps again it yields its P a
+// few times (runtime.Gosched, which also lets a producer on the same P
+// run) and looks for work in between. How many times adapts: a sleep ended
+// by work from another goroutine doubles it, up to maxSpin, a spin that
+// found nothing halves it. A loop woken by its descriptors and timers, a
+// server's, never spins.
+const (
+	minSpin = 4
+	maxSpin = 32
+	// maxPollGap: work from other goroutines runs before the descriptors
+	// are polled again, unless they were last polled this long ago, so
+	// that a stream of such work cannot hold back I/O for longer.
+	maxPollGap = int64(200 * time.Microsecond)
+)
+
+// polledSince reports whether the descriptors were polled less than
+// maxPollGap before now. The time of a poll is taken the first time this
+// asks (polledAt is 0 until then), which keeps the clock out of loops that
+// never ask; the gap it measures is short by the callbacks run in between.
+func (l *loop) polledSince(now int64) bool {
+	if l.polledAt == 0 {
+		l.polledAt = now
+		return true
+	}
+	return now-l.polledAt < maxPollGap
+}
+
+// yieldForWork spins (see "Spinning"); it reports whether work came.
+func (l *loop) yieldForWork() bool {
+	for range l.spin {
+		runtime.Gosched()
+		if l.xq.n.Load() > 0 || l.exit.load() {
+			return true
+		}
+	}
+	l.spin /= 2
+	return false
+}
+
+// spinMore doubles the spin after a sleep that work from another goroutine
+// ended.
+func (l *loop) spinMore() { l.spin = min(max(2*l.spin, minSpin), maxSpin) }
 
 // awake undoes sleepTimeout once the backend returned.
 func (l *loop) awake() {
@@ -272,7 +358,8 @@ func (l *loop) resume() bool {
 func (l *loop) drainCross() bool {
 	got := l.runCross()
 	if l.xq.n.Load() > 0 && !l.disposed {
-		l.xb, l.xi = l.xq.take(l.xb[:0]), 0
+		l.xb, l.xi = l.xq.take(l.xdone), 0
+		l.xdone = nil
 		got = l.runCross() || got
 	}
 	return got
@@ -281,22 +368,32 @@ func (l *loop) drainCross() bool {
 // runCross runs the cross-goroutine batch from its cursor on.
 func (l *loop) runCross() bool {
 	ran := false
-	for l.xi < len(l.xb) && !l.disposed {
-		it := l.xb[l.xi]
-		l.xb[l.xi] = crossItem{}
-		l.xi++
+	for c := l.xb; c != nil && !l.disposed; c = l.xb {
+		if l.xi == c.n {
+			l.xb, l.xi = c.next, 0
+			c.next, l.xdone = l.xdone, c
+			continue
+		}
 		ran = true
+		if it := &c.items[l.xi]; it.reps > 1 {
+			it.reps--
+			l.triggerEvent(it.h, it.op == crossTriggerAll)
+			continue
+		}
+		it := c.items[l.xi]
+		c.items[l.xi] = crossItem{}
+		l.xi++
 		switch it.op {
 		case crossRun:
 			l.depth++
-			it.fn()
+			it.x.(func())()
 			l.depth--
 		case crossTrigger, crossTriggerAll:
 			l.triggerEvent(it.h, it.op == crossTriggerAll)
 		case crossSignal:
-			l.deliverSignal(it.sig)
+			l.deliverSignal(it.x.(os.Signal))
 		case crossJob:
-			it.job.finish(l)
+			it.x.(job).finish(l)
 		}
 	}
 	return ran
@@ -398,7 +495,7 @@ func (l *loop) dispose() bool {
 	l.owner.dispose()
 	l.leaks = l.openHandles()
 	l.xq.close()
-	l.xb, l.xi = nil, 0
+	l.xb, l.xi, l.xdone = nil, 0, nil
 	l.deferred, l.db, l.di = nil, nil, 0
 	l.wake, l.sigd = wakeAll{}, sigDelivery{}
 	l.changes = changeQueue{}

@@ -247,7 +247,7 @@ func TestPanicKeepsSignalListeners(t *testing.T) {
 			}
 			ids[i] = id
 		}
-		d.l.xq.push(crossItem{op: crossSignal, sig: quietSignal})
+		d.l.xq.push(crossItem{op: crossSignal, x: quietSignal})
 		if v := processRecovering(d, 0); v != (boom{}) {
 			t.Fatalf("ProcessEvents did not pass the callback's panic on: %v", v)
 		}

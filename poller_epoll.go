@@ -3,9 +3,6 @@
 package eventcore
 
 import (
-	"errors"
-	"os"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -17,13 +14,10 @@ import (
 // The handle travels in the event's 64-bit data; 0 is the wake-up eventfd.
 //
 // A wait first collects what is ready without blocking. Only when nothing
-// is does the loop's goroutine block, and it does so in the Go runtime's own
-// poller, where the epoll descriptor is registered like a socket: the
-// goroutine parks, its P stays free for other goroutines, and the thread
-// sleeps in the runtime's epoll_wait. Blocking in a plain epoll_wait system
-// call instead makes sysmon take the P away from the blocked thread after
-// 20 µs and wake every 20 µs meanwhile, which on a busy server costs more
-// than the extra epoll_wait of this scheme.
+// is does the loop's goroutine sleep, in the Go runtime's poller, where the
+// epoll descriptor is registered like a socket (park_runtime.go); another
+// goroutine wakes it there without a system call. The eventfd serves only
+// where the runtime refused the descriptor.
 
 func init() { registerPoller("epoll", 10, newEpoller) }
 
@@ -32,13 +26,9 @@ type epoller struct {
 	wfd  wakeFD
 	evs  []unix.EpollEvent
 
-	file     *os.File        // epfd in the runtime's poller; nil if it refused
-	conn     syscall.RawConn // of file
-	deadline bool            // whether file has a read deadline set
-	until    time.Time       // and which
-	collect  func(uintptr) bool
-	n        int   // what collect found
-	err      error // and the error it met
+	park runtimePark
+	n    int   // what collectReady found
+	err  error // and the error it met
 }
 
 func newEpoller() (poller, error) {
@@ -57,14 +47,10 @@ func newEpoller() (poller, error) {
 		unix.Close(epfd)
 		return nil, err
 	}
-	p.collect = p.collectReady
 	// O_NONBLOCK makes os.NewFile register the descriptor with the runtime's
 	// poller (it does not change what epoll_wait does).
 	if unix.SetNonblock(epfd, true) == nil {
-		p.file = os.NewFile(uintptr(epfd), "epoll")
-		if c, err := p.file.SyscallConn(); err == nil && p.file.SetReadDeadline(time.Time{}) == nil {
-			p.conn = c
-		}
+		p.park.open(epfd, "epoll", p.collectReady)
 	}
 	return p, nil
 }
@@ -99,15 +85,13 @@ func (p *epoller) collectReady(fd uintptr) bool {
 }
 
 func (p *epoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, error) {
-	p.err = nil
+	p.n, p.err = 0, nil
 	switch {
-	case timeout > 0 && p.conn != nil:
-		// The runtime's poller collects at once, and parks only if
-		// nothing is ready.
-		if err := p.block(timeout); err != nil {
+	case timeout > 0 && p.park.parks():
+		if err := p.park.park(timeout); err != nil {
 			return evs, err
 		}
-	case !p.collect(uintptr(p.epfd)) && timeout > 0:
+	case !p.collectReady(uintptr(p.epfd)) && timeout > 0:
 		n, err := unix.EpollWait(p.epfd, p.evs, waitMillis(timeout))
 		if err != nil {
 			return evs, notEINTR(err)
@@ -145,29 +129,16 @@ func (p *epoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, e
 	return evs, nil
 }
 
-// block waits up to timeout for something to be ready, and collects it.
-// The read deadline is moved only when it must come sooner: waking at an
-// earlier deadline than needed only makes the loop wait again.
-func (p *epoller) block(timeout time.Duration) error {
-	if timeout < time.Duration(1<<62) {
-		now := time.Now()
-		if dl := now.Add(timeout); !p.deadline || dl.Before(p.until) || !now.Before(p.until) {
-			p.file.SetReadDeadline(dl)
-			p.deadline, p.until = true, dl
-		}
-	} else if p.deadline {
-		p.file.SetReadDeadline(time.Time{})
-		p.deadline = false
+// wake kicks the parked loop; the eventfd serves only where it does not
+// park.
+func (p *epoller) wake() {
+	if p.park.parks() {
+		p.park.kick()
+		return
 	}
-	p.n = 0
-	err := p.conn.Read(p.collect)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return nil
-	}
-	return err
+	p.wfd.signal()
 }
 
-func (p *epoller) wake()               { p.wfd.signal() }
 func (p *epoller) edgeTriggered() bool { return true }
 
 // reportsCurrentState: epoll polls each ready descriptor again before
@@ -179,8 +150,8 @@ func (p *epoller) reportsUrgent() bool { return true }
 
 func (p *epoller) close() {
 	p.wfd.close()
-	if p.file != nil {
-		p.file.Close()
+	if p.park.file != nil {
+		p.park.close()
 		return
 	}
 	unix.Close(p.epfd)

@@ -68,7 +68,7 @@ var exitCallback = windows.NewCallback(func(ctx, _ uintptr) uintptr {
 	delete(procWaitsByID.m, ctx)
 	procWaitsByID.Unlock()
 	if j != nil {
-		j.l.xq.push(crossItem{op: crossJob, job: j})
+		j.l.xq.push(crossItem{op: crossJob, x: j})
 	}
 	return 0
 })

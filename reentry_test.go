@@ -134,12 +134,12 @@ func TestSignalListenerAddedInCallback(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.l.xq.push(crossItem{op: crossSignal, sig: quietSignal})
+		d.l.xq.push(crossItem{op: crossSignal, x: quietSignal})
 		d.Core().ProcessEvents(0)
 		if first != 1 || second != 0 {
 			t.Fatalf("first delivery: listeners called %d and %d times, want 1 and 0", first, second)
 		}
-		d.l.xq.push(crossItem{op: crossSignal, sig: quietSignal})
+		d.l.xq.push(crossItem{op: crossSignal, x: quietSignal})
 		d.Core().ProcessEvents(0)
 		if first != 2 || second != 1 {
 			t.Fatalf("second delivery: listeners called %d and %d times, want 2 and 1", first, second)

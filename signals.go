@@ -214,7 +214,7 @@ func (sub *sigSub) forward() {
 	for sig := range sub.ch {
 		sigState.Lock()
 		for l := range sub.loops {
-			l.xq.push(crossItem{op: crossSignal, sig: sig})
+			l.xq.push(crossItem{op: crossSignal, x: sig})
 		}
 		sigState.Unlock()
 	}

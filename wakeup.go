@@ -1,7 +1,7 @@
 package eventcore
 
 import (
-	"os"
+	"math"
 	"sync"
 	"sync/atomic"
 )
@@ -23,32 +23,92 @@ const (
 	crossJob
 )
 
+// crossItem is one thing asked of the loop. x is what op needs: the
+// function of crossRun, the os.Signal of crossSignal, the job of crossJob.
+// A trigger pushed right behind a trigger of the same event and kind is
+// counted in that one (reps): running them one after another is what the
+// loop would do with two items, and a goroutine that triggers faster than
+// the loop runs the waits then grows no queue.
 type crossItem struct {
-	op  crossOp
-	h   handle
-	fn  func()
-	sig os.Signal
-	job job
+	op   crossOp
+	reps uint32 // how many times to do it; 1 when pushed
+	h    handle
+	x    any
+}
+
+// The queue is a list of fixed-size chunks, so that a producer that runs
+// ahead of the loop only adds chunks: nothing queued is ever copied, and
+// no allocation grows with the backlog. The loop takes the whole list at
+// once and gives the chunks it has run back with its next take; a few of
+// them are kept for later pushes.
+const (
+	crossChunkLen = 128
+	maxFreeChunks = 8
+)
+
+type crossChunk struct {
+	items [crossChunkLen]crossItem
+	n     int // items[:n] are queued
+	next  *crossChunk
 }
 
 type crossQueue struct {
-	mu       sync.Mutex
-	items    []crossItem
-	closed   bool
-	n        atomic.Int32 // len(items), read without the lock
-	sleeping atomic.Bool  // the loop is (about to be) blocked in the kernel
-	woken    atomic.Bool  // a wake-up is in flight and not yet consumed
-	wake     func()       // the backend's wake-up, called under mu
+	mu         sync.Mutex
+	head, tail *crossChunk // what is queued, oldest first
+	free       *crossChunk // run chunks, for push to fill again
+	nfree      int
+	closed     bool
+	n          atomic.Int32 // items queued, read without the lock
+	sleeping   atomic.Bool  // the loop is (about to be) blocked in the kernel
+	woken      atomic.Bool  // a wake-up is in flight and not yet consumed
+	wake       func()       // the backend's wake-up, called under mu
 }
 
 func (q *crossQueue) push(it crossItem) {
 	q.mu.Lock()
 	if !q.closed {
-		q.items = append(q.items, it)
+		t := q.tail
+		if last := q.last(); last != nil && last.op == it.op && last.h == it.h &&
+			(it.op == crossTrigger || it.op == crossTriggerAll) && last.reps < math.MaxUint32 {
+			last.reps++
+		} else {
+			if t == nil || t.n == crossChunkLen {
+				t = q.newChunk()
+			}
+			it.reps = 1
+			t.items[t.n] = it
+			t.n++
+		}
 		q.n.Add(1)
 		q.kickLocked()
 	}
 	q.mu.Unlock()
+}
+
+// last is the newest item queued, nil if none.
+func (q *crossQueue) last() *crossItem {
+	if q.tail == nil || q.tail.n == 0 {
+		return nil
+	}
+	return &q.tail.items[q.tail.n-1]
+}
+
+// newChunk appends an empty chunk to the queue, a free one if there is one.
+func (q *crossQueue) newChunk() *crossChunk {
+	c := q.free
+	if c != nil {
+		q.free, c.next = c.next, nil
+		q.nfree--
+	} else {
+		c = new(crossChunk)
+	}
+	if q.tail == nil {
+		q.head = c
+	} else {
+		q.tail.next = c
+	}
+	q.tail = c
+	return c
 }
 
 // kick wakes the loop if it sleeps, without queueing anything.
@@ -66,21 +126,24 @@ func (q *crossQueue) kickLocked() {
 	}
 }
 
-// take hands the queued items to the loop, and takes spare, an empty
-// slice the loop is done with, to queue the next ones in: the loop keeps
-// the items until it has run every one (loop.drainCross), so two slices
-// take turns and steady-state queueing allocates nothing. It returns nil
-// when nothing is queued.
-func (q *crossQueue) take(spare []crossItem) []crossItem {
+// take hands the queued chunks to the loop, and takes back done, a list of
+// chunks the loop has run (and cleared). It returns nil when nothing is
+// queued.
+func (q *crossQueue) take(done *crossChunk) *crossChunk {
 	if q.n.Load() == 0 {
 		return nil
 	}
 	q.mu.Lock()
-	items := q.items
-	if !q.closed {
-		q.items = spare
-	}
+	items := q.head
+	q.head, q.tail = nil, nil
 	q.n.Store(0)
+	for done != nil && q.nfree < maxFreeChunks && !q.closed {
+		c := done
+		done = c.next
+		c.next, c.n = q.free, 0
+		q.free = c
+		q.nfree++
+	}
 	q.mu.Unlock()
 	return items
 }
@@ -90,7 +153,7 @@ func (q *crossQueue) take(spare []crossItem) []crossItem {
 func (q *crossQueue) close() {
 	q.mu.Lock()
 	q.closed = true
-	q.items = nil
+	q.head, q.tail, q.free = nil, nil, nil
 	q.n.Store(0)
 	q.mu.Unlock()
 }

@@ -126,7 +126,7 @@ func (p *workerPool) worker() {
 		p.head++
 		p.mu.Unlock()
 		j.run()
-		p.xq.push(crossItem{op: crossJob, job: j})
+		p.xq.push(crossItem{op: crossJob, x: j})
 		p.mu.Lock()
 	}
 }
