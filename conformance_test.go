@@ -54,6 +54,11 @@ type standIn struct {
 // there are any.
 var watcherStandIns []standIn
 
+// The stand-ins the cross-goroutine tests run on: a poller that blocks in
+// its own system call and is woken through its descriptor, where pollers
+// normally sleep in the runtime (park_runtime.go).
+var wakeStandIns []standIn
+
 // forEachDriverAnd runs fn like forEachDriver, then on each of standIns,
 // unless EVENTCORE_DRIVER names the one driver to test.
 func forEachDriverAnd(t *testing.T, standIns []standIn, fn func(t *testing.T, d *Driver)) {

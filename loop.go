@@ -31,6 +31,10 @@ type loop struct {
 	// "Spinning").
 	spin     int
 	polledAt int64
+	// waitGen counts the backend's waits; on a readiness driver, a
+	// descriptor read since the latest one may no longer be as that wait
+	// reported it.
+	waitGen uint32
 	// The batch of cross-goroutine items being run, its current chunk and
 	// the cursor in it: the items before it have run or are running (see
 	// "Batches" below). xdone holds the chunks run, for the next take.
@@ -203,6 +207,7 @@ func (l *loop) run(timeout time.Duration) ExitReason {
 		}
 		if poll {
 			l.polledAt = 0
+			l.waitGen++
 			polled := l.sysWait(wait)
 			if wait > 0 && !polled && l.xq.n.Load() > 0 {
 				l.spinMore()

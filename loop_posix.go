@@ -21,9 +21,6 @@ type sysLoop struct {
 
 	rsa unix.RawSockaddrAny // scratch address for accept and receive
 
-	// waitGen counts the poller's waits; a descriptor read since the
-	// latest one may no longer be as that wait reported it.
-	waitGen uint32
 	// trustReady: the poller's events describe each descriptor as it was
 	// when the wait returned (see statePoller).
 	trustReady bool
@@ -57,7 +54,6 @@ func (l *loop) initPosix(p poller) {
 
 func (l *loop) sysWait(timeout time.Duration) bool {
 	t := l.sleepTimeout(timeout)
-	l.waitGen++
 	evs, _ := l.p.wait(l.ready[:0], t)
 	l.awake()
 	l.ready, l.rpos = evs, 0

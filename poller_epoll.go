@@ -91,12 +91,14 @@ func (p *epoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, e
 		if err := p.park.park(timeout); err != nil {
 			return evs, err
 		}
-	case !p.collectReady(uintptr(p.epfd)) && timeout > 0:
+	case timeout > 0:
 		n, err := unix.EpollWait(p.epfd, p.evs, waitMillis(timeout))
 		if err != nil {
 			return evs, notEINTR(err)
 		}
 		p.n = n
+	default:
+		p.collectReady(uintptr(p.epfd))
 	}
 	if p.err != nil {
 		return evs, p.err

@@ -26,7 +26,11 @@ func init() { registerPoller("kqueue", 10, newKqueue) }
 
 type kqueuePoller struct {
 	kq    int
-	wk    kqWake // the cross-goroutine wake-up (kqwake_*.go)
+	wk    kqWake // the cross-goroutine wake-up where the loop does not park (kqwake_*.go)
+	park  runtimePark
+	n     int   // what collectReady found
+	err   error // and the error it met
+	zero  unix.Timespec
 	byFD  []handle
 	procs map[int][]handle // pid → the handles watching its exit
 	evs   []unix.Kevent_t
@@ -47,6 +51,11 @@ func newKqueue() (poller, error) {
 	if err := p.wk.open(kq); err != nil {
 		unix.Close(kq)
 		return nil, err
+	}
+	// A kqueue descriptor is readable while events are pending, so the
+	// loop can sleep in the runtime's poller as on epoll (park_runtime.go).
+	if unix.SetNonblock(kq, true) == nil {
+		p.park.open(kq, "kqueue", p.collectReady)
 	}
 	return p, nil
 }
@@ -176,17 +185,47 @@ func (p *kqueuePoller) del(fd int) {
 	}
 }
 
+// collectReady collects what is ready without blocking; it reports
+// whether it found anything.
+func (p *kqueuePoller) collectReady(uintptr) bool {
+	n, err := unix.Kevent(p.kq, nil, p.evs, &p.zero)
+	switch err {
+	case nil:
+		p.n = n
+		return n > 0
+	case unix.EINTR:
+		p.n = 0
+		return false
+	}
+	p.n, p.err = 0, err
+	return true
+}
+
 func (p *kqueuePoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, error) {
-	var ts *unix.Timespec
-	if timeout != Infinite {
-		p.ts = unix.NsecToTimespec(int64(min(max(timeout, 0), maxWait)))
-		ts = &p.ts
+	p.n, p.err = 0, nil
+	switch {
+	case timeout > 0 && p.park.parks():
+		if err := p.park.park(timeout); err != nil {
+			return evs, err
+		}
+	case timeout > 0:
+		var ts *unix.Timespec
+		if timeout != Infinite {
+			p.ts = unix.NsecToTimespec(int64(min(timeout, maxWait)))
+			ts = &p.ts
+		}
+		n, err := unix.Kevent(p.kq, nil, p.evs, ts)
+		if err != nil {
+			return evs, notEINTR(err)
+		}
+		p.n = n
+	default:
+		p.collectReady(0)
 	}
-	n, err := unix.Kevent(p.kq, nil, p.evs, ts)
-	if err != nil {
-		return evs, notEINTR(err)
+	if p.err != nil {
+		return evs, p.err
 	}
-	for i := range p.evs[:n] {
+	for i := range p.evs[:p.n] {
 		e := &p.evs[i]
 		if p.wk.consume(e) {
 			continue
@@ -220,10 +259,23 @@ func (p *kqueuePoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEve
 	return evs, nil
 }
 
-func (p *kqueuePoller) wake()               { p.wk.signal(p.kq) }
+// wake kicks the parked loop; the kqueue's own wake-up serves only where
+// it does not park.
+func (p *kqueuePoller) wake() {
+	if p.park.parks() {
+		p.park.kick()
+		return
+	}
+	p.wk.signal(p.kq)
+}
+
 func (p *kqueuePoller) edgeTriggered() bool { return true }
 
 func (p *kqueuePoller) close() {
 	p.wk.close()
+	if p.park.file != nil {
+		p.park.close()
+		return
+	}
 	unix.Close(p.kq)
 }

@@ -28,6 +28,18 @@ func init() {
 	polling := standIn{name: "polling-watchers", new: newPollingStandIn}
 	processStandIns = []standIn{kq}
 	watcherStandIns = []standIn{kq, polling}
+	wakeStandIns = []standIn{{name: "epoll-blocking", new: newBlockingEpollStandIn}}
+}
+
+// newBlockingEpollStandIn makes a driver on epoll that does not sleep in
+// the runtime's poller, as where the runtime refuses the descriptor.
+func newBlockingEpollStandIn(t *testing.T) *Driver {
+	p, err := newEpoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.(*epoller).park.conn = nil
+	return newStandInDriver(t, "epoll-blocking", p)
 }
 
 // newPollingStandIn makes a driver on epoll without inotify, whose watchers
