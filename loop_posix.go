@@ -3,6 +3,7 @@
 package eventcore
 
 import (
+	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,6 +21,10 @@ type sysLoop struct {
 	rpos  int
 
 	rsa unix.RawSockaddrAny // scratch address for accept and receive
+
+	// canHold: the poller can hold (see "Holding"); holdWaits: the loop's
+	// sleeps are short, and it holds.
+	canHold, holdWaits bool
 
 	// trustReady: the poller's events describe each descriptor as it was
 	// when the wait returned (see statePoller).
@@ -48,14 +53,50 @@ func (l *loop) initPosix(p poller) {
 		l.shortReadDrains = sp.reportsUrgent() || l.lt
 	}
 	l.pollerExits, _ = p.(procWatcher)
+	l.canHold = p.canHold()
 	l.initWatchState()
 	l.xq.wake = p.wake
 }
 
+// Holding. A loop that sleeps in the runtime's poller (park_runtime.go),
+// or in a system call the scheduler knows of, pays for it on every sleep:
+// the goroutine switch, the runtime's own wait, and the waits around it; or
+// sysmon taking the P away from the blocked thread and handing it on. For
+// long sleeps that is cheap; for short ones, a connection in ping-pong,
+// it is most of the cost of a message. So while its sleeps are short, the
+// loop sleeps in a plain system call that keeps its P, as a C loop does:
+// it first yields (runtime.Gosched), so that goroutines waiting for the P
+// run, and it holds the P for holdLimit at most. A sleep that lasts that
+// long turns it back to the runtime's way, and one of those that ends
+// sooner turns it to holding again. A loop woken by other goroutines does
+// not hold (see "Spinning" in loop.go): their wake-ups are cheaper when it
+// parks in the runtime.
+const holdLimit = time.Millisecond
+
 func (l *loop) sysWait(timeout time.Duration) bool {
+	hold := l.holdWaits && l.spin == 0 && timeout > 0
+	if hold {
+		runtime.Gosched()
+	}
 	t := l.sleepTimeout(timeout)
-	evs, _ := l.p.wait(l.ready[:0], t)
+	capped := hold && t > holdLimit
+	if capped {
+		t = holdLimit
+	}
+	var start int64
+	if t > 0 && !hold && l.canHold {
+		start = l.now()
+	}
+	evs, _ := l.p.wait(l.ready[:0], t, hold && t > 0)
 	l.awake()
+	switch {
+	case capped:
+		// Nothing in holdLimit (a wake-up from another goroutine is not
+		// reported, and makes the loop spin next): sleep the long way.
+		l.holdWaits = len(evs) > 0
+	case start != 0:
+		l.holdWaits = l.now()-start < int64(holdLimit)
+	}
 	l.ready, l.rpos = evs, 0
 	got := l.serviceReady()
 	return l.serviceDeferred(true) || got

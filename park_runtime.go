@@ -78,8 +78,7 @@ func (r *runtimePark) park(timeout time.Duration) error {
 	}
 	// A kick that landed before the deadline was set above was overwritten
 	// by it; the flag it raised first is still up.
-	if r.kicked.Swap(false) {
-		r.stale = true
+	if r.takeKick() {
 		return nil
 	}
 	err := r.conn.Read(r.collect)
@@ -89,6 +88,15 @@ func (r *runtimePark) park(timeout time.Duration) error {
 		return nil
 	}
 	return err
+}
+
+// takeKick reports whether a kick came since the last park, and takes it.
+func (r *runtimePark) takeKick() bool {
+	if r.kicked.Swap(false) {
+		r.stale = true
+		return true
+	}
+	return false
 }
 
 // kick wakes a park in progress, or makes the next one return at once. It

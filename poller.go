@@ -27,8 +27,12 @@ type poller interface {
 	del(fd int)
 	// wait blocks for up to timeout (0: do not block; Infinite: no limit)
 	// and appends what became ready to evs. A wake-up consumed by wait is
-	// not reported.
-	wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, error)
+	// not reported. hold asks for a wait that keeps the thread's P (see
+	// "Holding" in loop_posix.go); only a poller whose canHold reports
+	// true is asked.
+	wait(evs []readyEvent, timeout time.Duration, hold bool) ([]readyEvent, error)
+	// canHold reports whether wait can hold.
+	canHold() bool
 	// wake makes a blocked wait return. It is safe from any goroutine.
 	wake()
 	edgeTriggered() bool

@@ -3,6 +3,7 @@
 package eventcore
 
 import (
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -26,9 +27,10 @@ type epoller struct {
 	wfd  wakeFD
 	evs  []unix.EpollEvent
 
-	park runtimePark
-	n    int   // what collectReady found
-	err  error // and the error it met
+	park    runtimePark
+	holding atomic.Bool // a wait holds (see wake)
+	n       int         // what collectReady found
+	err     error       // and the error it met
 }
 
 func newEpoller() (poller, error) {
@@ -84,9 +86,22 @@ func (p *epoller) collectReady(fd uintptr) bool {
 	return true
 }
 
-func (p *epoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, error) {
+func (p *epoller) wait(evs []readyEvent, timeout time.Duration, hold bool) ([]readyEvent, error) {
 	p.n, p.err = 0, nil
 	switch {
+	case hold:
+		// A kick, which would not end this wait, makes wake signal the
+		// eventfd while holding is set; one that came before is seen here.
+		p.holding.Store(true)
+		if !p.park.takeKick() {
+			r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.epfd), uintptr(unsafe.Pointer(&p.evs[0])), uintptr(len(p.evs)), uintptr(waitMillis(timeout)), 0, 0)
+			if errno == 0 {
+				p.n = int(r)
+			} else if errno != unix.EINTR {
+				p.err = errno
+			}
+		}
+		p.holding.Store(false)
 	case timeout > 0 && p.park.parks():
 		if err := p.park.park(timeout); err != nil {
 			return evs, err
@@ -131,15 +146,20 @@ func (p *epoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, e
 	return evs, nil
 }
 
-// wake kicks the parked loop; the eventfd serves only where it does not
-// park.
+// wake kicks the parked loop; the eventfd serves where it does not park,
+// and while it holds (see "Holding" in loop_posix.go). The kick goes first:
+// a wait about to hold either sees it or is seen holding.
 func (p *epoller) wake() {
 	if p.park.parks() {
 		p.park.kick()
-		return
+		if !p.holding.Load() {
+			return
+		}
 	}
 	p.wfd.signal()
 }
+
+func (p *epoller) canHold() bool { return true }
 
 func (p *epoller) edgeTriggered() bool { return true }
 

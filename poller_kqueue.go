@@ -201,7 +201,7 @@ func (p *kqueuePoller) collectReady(uintptr) bool {
 	return true
 }
 
-func (p *kqueuePoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, error) {
+func (p *kqueuePoller) wait(evs []readyEvent, timeout time.Duration, _ bool) ([]readyEvent, error) {
 	p.n, p.err = 0, nil
 	switch {
 	case timeout > 0 && p.park.parks():
@@ -270,6 +270,10 @@ func (p *kqueuePoller) wake() {
 }
 
 func (p *kqueuePoller) edgeTriggered() bool { return true }
+
+// canHold: not yet; kevent goes through the C library on darwin and
+// OpenBSD, which has no call that keeps the P.
+func (p *kqueuePoller) canHold() bool { return false }
 
 func (p *kqueuePoller) close() {
 	p.wk.close()

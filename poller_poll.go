@@ -99,8 +99,14 @@ func (p *pollPoller) remove(fd int, i int32) {
 	p.slot[fd] = 0
 }
 
-func (p *pollPoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, error) {
-	n, err := unix.Poll(p.pfds, waitMillis(timeout))
+func (p *pollPoller) wait(evs []readyEvent, timeout time.Duration, hold bool) ([]readyEvent, error) {
+	var n int
+	var err error
+	if hold {
+		n, err = pollHold(p.pfds, timeout)
+	} else {
+		n, err = unix.Poll(p.pfds, waitMillis(timeout))
+	}
 	if err != nil {
 		return evs, notEINTR(err)
 	}
@@ -134,6 +140,7 @@ func (p *pollPoller) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent
 
 func (p *pollPoller) wake()               { p.wfd.signal() }
 func (p *pollPoller) edgeTriggered() bool { return false }
+func (p *pollPoller) canHold() bool       { return pollCanHold }
 func (p *pollPoller) close()              { p.wfd.close() }
 
 // reportsCurrentState: poll(2) reports what it found when it looked.

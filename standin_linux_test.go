@@ -266,9 +266,12 @@ func without(hs []handle, h handle) []handle {
 	return hs
 }
 
-func (s *kqStandIn) wait(evs []readyEvent, timeout time.Duration) ([]readyEvent, error) {
+// canHold: kqueue does not hold.
+func (s *kqStandIn) canHold() bool { return false }
+
+func (s *kqStandIn) wait(evs []readyEvent, timeout time.Duration, hold bool) ([]readyEvent, error) {
 	n0 := len(evs)
-	evs, err := s.poller.wait(evs, timeout)
+	evs, err := s.poller.wait(evs, timeout, hold)
 	out, vnodes := evs[:n0], false
 	for _, ev := range evs[n0:] {
 		if ev.h == standInInotify {

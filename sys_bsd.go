@@ -2,7 +2,11 @@
 
 package eventcore
 
-import "golang.org/x/sys/unix"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // The BSDs' part of the socket-address codec (sys_unix.go) and their
 // system calls that differ from Linux's.
@@ -26,6 +30,14 @@ func pollReadable(fd int32) (bool, error) {
 		return n > 0, err
 	}
 }
+
+// pollHold: the BSDs' poll driver does not hold (pollCanHold; see
+// "Holding" in loop_posix.go), so this is plain poll(2).
+func pollHold(fds []unix.PollFd, timeout time.Duration) (int, error) {
+	return unix.Poll(fds, waitMillis(timeout))
+}
+
+const pollCanHold = false
 
 // sysDisconnect dissolves a datagram socket's association. A BSD kernel
 // disconnects a connected datagram socket before it tries to connect it

@@ -1,6 +1,7 @@
 package eventcore
 
 import (
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -34,6 +35,19 @@ func pollReadable(fd int32) (bool, error) {
 		return false, errno
 	}
 }
+
+// pollHold is poll(2) made without telling the scheduler, which keeps the
+// thread's P while it blocks (see "Holding" in loop_posix.go).
+func pollHold(fds []unix.PollFd, timeout time.Duration) (int, error) {
+	ts := unix.NsecToTimespec(int64(timeout))
+	r, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)), uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}
+
+const pollCanHold = true
 
 // sysDisconnect dissolves a datagram socket's association.
 func sysDisconnect(fd int) error {

@@ -1,0 +1,57 @@
+package eventcore
+
+import (
+	"testing"
+	"time"
+)
+
+// TestHoldingWaitWoken: a poller's wait that holds the P (see "Holding" in
+// loop_posix.go) is ended by a wake-up that came before it began, and by
+// one that comes while it blocks, which on epoll must go through the
+// eventfd rather than the runtime.
+func TestHoldingWaitWoken(t *testing.T) {
+	for _, mk := range []struct {
+		name string
+		new  func() (poller, error)
+	}{{"epoll", newEpoller}, {"poll", newPollPoller}} {
+		t.Run(mk.name, func(t *testing.T) {
+			p, err := mk.new()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.close()
+			if !p.canHold() {
+				t.Skip("does not hold")
+			}
+			ep, _ := p.(*epoller)
+			for round := range 20 {
+				p.wake()
+				if _, err := p.wait(nil, hangLimit, true); err != nil {
+					t.Fatal(err)
+				}
+				if ep != nil && ep.park.kicked.Load() {
+					t.Fatalf("round %d: the wait did not take the kick that came before it", round)
+				}
+				// The wake-up comes while the wait blocks, most likely; a
+				// wait can also end early (a signal), so wait again until
+				// the wake-up is seen: on epoll, the eventfd it wrote.
+				go func() {
+					time.Sleep(time.Millisecond)
+					p.wake()
+				}()
+				deadline := time.Now().Add(hangLimit)
+				for {
+					if _, err := p.wait(nil, hangLimit, true); err != nil {
+						t.Fatal(err)
+					}
+					if ep == nil || ep.n > 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("round %d: a wake-up during the wait was lost", round)
+					}
+				}
+			}
+		})
+	}
+}
