@@ -22,7 +22,14 @@ import (
 
 type echoConfig struct {
 	conns, size, depth int // depth: messages in flight per connection
-	warm, dur          time.Duration
+	// refill: each message that came back is answered by a new one in a
+	// write of its own, so a connection's messages travel one per segment
+	// and the server reads as many as arrived since its last read. Without
+	// it, the messages of one read are answered in one write: the burst
+	// the client wrote first comes back whole and is sent again whole, for
+	// ever.
+	refill    bool
+	warm, dur time.Duration
 }
 
 type echoResult struct {
@@ -186,8 +193,28 @@ func (c *echoClient) check(k uint64, off int, got []byte) bool {
 	return bytes.Equal(got, c.pattern[off:off+len(got)])
 }
 
-// send writes the next count messages of connection ci in one write.
+// send writes the next count messages of connection ci: in one write, or
+// with refill in one write each. Messages a partial write held back are
+// sent by flush.
 func (c *echoClient) send(ci, count int) error {
+	cn := &c.conns[ci]
+	per := count
+	if c.cfg.refill {
+		per = 1
+	}
+	for count > 0 {
+		k := min(per, count)
+		count -= k
+		if err := c.write(ci, k); err != nil || len(cn.tx) > cn.txOff {
+			return err
+		}
+	}
+	return nil
+}
+
+// write writes the next count messages of connection ci in one write; what
+// the socket does not take waits in tx.
+func (c *echoClient) write(ci, count int) error {
 	cn := &c.conns[ci]
 	size := c.cfg.size
 	c.wbuf = c.wbuf[:0]

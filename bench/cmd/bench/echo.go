@@ -39,8 +39,14 @@ func (r *runner) echoWorkloads(smoke bool) []echoWorkload {
 	w := func(name string, conns, size, depth int) echoWorkload {
 		return echoWorkload{name, echoConfig{conns: conns, size: size, depth: depth, warm: r.set.warm, dur: r.set.dur}}
 	}
+	refill := func(name string, conns, size, depth int) echoWorkload {
+		wl := w(name, conns, size, depth)
+		wl.refill = true
+		return wl
+	}
 	if smoke {
-		return []echoWorkload{w("echo 1c 64B", 1, 64, 1), w("echo pipelined 4c×16 64B", 4, 64, 16)}
+		return []echoWorkload{w("echo 1c 64B", 1, 64, 1), w("echo pipelined 4c×16 64B", 4, 64, 16),
+			refill("echo pipelined-refill 4c×16 64B", 4, 64, 16)}
 	}
 	return []echoWorkload{
 		w("echo 1c 64B", 1, 64, 1),
@@ -50,6 +56,7 @@ func (r *runner) echoWorkloads(smoke bool) []echoWorkload {
 		w("echo 64c 4KiB", 64, 4096, 1),
 		w("echo 1000c 4KiB", 1000, 4096, 1),
 		w("echo pipelined 64c×16 64B", 64, 64, 16),
+		refill("echo pipelined-refill 64c×16 64B", 64, 64, 16),
 	}
 }
 

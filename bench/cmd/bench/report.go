@@ -242,7 +242,11 @@ func (r *runner) barReport(md bool) string {
 	for _, w := range groups[0].workloads(res) {
 		q, ok1 := res.ratio(w, ours, "c-epoll", "msgs/s")
 		c, ok2 := res.ratio(w, ours, "c-epoll", "cpu/msg")
-		if ok1 && ok2 {
+		switch {
+		case !ok1 || !ok2:
+		case clientPaced(w):
+			check(c <= 1.1, "%s: %.2f× the C floor's CPU/msg (bar ≤ 1.1); %.2f× its msgs/s, which the client sets", w, c, q)
+		default:
 			check(q >= 0.95 && c <= 1.1, "%s: %.2f× the C floor's msgs/s (bar ≥ 0.95), %.2f× its CPU/msg (bar ≤ 1.1)", w, q, c)
 		}
 	}
@@ -272,6 +276,12 @@ func (r *runner) barReport(md bool) string {
 	}
 	return head + "  " + strings.Join(lines, "\n  ") + "\n"
 }
+
+// clientPaced tells the echo workloads whose rate the load client sets:
+// writing each message on its own costs the client about what answering it
+// costs a server, and with 1,024 messages in flight it never waits for one,
+// so only the server's CPU time per message tells the servers apart.
+func clientPaced(workload string) bool { return strings.Contains(workload, "pipelined-refill") }
 
 type reportInfo struct {
 	command, mode     string
@@ -336,7 +346,7 @@ func (r *runner) writeReport(info reportInfo) error {
 }
 
 const methodText = `- **Servers under test** each run as their own process, pinned to CPU 0 with ` + "`taskset`" + `; Go servers run with ` + "`GOMAXPROCS=1`" + `. eventcore runs once per driver that ` + "`eventcore.Drivers()`" + ` lists (chosen with ` + "`EVENTCORE_DRIVER`" + `). The echo servers: eventcore (` + "`bench/servers/ececho`" + `), goroutine-per-connection ` + "`net`" + `, cloudwego/netpoll with one poller, and a C epoll server (` + "`bench/servers/cecho/cecho.c`" + `, level-triggered, one read and one write per message, compiled with the system ` + "`cc -O2`" + ` at bench time) as the floor of what the kernel allows. The HTTP servers: ` + "`examples/http`" + ` on eventcore, ` + "`net/http`" + ` and fasthttp, all answering "Hello, World!" with Server, Date, Content-Type and Content-Length headers. Both eventcore servers keep no buffer for a connection that waits: they wait with ` + "`WaitForData`" + `, read with ` + "`IOModeImmediate`" + ` into one buffer the loop shares, write back at once, and copy into a buffer of the connection's own only what the socket did not take.
-- **The echo load client** is one OS thread of the bench command pinned to CPU 1, driving raw non-blocking sockets with level-triggered epoll; it checks every echoed byte (a sequence number and a fixed random pattern) and records each message's round-trip time in a log-linear histogram. Ping-pong: each connection has one message in flight; pipelined: 16. Each run connects afresh to a freshly started server, warms up, then measures.
+- **The echo load client** is one OS thread of the bench command pinned to CPU 1, driving raw non-blocking sockets with level-triggered epoll; it checks every echoed byte (a sequence number and a fixed random pattern) and records each message's round-trip time in a log-linear histogram. Ping-pong: each connection has one message in flight; pipelined: 16, the messages of each read answered by as many in one write (so the first burst of 16 comes back whole and goes out again whole); pipelined-refill: 16, each message that came back answered by one in a write of its own, so that the server reads as many as arrived since its last read; this client is slower than the servers, so it sets the rate, and the bar for this load is on CPU time alone. Each run connects afresh to a freshly started server, warms up, then measures.
 - **HTTP** load comes from ` + "`wrk`" + ` (one thread, pinned to CPU 1), 64 connections, keep-alive; pipelined runs send 16 requests per batch (a Lua script). A warm-up run of wrk precedes the measured one.
 - **Server CPU time** per message or request is the server's user + system time from ` + "`/proc/PID/stat`" + ` over the measurement window, divided by the messages answered: steadier than throughput on a noisy machine.
 - **Idle connections**: a separate client process opens the connections, exchanges one byte on each (so every server has made its first read and waits for the next), and holds them; the server's RSS increase (` + "`/proc/PID/statm`" + `) after a one-second settle, divided by the connection count.

@@ -34,11 +34,12 @@ func runRole(role string, args []string) int {
 	return 0
 }
 
-// loadRole is "-role load ADDR CONNS SIZE DEPTH SECONDS": the echo load
-// client alone, against a server started by hand (for profiling it).
+// loadRole is "-role load ADDR CONNS SIZE DEPTH SECONDS [refill]": the echo
+// load client alone, against a server started by hand (for profiling it).
 func loadRole(args []string) error {
-	if len(args) != 5 {
-		return fmt.Errorf("usage: -role load ADDR CONNS SIZE DEPTH SECONDS")
+	refill := len(args) == 6 && args[5] == "refill"
+	if len(args) != 5 && !refill {
+		return fmt.Errorf("usage: -role load ADDR CONNS SIZE DEPTH SECONDS [refill]")
 	}
 	addr, err := netip.ParseAddrPort(args[0])
 	if err != nil {
@@ -50,7 +51,7 @@ func loadRole(args []string) error {
 			return err
 		}
 	}
-	cfg := echoConfig{conns: n[0], size: n[1], depth: n[2], warm: 200 * time.Millisecond, dur: time.Duration(n[3]) * time.Second}
+	cfg := echoConfig{conns: n[0], size: n[1], depth: n[2], refill: refill, warm: 200 * time.Millisecond, dur: time.Duration(n[3]) * time.Second}
 	res, err := runEcho(addr, cfg, clientCPU, func(bool) {})
 	if err != nil {
 		return err
