@@ -35,12 +35,6 @@ type loop struct {
 	// descriptor read since the latest one may no longer be as that wait
 	// reported it.
 	waitGen uint32
-	// The batch of cross-goroutine items being run, its current chunk and
-	// the cursor in it: the items before it have run or are running (see
-	// "Batches" below). xdone holds the chunks run, for the next take.
-	xb    *crossChunk
-	xi    int
-	xdone *crossChunk
 
 	// deferred holds the handles to service from the loop rather than
 	// synchronously (see maxSyncDepth), or to look at again; db is the
@@ -93,6 +87,7 @@ const maxSyncDepth = 8
 
 func newLoop(name string) *loop {
 	l := &loop{name: name, epoch: time.Now(), owner: newOwnerCheck()}
+	l.xq.init()
 	salt := rand.Uint32()
 	initTable(&l.timers, salt, l.owner)
 	initTable(&l.events, salt, l.owner)
@@ -209,8 +204,8 @@ func (l *loop) run(timeout time.Duration) ExitReason {
 			l.polledAt = 0
 			l.waitGen++
 			polled := l.sysWait(wait)
-			if wait > 0 && !polled && l.xq.n.Load() > 0 {
-				l.spinMore()
+			if wait > 0 {
+				l.adaptSpin(!polled && l.xq.n.Load() > 0)
 			}
 			got = polled || got
 		}
@@ -256,9 +251,9 @@ func (l *loop) sleepTimeout(wait time.Duration) time.Duration {
 // sleep was ended by such work, before it sleeps again it yields its P a
 // few times (runtime.Gosched, which also lets a producer on the same P
 // run) and looks for work in between. How many times adapts: a sleep ended
-// by work from another goroutine doubles it, up to maxSpin, a spin that
-// found nothing halves it. A loop woken by its descriptors and timers, a
-// server's, never spins.
+// by work from another goroutine doubles it, up to maxSpin; a sleep ended
+// by anything else halves it. A loop woken by its descriptors and timers, a
+// server's, does not spin.
 const (
 	minSpin = 4
 	maxSpin = 32
@@ -288,13 +283,19 @@ func (l *loop) yieldForWork() bool {
 			return true
 		}
 	}
-	l.spin /= 2
 	return false
 }
 
-// spinMore doubles the spin after a sleep that work from another goroutine
-// ended.
-func (l *loop) spinMore() { l.spin = min(max(2*l.spin, minSpin), maxSpin) }
+// adaptSpin doubles the spin after a sleep that work from another
+// goroutine ended (the spin before it was too short), and halves it after
+// one that something else ended.
+func (l *loop) adaptSpin(cross bool) {
+	if cross {
+		l.spin = min(max(2*l.spin, minSpin), maxSpin)
+	} else {
+		l.spin /= 2
+	}
+}
 
 // awake undoes sleepTimeout once the backend returned.
 func (l *loop) awake() {
@@ -304,7 +305,7 @@ func (l *loop) awake() {
 
 // Batches. Whatever the loop works through, one item after another with
 // callbacks in between, it keeps in its state with a cursor, never in a
-// local variable: the cross-goroutine items (xb), the poller's ready events
+// local variable: the cross-goroutine items (in xq), the poller's ready events
 // and the deferred handles (db), Windows's completions, the waiters of an
 // event or a process being woken (wake), the listeners of a signal being
 // delivered (sigd), the directory changes being reported (changes). The
@@ -362,43 +363,40 @@ func (l *loop) resume() bool {
 // goroutines queued since; it reports whether there was anything.
 func (l *loop) drainCross() bool {
 	got := l.runCross()
-	if l.xq.n.Load() > 0 && !l.disposed {
-		l.xb, l.xi = l.xq.take(l.xdone), 0
-		l.xdone = nil
+	if !l.disposed && l.xq.take() {
 		got = l.runCross() || got
 	}
 	return got
 }
 
-// runCross runs the cross-goroutine batch from its cursor on.
+// runCross runs the cross-goroutine batch from its cursor on (the queue
+// keeps the cursor, see "Batches").
 func (l *loop) runCross() bool {
 	ran := false
-	for c := l.xb; c != nil && !l.disposed; c = l.xb {
-		if l.xi == c.n {
-			l.xb, l.xi = c.next, 0
-			c.next, l.xdone = l.xdone, c
-			continue
+	for !l.disposed {
+		it := l.xq.peek()
+		if it == nil {
+			break
 		}
 		ran = true
-		if it := &c.items[l.xi]; it.reps > 1 {
+		if it.reps > 1 {
 			it.reps--
 			l.triggerEvent(it.h, it.op == crossTriggerAll)
 			continue
 		}
-		it := c.items[l.xi]
-		c.items[l.xi] = crossItem{}
-		l.xi++
-		switch it.op {
+		x := *it
+		l.xq.advance()
+		switch x.op {
 		case crossRun:
 			l.depth++
-			it.x.(func())()
+			x.x.(func())()
 			l.depth--
 		case crossTrigger, crossTriggerAll:
-			l.triggerEvent(it.h, it.op == crossTriggerAll)
+			l.triggerEvent(x.h, x.op == crossTriggerAll)
 		case crossSignal:
-			l.deliverSignal(it.x.(os.Signal))
+			l.deliverSignal(x.x.(os.Signal))
 		case crossJob:
-			it.x.(job).finish(l)
+			x.x.(job).finish(l)
 		}
 	}
 	return ran
@@ -500,7 +498,6 @@ func (l *loop) dispose() bool {
 	l.owner.dispose()
 	l.leaks = l.openHandles()
 	l.xq.close()
-	l.xb, l.xi, l.xdone = nil, 0, nil
 	l.deferred, l.db, l.di = nil, nil, 0
 	l.wake, l.sigd = wakeAll{}, sigDelivery{}
 	l.changes = changeQueue{}

@@ -36,11 +36,14 @@ type crossItem struct {
 	x    any
 }
 
-// The queue is a list of fixed-size chunks, so that a producer that runs
-// ahead of the loop only adds chunks: nothing queued is ever copied, and
-// no allocation grows with the backlog. The loop takes the whole list at
-// once and gives the chunks it has run back with its next take; a few of
-// them are kept for later pushes.
+// The queue is a list of fixed-size chunks. A producer appends to the
+// last, and adds a chunk when it is full, so nothing queued is ever copied
+// and a producer that runs ahead of the loop grows no slice. The loop reads
+// the items in place, up to where the queue stood at its last take (the
+// batch): it never reads further, and a producer never writes an item
+// before that point. A chunk the loop has read to the end goes back with
+// its next take, and a few are kept for later pushes, so steady-state
+// queueing allocates nothing.
 const (
 	crossChunkLen = 128
 	maxFreeChunks = 8
@@ -53,26 +56,37 @@ type crossChunk struct {
 }
 
 type crossQueue struct {
-	mu         sync.Mutex
-	head, tail *crossChunk // what is queued, oldest first
-	free       *crossChunk // run chunks, for push to fill again
-	nfree      int
-	closed     bool
-	n          atomic.Int32 // items queued, read without the lock
-	sleeping   atomic.Bool  // the loop is (about to be) blocked in the kernel
-	woken      atomic.Bool  // a wake-up is in flight and not yet consumed
-	wake       func()       // the backend's wake-up, called under mu
+	mu     sync.Mutex
+	tail   *crossChunk // the chunk pushes go to
+	free   *crossChunk // chunks run, for push to fill again
+	nfree  int
+	closed bool
+
+	// The loop's side, written under mu only by take: the batch ends at
+	// item endN of chunk end.
+	end  *crossChunk
+	endN int
+	// The loop's side, not locked: the item it reads next, and the chunks
+	// it has read to the end, for take to hand back.
+	rc   *crossChunk
+	ri   int
+	done *crossChunk
+
+	n        atomic.Int32 // items pushed since the last take, read without the lock
+	sleeping atomic.Bool  // the loop is (about to be) blocked in the kernel
+	woken    atomic.Bool  // a wake-up is in flight and not yet consumed
+	wake     func()       // the backend's wake-up, called under mu
 }
 
 func (q *crossQueue) push(it crossItem) {
 	q.mu.Lock()
 	if !q.closed {
 		t := q.tail
-		if last := q.last(); last != nil && last.op == it.op && last.h == it.h &&
+		if last := q.lastUntaken(); last != nil && last.op == it.op && last.h == it.h &&
 			(it.op == crossTrigger || it.op == crossTriggerAll) && last.reps < math.MaxUint32 {
 			last.reps++
 		} else {
-			if t == nil || t.n == crossChunkLen {
+			if t.n == crossChunkLen {
 				t = q.newChunk()
 			}
 			it.reps = 1
@@ -85,12 +99,20 @@ func (q *crossQueue) push(it crossItem) {
 	q.mu.Unlock()
 }
 
-// last is the newest item queued, nil if none.
-func (q *crossQueue) last() *crossItem {
-	if q.tail == nil || q.tail.n == 0 {
+// init gives the queue its first chunk.
+func (q *crossQueue) init() {
+	q.tail = new(crossChunk)
+	q.end, q.rc = q.tail, q.tail
+}
+
+// lastUntaken is the newest item queued, nil if there is none the loop
+// has not taken.
+func (q *crossQueue) lastUntaken() *crossItem {
+	t := q.tail
+	if t.n == 0 || (t == q.end && t.n == q.endN) {
 		return nil
 	}
-	return &q.tail.items[q.tail.n-1]
+	return &t.items[t.n-1]
 }
 
 // newChunk appends an empty chunk to the queue, a free one if there is one.
@@ -102,11 +124,7 @@ func (q *crossQueue) newChunk() *crossChunk {
 	} else {
 		c = new(crossChunk)
 	}
-	if q.tail == nil {
-		q.head = c
-	} else {
-		q.tail.next = c
-	}
+	q.tail.next = c
 	q.tail = c
 	return c
 }
@@ -126,34 +144,66 @@ func (q *crossQueue) kickLocked() {
 	}
 }
 
-// take hands the queued chunks to the loop, and takes back done, a list of
-// chunks the loop has run (and cleared). It returns nil when nothing is
-// queued.
-func (q *crossQueue) take(done *crossChunk) *crossChunk {
+// take makes everything queued so far part of the loop's batch, and gives
+// back the chunks the loop has read. It reports false if nothing was
+// queued since the last take.
+func (q *crossQueue) take() bool {
 	if q.n.Load() == 0 {
-		return nil
+		return false
 	}
 	q.mu.Lock()
-	items := q.head
-	q.head, q.tail = nil, nil
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	q.end, q.endN = q.tail, q.tail.n
 	q.n.Store(0)
-	for done != nil && q.nfree < maxFreeChunks && !q.closed {
-		c := done
-		done = c.next
+	for q.done != nil && q.nfree < maxFreeChunks {
+		c := q.done
+		q.done = c.next
 		c.next, c.n = q.free, 0
 		q.free = c
 		q.nfree++
 	}
+	q.done = nil
 	q.mu.Unlock()
-	return items
+	return true
+}
+
+// peek returns the next item of the batch, nil when the batch is done; the
+// item stays next until advance. Loop only.
+func (q *crossQueue) peek() *crossItem {
+	for c := q.rc; c != nil; c = q.rc {
+		if c == q.end {
+			if q.ri < q.endN {
+				return &c.items[q.ri]
+			}
+			return nil
+		}
+		if q.ri < crossChunkLen {
+			return &c.items[q.ri]
+		}
+		// Read to the end, and the producer has moved on (end is
+		// further): hand it back.
+		q.rc, q.ri = c.next, 0
+		c.next, q.done = q.done, c
+	}
+	return nil
+}
+
+// advance moves past the item peek returned, clearing it. Loop only.
+func (q *crossQueue) advance() {
+	q.rc.items[q.ri] = crossItem{}
+	q.ri++
 }
 
 // close drops every later push; after it returns the wake-up function is
-// never called again, so the backend may close its descriptors.
+// never called again, so the backend may close its descriptors. The loop
+// calls it.
 func (q *crossQueue) close() {
 	q.mu.Lock()
 	q.closed = true
-	q.head, q.tail, q.free = nil, nil, nil
+	q.tail, q.free, q.end, q.rc, q.done = nil, nil, nil, nil, nil
 	q.n.Store(0)
 	q.mu.Unlock()
 }
