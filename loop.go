@@ -189,6 +189,7 @@ func (l *loop) run(timeout time.Duration) ExitReason {
 			}
 		}
 		poll := true
+		var spun, slept int64 // how long a spin that found nothing took, and when it ended
 		switch {
 		case wait > 0 && l.spin > 0:
 			// The clock is read first, to keep it off the path from the
@@ -196,6 +197,9 @@ func (l *loop) run(timeout time.Duration) ExitReason {
 			now := l.now()
 			if l.yieldForWork() {
 				wait, poll = 0, !l.polledSince(now)
+			} else {
+				slept = l.now()
+				spun = slept - now
 			}
 		case got && timeout > 0:
 			poll = !l.polledSince(l.now())
@@ -205,7 +209,7 @@ func (l *loop) run(timeout time.Duration) ExitReason {
 			l.waitGen++
 			polled := l.sysWait(wait)
 			if wait > 0 {
-				l.adaptSpin(!polled && l.xq.n.Load() > 0)
+				l.adaptSpin(!polled && l.xq.n.Load() > 0, spun, slept)
 			}
 			got = polled || got
 		}
@@ -250,10 +254,11 @@ func (l *loop) sleepTimeout(wait time.Duration) time.Duration {
 // switches, far more than handing the item over. So when the loop's last
 // sleep was ended by such work, before it sleeps again it yields its P a
 // few times (runtime.Gosched, which also lets a producer on the same P
-// run) and looks for work in between. How many times adapts: a sleep ended
-// by work from another goroutine doubles it, up to maxSpin; a sleep ended
-// by anything else halves it. A loop woken by its descriptors and timers, a
-// server's, does not spin.
+// run) and looks for work in between. How many times adapts (adaptSpin):
+// it doubles, up to maxSpin, when the work that ended a sleep came soon
+// enough that a spin twice as long would have found it, and halves
+// otherwise. A loop woken by its descriptors and timers, a server's, does
+// not spin; one that other goroutines wake seldom soon stops spinning.
 const (
 	minSpin = 4
 	maxSpin = 32
@@ -286,13 +291,19 @@ func (l *loop) yieldForWork() bool {
 	return false
 }
 
-// adaptSpin doubles the spin after a sleep that work from another
-// goroutine ended (the spin before it was too short), and halves it after
-// one that something else ended.
-func (l *loop) adaptSpin(cross bool) {
-	if cross {
-		l.spin = min(max(2*l.spin, minSpin), maxSpin)
-	} else {
+// adaptSpin adapts the spin after a sleep: cross tells whether work from
+// another goroutine ended it; a spin that found nothing before it took
+// spun, and ended at slept (the loop's clock). The spin doubles when
+// spinning twice as long would have found the work, and halves otherwise.
+func (l *loop) adaptSpin(cross bool, spun, slept int64) {
+	switch {
+	case !cross:
+		l.spin /= 2
+	case l.spin == 0:
+		l.spin = minSpin
+	case l.now()-slept <= spun:
+		l.spin = min(2*l.spin, maxSpin)
+	default:
 		l.spin /= 2
 	}
 }
