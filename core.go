@@ -61,6 +61,15 @@ func (c Core) WaiterCount() int {
 // exception: it runs inside DispatchMessage, a frame a Go panic cannot
 // cross.)
 //
+// How it waits, which matters with few Ps (GOMAXPROCS): a long wait parks
+// the goroutine (on epoll and kqueue in the runtime's own poller), so its P
+// runs other goroutines meanwhile. While other goroutines wake the loop
+// often, it first yields its P a few times (runtime.Gosched), looking for
+// their work in between. While its waits are short (under a millisecond:
+// a connection in ping-pong), epoll and poll on Linux wait in the system
+// call itself, keeping the P for up to a millisecond, after yielding it
+// once so that runnable goroutines run first.
+//
 // On Windows it also dispatches the calling thread's window messages while
 // it waits, and a WM_QUIT makes it return ExitExited (see the package
 // documentation, "Windows").
