@@ -76,8 +76,11 @@ func (l *loop) timerSet(h handle, k kind, timeout, repeat time.Duration) bool {
 	e.v.repeat = int64(max(repeat, 0))
 	e.v.when = when
 	e.v.round = l.timerRound
-	if e.v.heapIdx >= 0 {
-		l.timerFix(int(e.v.heapIdx), when)
+	if i := int(e.v.heapIdx); i >= 0 {
+		if when < l.timerHeap[i].when {
+			l.timerHeap[i].when = when
+			l.timerUp(i)
+		}
 	} else {
 		if e.v.fn == nil {
 			l.waiters++
@@ -241,7 +244,7 @@ func waitUntil(now, when int64) time.Duration {
 
 // nextTimerWait is how long the loop may sleep before the earliest timer.
 func (l *loop) nextTimerWait(now int64) time.Duration {
-	if len(l.timerHeap) == 0 {
+	if !l.timerSettleTop() {
 		return Infinite
 	}
 	return waitUntil(now, l.timerHeap[0].when)
@@ -262,6 +265,10 @@ func (l *loop) fireTimers(now int64) bool {
 			break
 		}
 		e := l.timers.at(top.idx)
+		if e.v.when != top.when {
+			l.timerFix(0, e.v.when)
+			continue
+		}
 		if e.v.round == l.timerRound {
 			break
 		}
@@ -327,6 +334,21 @@ func (l *loop) timerRemove(i int) {
 		l.timerDown(i)
 		l.timerUp(i)
 	}
+}
+
+// timerSettleTop moves down the heap every entry found on top whose
+// timer was re-armed to a later deadline than its place says, until the top
+// is a timer's own deadline; it reports whether any timer is armed.
+func (l *loop) timerSettleTop() bool {
+	for len(l.timerHeap) > 0 {
+		top := l.timerHeap[0]
+		when := l.timers.at(top.idx).v.when
+		if when == top.when {
+			return true
+		}
+		l.timerFix(0, when)
+	}
+	return false
 }
 
 func (l *loop) timerFix(i int, when int64) {
