@@ -20,6 +20,7 @@ type Timers struct{ l *loop }
 
 type timerObj struct {
 	when    int64 // deadline on the loop's clock
+	key     int64 // the deadline the heap orders it by: when, or earlier
 	repeat  int64 // period; 0 for a one-shot timer
 	heapIdx int32 // position in loop.timerHeap, -1 when not armed
 	round   uint32
@@ -74,10 +75,11 @@ func (l *loop) timerSet(h handle, k kind, timeout, repeat time.Duration) bool {
 	}
 	when := deadlineAfter(l.now(), timeout)
 	e.v.repeat = int64(max(repeat, 0))
-	e.v.when = when
 	e.v.round = l.timerRound
+	e.v.when = when
 	if i := int(e.v.heapIdx); i >= 0 {
-		if when < l.timerHeap[i].when {
+		if when < e.v.key {
+			e.v.key = when
 			l.timerHeap[i].when = when
 			l.timerUp(i)
 		}
@@ -266,7 +268,7 @@ func (l *loop) fireTimers(now int64) bool {
 		}
 		e := l.timers.at(top.idx)
 		if e.v.when != top.when {
-			l.timerFix(0, e.v.when)
+			l.timerSinkTop(e)
 			continue
 		}
 		if e.v.round == l.timerRound {
@@ -278,7 +280,7 @@ func (l *loop) fireTimers(now int64) bool {
 			// after now), then one more, which may be never.
 			missed := (now - e.v.when) / e.v.repeat
 			e.v.when = deadlineAfter(e.v.when+missed*e.v.repeat, time.Duration(e.v.repeat))
-			l.timerFix(0, e.v.when)
+			l.timerSinkTop(e)
 		} else {
 			l.timerRemove(0)
 			if e.v.fn == nil {
@@ -315,7 +317,8 @@ func (l *loop) callTimerWait(h handle, cb TimerCallback, fired bool) {
 
 func (l *loop) timerPush(h handle, e *entry[timerObj]) {
 	idx, _ := h.index()
-	l.timerHeap = append(l.timerHeap, timerRef{when: e.v.when, idx: idx})
+	e.v.key = e.v.when
+	l.timerHeap = append(l.timerHeap, timerRef{when: e.v.key, idx: idx})
 	i := len(l.timerHeap) - 1
 	e.v.heapIdx = int32(i)
 	l.timerUp(i)
@@ -336,25 +339,26 @@ func (l *loop) timerRemove(i int) {
 	}
 }
 
-// timerSettleTop moves down the heap every entry found on top whose
-// timer was re-armed to a later deadline than its place says, until the top
-// is a timer's own deadline; it reports whether any timer is armed.
+// timerSettleTop sinks every timer found on top of the heap with a key
+// earlier than its deadline, until the top is in its place; it reports
+// whether any timer is armed.
 func (l *loop) timerSettleTop() bool {
 	for len(l.timerHeap) > 0 {
-		top := l.timerHeap[0]
-		when := l.timers.at(top.idx).v.when
-		if when == top.when {
+		e := l.timers.at(l.timerHeap[0].idx)
+		if e.v.key == e.v.when {
 			return true
 		}
-		l.timerFix(0, when)
+		l.timerSinkTop(e)
 	}
 	return false
 }
 
-func (l *loop) timerFix(i int, when int64) {
-	l.timerHeap[i].when = when
-	l.timerDown(i)
-	l.timerUp(i)
+// timerSinkTop gives e, the timer on top of the heap, its deadline as its
+// key, and moves it down to its place.
+func (l *loop) timerSinkTop(e *entry[timerObj]) {
+	e.v.key = e.v.when
+	l.timerHeap[0].when = e.v.when
+	l.timerDown(0)
 }
 
 func (l *loop) timerUp(i int) {
