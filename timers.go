@@ -69,11 +69,12 @@ func (t Timers) Set(id TimerID, timeout, repeat time.Duration) bool {
 }
 
 func (l *loop) timerSet(h handle, k kind, timeout, repeat time.Duration) bool {
+	now := l.now()
 	e := l.timers.get(h, k)
 	if e == nil || l.disposed {
 		return false
 	}
-	when := deadlineAfter(l.now(), timeout)
+	when := deadlineAfter(now, timeout)
 	e.v.repeat = int64(max(repeat, 0))
 	e.v.round = l.timerRound
 	e.v.when = when
