@@ -5,10 +5,20 @@ import (
 	"time"
 )
 
-// Timers are served by the loop itself: armed timers sit in a binary heap
-// ordered by deadline, and the loop's wait in the kernel times out at the
-// earliest one (the seed's LoopTimeoutTimerDriver). Arming, re-arming and
-// firing allocate nothing.
+// Timers are served by the loop itself: armed timers sit in a binary heap,
+// and the loop's wait in the kernel times out at the earliest deadline (the
+// seed's LoopTimeoutTimerDriver). Arming, re-arming and firing allocate
+// nothing.
+//
+// The heap orders each timer by a key that is its deadline or earlier. A
+// re-arm to a deadline no earlier than the key, which is what re-arming an
+// idle timeout mostly is, only writes the new deadline: the timer stays
+// where it is in the heap. When such a timer reaches the top, its key
+// becomes its deadline and it sinks to its place (timerSettleTop,
+// fireTimers), before anything looks at the earliest deadline; a re-arm to
+// a deadline before the key moves the timer up at once. So every re-arm
+// costs a clock read and no heap work but for a rare sift up, and each one
+// costs at most one sink later.
 
 // TimerCallback is called once per Wait: with fired true when the timer
 // expires, with fired false when it is stopped while armed.
@@ -20,7 +30,7 @@ type Timers struct{ l *loop }
 
 type timerObj struct {
 	when    int64 // deadline on the loop's clock
-	key     int64 // the deadline the heap orders it by: when, or earlier
+	key     int64 // what the heap orders it by: when, or earlier (see above)
 	repeat  int64 // period; 0 for a one-shot timer
 	heapIdx int32 // position in loop.timerHeap, -1 when not armed
 	round   uint32
@@ -31,9 +41,10 @@ type timerObj struct {
 	fn func() bool
 }
 
+// timerRef is a heap slot: a timer's key, and the timer's slot in the table.
 type timerRef struct {
-	when int64
-	idx  uint32
+	key int64
+	idx uint32
 }
 
 // Create returns a new timer, not armed, with one reference. It returns the
@@ -69,6 +80,8 @@ func (t Timers) Set(id TimerID, timeout, repeat time.Duration) bool {
 }
 
 func (l *loop) timerSet(h handle, k kind, timeout, repeat time.Duration) bool {
+	// The clock first: the miss on the timer's entry then overlaps the end
+	// of the clock read instead of delaying its start.
 	now := l.now()
 	e := l.timers.get(h, k)
 	if e == nil || l.disposed {
@@ -81,7 +94,7 @@ func (l *loop) timerSet(h handle, k kind, timeout, repeat time.Duration) bool {
 	if i := int(e.v.heapIdx); i >= 0 {
 		if when < e.v.key {
 			e.v.key = when
-			l.timerHeap[i].when = when
+			l.timerHeap[i].key = when
 			l.timerUp(i)
 		}
 	} else {
@@ -250,7 +263,7 @@ func (l *loop) nextTimerWait(now int64) time.Duration {
 	if !l.timerSettleTop() {
 		return Infinite
 	}
-	return waitUntil(now, l.timerHeap[0].when)
+	return waitUntil(now, l.timerHeap[0].key)
 }
 
 // fireTimers runs every timer due at now. Timers armed by its own callbacks
@@ -262,16 +275,12 @@ func (l *loop) nextTimerWait(now int64) time.Duration {
 func (l *loop) fireTimers(now int64) bool {
 	l.timerRound++
 	fired := false
-	for len(l.timerHeap) > 0 && !l.disposed {
+	for !l.disposed && l.timerSettleTop() {
 		top := l.timerHeap[0]
-		if top.when > now {
+		if top.key > now {
 			break
 		}
 		e := l.timers.at(top.idx)
-		if e.v.when != top.when {
-			l.timerSinkTop(e)
-			continue
-		}
 		if e.v.round == l.timerRound {
 			break
 		}
@@ -319,7 +328,7 @@ func (l *loop) callTimerWait(h handle, cb TimerCallback, fired bool) {
 func (l *loop) timerPush(h handle, e *entry[timerObj]) {
 	idx, _ := h.index()
 	e.v.key = e.v.when
-	l.timerHeap = append(l.timerHeap, timerRef{when: e.v.key, idx: idx})
+	l.timerHeap = append(l.timerHeap, timerRef{key: e.v.key, idx: idx})
 	i := len(l.timerHeap) - 1
 	e.v.heapIdx = int32(i)
 	l.timerUp(i)
@@ -341,8 +350,8 @@ func (l *loop) timerRemove(i int) {
 }
 
 // timerSettleTop sinks every timer found on top of the heap with a key
-// earlier than its deadline, until the top is in its place; it reports
-// whether any timer is armed.
+// earlier than its deadline, until the top is in its place: then the top's
+// key is the earliest deadline. It reports whether any timer is armed.
 func (l *loop) timerSettleTop() bool {
 	for len(l.timerHeap) > 0 {
 		e := l.timers.at(l.timerHeap[0].idx)
@@ -358,7 +367,7 @@ func (l *loop) timerSettleTop() bool {
 // key, and moves it down to its place.
 func (l *loop) timerSinkTop(e *entry[timerObj]) {
 	e.v.key = e.v.when
-	l.timerHeap[0].when = e.v.when
+	l.timerHeap[0].key = e.v.key
 	l.timerDown(0)
 }
 
@@ -366,7 +375,7 @@ func (l *loop) timerUp(i int) {
 	hp := l.timerHeap
 	for i > 0 {
 		p := (i - 1) / 2
-		if hp[p].when <= hp[i].when {
+		if hp[p].key <= hp[i].key {
 			break
 		}
 		l.timerSwap(i, p)
@@ -382,10 +391,10 @@ func (l *loop) timerDown(i int) {
 		if c >= n {
 			return
 		}
-		if c+1 < n && hp[c+1].when < hp[c].when {
+		if c+1 < n && hp[c+1].key < hp[c].key {
 			c++
 		}
-		if hp[i].when <= hp[c].when {
+		if hp[i].key <= hp[c].key {
 			return
 		}
 		l.timerSwap(i, c)
