@@ -371,40 +371,55 @@ func (l *loop) timerSinkTop(e *entry[timerObj]) {
 	l.timerDown(0)
 }
 
+// timerArity is the number of children of a heap slot: four halves the
+// depth of a binary heap, so a timer taken off the top moves through half
+// as many slots, each of which tells its timer where it is now.
+const timerArity = 4
+
+// timerUp moves the timer in slot i up to its place. The timers it passes
+// move down one slot each; it is written once, where it stops.
 func (l *loop) timerUp(i int) {
 	hp := l.timerHeap
+	x := hp[i]
 	for i > 0 {
-		p := (i - 1) / 2
-		if hp[p].key <= hp[i].key {
+		p := (i - 1) / timerArity
+		if hp[p].key <= x.key {
 			break
 		}
-		l.timerSwap(i, p)
+		l.timerPut(i, hp[p])
 		i = p
 	}
+	l.timerPut(i, x)
 }
 
+// timerDown moves the timer in slot i down to its place, past the earliest
+// child of each slot.
 func (l *loop) timerDown(i int) {
 	hp := l.timerHeap
 	n := len(hp)
+	x := hp[i]
 	for {
-		c := 2*i + 1
+		c := timerArity*i + 1
 		if c >= n {
-			return
+			break
 		}
-		if c+1 < n && hp[c+1].key < hp[c].key {
-			c++
+		m := c
+		for j := c + 1; j < min(c+timerArity, n); j++ {
+			if hp[j].key < hp[m].key {
+				m = j
+			}
 		}
-		if hp[i].key <= hp[c].key {
-			return
+		if x.key <= hp[m].key {
+			break
 		}
-		l.timerSwap(i, c)
-		i = c
+		l.timerPut(i, hp[m])
+		i = m
 	}
+	l.timerPut(i, x)
 }
 
-func (l *loop) timerSwap(i, j int) {
-	hp := l.timerHeap
-	hp[i], hp[j] = hp[j], hp[i]
-	l.timers.at(hp[i].idx).v.heapIdx = int32(i)
-	l.timers.at(hp[j].idx).v.heapIdx = int32(j)
+// timerPut puts r in heap slot i and tells its timer.
+func (l *loop) timerPut(i int, r timerRef) {
+	l.timerHeap[i] = r
+	l.timers.at(r.idx).v.heapIdx = int32(i)
 }

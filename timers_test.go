@@ -274,9 +274,10 @@ func checkTimerHeap(t *testing.T, l *loop) {
 	t.Helper()
 	for i, r := range l.timerHeap {
 		e := l.timers.at(r.idx)
+		parent := (i - 1) / timerArity
 		switch {
-		case i > 0 && l.timerHeap[(i-1)/2].key > r.key:
-			t.Fatalf("heap slot %d: key %d before its parent's %d", i, r.key, l.timerHeap[(i-1)/2].key)
+		case i > 0 && l.timerHeap[parent].key > r.key:
+			t.Fatalf("heap slot %d: key %d before its parent's %d", i, r.key, l.timerHeap[parent].key)
 		case e.v.key != r.key || e.v.key > e.v.when:
 			t.Fatalf("heap slot %d: key %d, timer's key %d, deadline %d", i, r.key, e.v.key, e.v.when)
 		case int(e.v.heapIdx) != i:
