@@ -432,3 +432,38 @@ func TestTimerRearmManyOrdered(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkTimerRearmAmong10k re-arms timers among 10,000 armed periodic
+// ones, to deadlines an hour and up to a minute away, in the order the
+// bench's "timers re-arm among 10k" uses (bench/cmd/bench/timers.go).
+func BenchmarkTimerRearmAmong10k(b *testing.B) {
+	for _, name := range testDrivers(nil) {
+		b.Run(name, func(b *testing.B) {
+			d, err := New(WithDriver(name))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.Dispose()
+			tm := d.Timers()
+			rng := rand.New(rand.NewPCG(3, 4))
+			jitter := make([]time.Duration, 4096)
+			for i := range jitter {
+				jitter[i] = time.Hour + time.Duration(rng.Int64N(int64(time.Minute)))
+			}
+			ids := make([]TimerID, 10000)
+			for i := range ids {
+				ids[i] = tm.Create()
+				tm.Set(ids[i], jitter[i%len(jitter)], time.Hour)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				tm.Set(ids[(i*7919)%len(ids)], jitter[i%len(jitter)], time.Hour)
+			}
+			b.StopTimer()
+			for _, id := range ids {
+				tm.ReleaseRef(id)
+			}
+		})
+	}
+}
