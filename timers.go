@@ -5,20 +5,20 @@ import (
 	"time"
 )
 
-// Timers are served by the loop itself: armed timers sit in a binary heap,
-// and the loop's wait in the kernel times out at the earliest deadline (the
-// seed's LoopTimeoutTimerDriver). Arming, re-arming and firing allocate
-// nothing.
+// Timers are served by the loop itself: armed timers sit in a heap (of
+// timerArity children a slot), and the loop's wait in the kernel times out
+// at the earliest deadline (the seed's LoopTimeoutTimerDriver). Arming,
+// re-arming and firing allocate nothing.
 //
 // The heap orders each timer by a key that is its deadline or earlier. A
 // re-arm to a deadline no earlier than the key, which is what re-arming an
 // idle timeout mostly is, only writes the new deadline: the timer stays
 // where it is in the heap. When such a timer reaches the top, its key
-// becomes its deadline and it sinks to its place (timerSettleTop,
-// fireTimers), before anything looks at the earliest deadline; a re-arm to
-// a deadline before the key moves the timer up at once. So every re-arm
-// costs a clock read and no heap work but for a rare sift up, and each one
-// costs at most one sink later.
+// becomes its deadline and it sinks to its place (timerSettleTop), before
+// the loop takes the top for the earliest deadline or fires it; a re-arm
+// to a deadline before the key moves the timer up at once. So a re-arm
+// costs a clock read and, but for a rare move up, no heap work, and each
+// one costs at most one sink later.
 
 // TimerCallback is called once per Wait: with fired true when the timer
 // expires, with fired false when it is stopped while armed.
@@ -259,6 +259,7 @@ func waitUntil(now, when int64) time.Duration {
 }
 
 // nextTimerWait is how long the loop may sleep before the earliest timer.
+// It settles the top of the heap first.
 func (l *loop) nextTimerWait(now int64) time.Duration {
 	if !l.timerSettleTop() {
 		return Infinite
