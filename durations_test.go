@@ -107,3 +107,33 @@ func TestTimerNegativeDurations(t *testing.T) {
 		tm.ReleaseRef(id)
 	})
 }
+
+// TestTimerRearmToInfinite: a timer about to fire, re-armed to Infinite,
+// never fires, and the loop blocks on it instead of waking for the
+// deadline it had.
+func TestTimerRearmToInfinite(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm, core := d.Timers(), d.Core()
+		id := tm.Create()
+		tm.Set(id, time.Millisecond, time.Millisecond)
+		calls := 0
+		tm.Wait(id, func(TimerID, bool) { calls++ })
+		tm.Set(id, Infinite, 0)
+		if r := core.ProcessEvents(50 * time.Millisecond); r != ExitTimeout || calls != 0 {
+			t.Fatalf("ProcessEvents = %v with %d callbacks; want ExitTimeout and none", r, calls)
+		}
+		if wait := d.l.nextTimerWait(d.l.now()); wait != Infinite {
+			t.Fatalf("the loop would wait %v for a timer set to Infinite", wait)
+		}
+		stop := time.AfterFunc(50*time.Millisecond, core.Exit)
+		if r := core.ProcessEvents(Infinite); r != ExitExited || calls != 0 {
+			t.Fatalf("ProcessEvents(Infinite) = %v with %d callbacks; want ExitExited and none", r, calls)
+		}
+		stop.Stop()
+		if !tm.IsPending(id) || tm.IsPeriodic(id) {
+			t.Error("the timer set to Infinite is not a pending one-shot")
+		}
+		tm.Stop(id)
+		tm.ReleaseRef(id)
+	})
+}

@@ -5,10 +5,20 @@ import (
 	"time"
 )
 
-// Timers are served by the loop itself: armed timers sit in a binary heap
-// ordered by deadline, and the loop's wait in the kernel times out at the
-// earliest one (the seed's LoopTimeoutTimerDriver). Arming, re-arming and
-// firing allocate nothing.
+// Timers are served by the loop itself: armed timers sit in a heap (of
+// timerArity children a slot), and the loop's wait in the kernel times out
+// at the earliest deadline (the seed's LoopTimeoutTimerDriver). Arming,
+// re-arming and firing allocate nothing.
+//
+// The heap orders each timer by a key that is its deadline or earlier. A
+// re-arm to a deadline no earlier than the key, which is what re-arming an
+// idle timeout mostly is, only writes the new deadline: the timer stays
+// where it is in the heap. When such a timer reaches the top, its key
+// becomes its deadline and it sinks to its place (timerSettleTop), before
+// the loop takes the top for the earliest deadline or fires it; a re-arm
+// to a deadline before the key moves the timer up at once. So a re-arm
+// costs a clock read and, but for a rare move up, no heap work, and each
+// one costs at most one sink later.
 
 // TimerCallback is called once per Wait: with fired true when the timer
 // expires, with fired false when it is stopped while armed.
@@ -20,6 +30,7 @@ type Timers struct{ l *loop }
 
 type timerObj struct {
 	when    int64 // deadline on the loop's clock
+	key     int64 // what the heap orders it by: when, or earlier (see above)
 	repeat  int64 // period; 0 for a one-shot timer
 	heapIdx int32 // position in loop.timerHeap, -1 when not armed
 	round   uint32
@@ -30,9 +41,10 @@ type timerObj struct {
 	fn func() bool
 }
 
+// timerRef is a heap slot: a timer's key, and the timer's slot in the table.
 type timerRef struct {
-	when int64
-	idx  uint32
+	key int64
+	idx uint32
 }
 
 // Create returns a new timer, not armed, with one reference. It returns the
@@ -68,16 +80,23 @@ func (t Timers) Set(id TimerID, timeout, repeat time.Duration) bool {
 }
 
 func (l *loop) timerSet(h handle, k kind, timeout, repeat time.Duration) bool {
+	// The clock first: the miss on the timer's entry then overlaps the end
+	// of the clock read instead of delaying its start.
+	now := l.now()
 	e := l.timers.get(h, k)
 	if e == nil || l.disposed {
 		return false
 	}
-	when := deadlineAfter(l.now(), timeout)
+	when := deadlineAfter(now, timeout)
 	e.v.repeat = int64(max(repeat, 0))
-	e.v.when = when
 	e.v.round = l.timerRound
-	if e.v.heapIdx >= 0 {
-		l.timerFix(int(e.v.heapIdx), when)
+	e.v.when = when
+	if i := int(e.v.heapIdx); i >= 0 {
+		if when < e.v.key {
+			e.v.key = when
+			l.timerHeap[i].key = when
+			l.timerUp(i)
+		}
 	} else {
 		if e.v.fn == nil {
 			l.waiters++
@@ -240,11 +259,12 @@ func waitUntil(now, when int64) time.Duration {
 }
 
 // nextTimerWait is how long the loop may sleep before the earliest timer.
+// It settles the top of the heap first.
 func (l *loop) nextTimerWait(now int64) time.Duration {
-	if len(l.timerHeap) == 0 {
+	if !l.timerSettleTop() {
 		return Infinite
 	}
-	return waitUntil(now, l.timerHeap[0].when)
+	return waitUntil(now, l.timerHeap[0].key)
 }
 
 // fireTimers runs every timer due at now. Timers armed by its own callbacks
@@ -256,9 +276,9 @@ func (l *loop) nextTimerWait(now int64) time.Duration {
 func (l *loop) fireTimers(now int64) bool {
 	l.timerRound++
 	fired := false
-	for len(l.timerHeap) > 0 && !l.disposed {
+	for !l.disposed && l.timerSettleTop() {
 		top := l.timerHeap[0]
-		if top.when > now {
+		if top.key > now {
 			break
 		}
 		e := l.timers.at(top.idx)
@@ -271,7 +291,7 @@ func (l *loop) fireTimers(now int64) bool {
 			// after now), then one more, which may be never.
 			missed := (now - e.v.when) / e.v.repeat
 			e.v.when = deadlineAfter(e.v.when+missed*e.v.repeat, time.Duration(e.v.repeat))
-			l.timerFix(0, e.v.when)
+			l.timerSinkTop(e)
 		} else {
 			l.timerRemove(0)
 			if e.v.fn == nil {
@@ -308,7 +328,8 @@ func (l *loop) callTimerWait(h handle, cb TimerCallback, fired bool) {
 
 func (l *loop) timerPush(h handle, e *entry[timerObj]) {
 	idx, _ := h.index()
-	l.timerHeap = append(l.timerHeap, timerRef{when: e.v.when, idx: idx})
+	e.v.key = e.v.when
+	l.timerHeap = append(l.timerHeap, timerRef{key: e.v.key, idx: idx})
 	i := len(l.timerHeap) - 1
 	e.v.heapIdx = int32(i)
 	l.timerUp(i)
@@ -329,46 +350,77 @@ func (l *loop) timerRemove(i int) {
 	}
 }
 
-func (l *loop) timerFix(i int, when int64) {
-	l.timerHeap[i].when = when
-	l.timerDown(i)
-	l.timerUp(i)
+// timerSettleTop sinks every timer found on top of the heap with a key
+// earlier than its deadline, until the top is in its place: then the top's
+// key is the earliest deadline. It reports whether any timer is armed.
+func (l *loop) timerSettleTop() bool {
+	for len(l.timerHeap) > 0 {
+		e := l.timers.at(l.timerHeap[0].idx)
+		if e.v.key == e.v.when {
+			return true
+		}
+		l.timerSinkTop(e)
+	}
+	return false
 }
 
+// timerSinkTop gives e, the timer on top of the heap, its deadline as its
+// key, and moves it down to its place.
+func (l *loop) timerSinkTop(e *entry[timerObj]) {
+	e.v.key = e.v.when
+	l.timerHeap[0].key = e.v.key
+	l.timerDown(0)
+}
+
+// timerArity is the number of children of a heap slot: four halves the
+// depth of a binary heap, so a timer taken off the top moves through half
+// as many slots, each of which tells its timer where it is now.
+const timerArity = 4
+
+// timerUp moves the timer in slot i up to its place. The timers it passes
+// move down one slot each; it is written once, where it stops.
 func (l *loop) timerUp(i int) {
 	hp := l.timerHeap
+	x := hp[i]
 	for i > 0 {
-		p := (i - 1) / 2
-		if hp[p].when <= hp[i].when {
+		p := (i - 1) / timerArity
+		if hp[p].key <= x.key {
 			break
 		}
-		l.timerSwap(i, p)
+		l.timerPut(i, hp[p])
 		i = p
 	}
+	l.timerPut(i, x)
 }
 
+// timerDown moves the timer in slot i down to its place, past the earliest
+// child of each slot.
 func (l *loop) timerDown(i int) {
 	hp := l.timerHeap
 	n := len(hp)
+	x := hp[i]
 	for {
-		c := 2*i + 1
+		c := timerArity*i + 1
 		if c >= n {
-			return
+			break
 		}
-		if c+1 < n && hp[c+1].when < hp[c].when {
-			c++
+		m := c
+		for j := c + 1; j < min(c+timerArity, n); j++ {
+			if hp[j].key < hp[m].key {
+				m = j
+			}
 		}
-		if hp[i].when <= hp[c].when {
-			return
+		if x.key <= hp[m].key {
+			break
 		}
-		l.timerSwap(i, c)
-		i = c
+		l.timerPut(i, hp[m])
+		i = m
 	}
+	l.timerPut(i, x)
 }
 
-func (l *loop) timerSwap(i, j int) {
-	hp := l.timerHeap
-	hp[i], hp[j] = hp[j], hp[i]
-	l.timers.at(hp[i].idx).v.heapIdx = int32(i)
-	l.timers.at(hp[j].idx).v.heapIdx = int32(j)
+// timerPut puts r in heap slot i and tells its timer.
+func (l *loop) timerPut(i int, r timerRef) {
+	l.timerHeap[i] = r
+	l.timers.at(r.idx).v.heapIdx = int32(i)
 }

@@ -1,6 +1,7 @@
 package eventcore
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -264,4 +265,205 @@ func TestTimerInvalidHandles(t *testing.T) {
 		}
 		tm.ReleaseRef(again)
 	})
+}
+
+// checkTimerHeap fails the test unless the heap is one: every key at least
+// its parent's, each slot's key the timer's own key, no later than its
+// deadline, and each timer knowing its slot.
+func checkTimerHeap(t *testing.T, l *loop) {
+	t.Helper()
+	for i, r := range l.timerHeap {
+		e := l.timers.at(r.idx)
+		parent := (i - 1) / timerArity
+		switch {
+		case i > 0 && l.timerHeap[parent].key > r.key:
+			t.Fatalf("heap slot %d: key %d before its parent's %d", i, r.key, l.timerHeap[parent].key)
+		case e.v.key != r.key || e.v.key > e.v.when:
+			t.Fatalf("heap slot %d: key %d, timer's key %d, deadline %d", i, r.key, e.v.key, e.v.when)
+		case int(e.v.heapIdx) != i:
+			t.Fatalf("heap slot %d holds a timer that thinks it is in slot %d", i, e.v.heapIdx)
+		}
+	}
+}
+
+// Re-arms to later and earlier deadlines, stops, releases and new timers,
+// at random: the heap stays a heap, and the earliest deadline the loop
+// waits for is the earliest armed timer's.
+func TestTimerRearmKeepsHeap(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm, l := d.Timers(), d.l
+		rng := rand.New(rand.NewPCG(1, 2))
+		ids := make([]TimerID, 500)
+		for i := range ids {
+			ids[i] = tm.Create()
+		}
+		for range 20000 {
+			i := rng.IntN(len(ids))
+			switch op := rng.IntN(10); {
+			case op < 7:
+				tm.Set(ids[i], time.Hour+time.Duration(rng.IntN(1000))*time.Second, 0)
+			case op < 8:
+				tm.Stop(ids[i])
+			case op < 9:
+				tm.Set(ids[i], Infinite, 0)
+			default:
+				tm.ReleaseRef(ids[i])
+				ids[i] = tm.Create()
+			}
+			checkTimerHeap(t, l)
+		}
+		earliest := int64(never)
+		for _, id := range ids {
+			if e := l.timers.get(id.h, kindTimer); e.v.heapIdx >= 0 {
+				earliest = min(earliest, e.v.when)
+			}
+		}
+		now := l.now()
+		if got, want := l.nextTimerWait(now), waitUntil(now, earliest); got != want {
+			t.Fatalf("the loop would wait %v, the earliest timer is due in %v", got, want)
+		}
+		checkTimerHeap(t, l)
+		for _, id := range ids {
+			tm.ReleaseRef(id)
+		}
+	})
+}
+
+// A timer re-armed to a later deadline does not fire at the earlier one,
+// and the loop does not take the earlier one for the next deadline.
+func TestTimerRearmLater(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		id := tm.Create()
+		tm.Set(id, time.Millisecond, 0)
+		calls := 0
+		tm.Wait(id, func(TimerID, bool) { calls++ })
+		tm.Set(id, time.Hour, 0)
+		if wait := d.l.nextTimerWait(d.l.now()); wait < 30*time.Minute {
+			t.Fatalf("next deadline in %v after a re-arm to an hour", wait)
+		}
+		if r := d.Core().ProcessEvents(50 * time.Millisecond); r != ExitTimeout || calls != 0 {
+			t.Fatalf("ProcessEvents = %v with %d callbacks; want ExitTimeout and none", r, calls)
+		}
+		if !tm.IsPending(id) || d.Core().WaiterCount() != 1 {
+			t.Fatal("the re-armed timer is not pending")
+		}
+		tm.Set(id, 0, 0) // and back to earlier than ever
+		runUntil(t, d, "the timer re-armed to now", func() bool { return calls == 1 })
+		tm.ReleaseRef(id)
+	})
+}
+
+// Timers due together: the first callback re-arms the others to an hour
+// later, so none of them fires, in that round or after.
+func TestTimerRearmDueTimerLater(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		ids := make([]TimerID, 5)
+		calls := 0
+		for i := range ids {
+			ids[i] = tm.Create()
+			tm.Set(ids[i], 0, 0)
+			tm.Wait(ids[i], func(self TimerID, fired bool) {
+				if calls++; calls == 1 {
+					for _, o := range ids {
+						if o != self {
+							tm.Set(o, time.Hour, 0)
+						}
+					}
+				}
+			})
+		}
+		runUntil(t, d, "the first timer", func() bool { return calls > 0 })
+		runFor(d, 50*time.Millisecond)
+		if calls != 1 || d.Core().WaiterCount() != len(ids)-1 {
+			t.Fatalf("%d timers fired, %d armed; want 1 and %d", calls, d.Core().WaiterCount(), len(ids)-1)
+		}
+		for _, id := range ids {
+			tm.Stop(id)
+			tm.ReleaseRef(id)
+		}
+	})
+}
+
+// Timers re-armed many times, later and earlier, some stopped: each fires
+// once, at or after its last deadline, in the order of the last deadlines.
+func TestTimerRearmManyOrdered(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		tm := d.Timers()
+		rng := rand.New(rand.NewPCG(5, 6))
+		const n = 300
+		var order []int64 // last deadlines, in the order the timers fired
+		ids := make([]TimerID, n)
+		for i := range ids {
+			ids[i] = tm.Create()
+			tm.Wait(ids[i], func(id TimerID, fired bool) {
+				if !fired {
+					return
+				}
+				when := d.l.timers.get(id.h, kindTimer).v.when
+				if now := d.l.now(); now < when {
+					t.Errorf("timer fired at %d, before its deadline %d", now, when)
+				}
+				order = append(order, when)
+			})
+		}
+		for range 5 * n {
+			tm.Set(ids[rng.IntN(n)], time.Duration(rng.IntN(40))*time.Millisecond, 0)
+		}
+		for _, id := range ids {
+			tm.Set(id, time.Duration(rng.IntN(40))*time.Millisecond, 0)
+		}
+		for i := 0; i < n; i += 7 {
+			tm.Stop(ids[i])
+		}
+		stopped := (n + 6) / 7
+		runUntil(t, d, "all timers", func() bool { return len(order) == n-stopped })
+		for i := 1; i < len(order); i++ {
+			if order[i] < order[i-1] {
+				t.Fatalf("timer with deadline %d fired after one with %d", order[i], order[i-1])
+			}
+		}
+		for _, id := range ids {
+			tm.ReleaseRef(id)
+		}
+		if len(d.OpenHandles()) != 0 {
+			t.Fatal("timers leaked")
+		}
+	})
+}
+
+// BenchmarkTimerRearmAmong10k re-arms timers among 10,000 armed periodic
+// ones, to deadlines an hour and up to a minute away, in the order the
+// bench's "timers re-arm among 10k" uses (bench/cmd/bench/timers.go).
+func BenchmarkTimerRearmAmong10k(b *testing.B) {
+	for _, name := range testDrivers(nil) {
+		b.Run(name, func(b *testing.B) {
+			d, err := New(WithDriver(name))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.Dispose()
+			tm := d.Timers()
+			rng := rand.New(rand.NewPCG(3, 4))
+			jitter := make([]time.Duration, 4096)
+			for i := range jitter {
+				jitter[i] = time.Hour + time.Duration(rng.Int64N(int64(time.Minute)))
+			}
+			ids := make([]TimerID, 10000)
+			for i := range ids {
+				ids[i] = tm.Create()
+				tm.Set(ids[i], jitter[i%len(jitter)], time.Hour)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				tm.Set(ids[(i*7919)%len(ids)], jitter[i%len(jitter)], time.Hour)
+			}
+			b.StopTimer()
+			for _, id := range ids {
+				tm.ReleaseRef(id)
+			}
+		})
+	}
 }
