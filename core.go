@@ -67,8 +67,9 @@ func (c Core) WaiterCount() int {
 // often, it first yields its P a few times (runtime.Gosched), looking for
 // their work in between. While its waits are short (under a millisecond:
 // a connection in ping-pong), epoll and poll on Linux wait in the system
-// call itself, keeping the P for up to a millisecond, after yielding it
-// once so that runnable goroutines run first.
+// call itself, keeping the P, after yielding it once so that runnable
+// goroutines run first; such a wait lasts 10 ms at most, and one that
+// lasts a millisecond or more returns the loop to parking.
 //
 // On Windows it also dispatches the calling thread's window messages while
 // it waits, and a WM_QUIT makes it return ExitExited (see the package
