@@ -266,6 +266,21 @@ func (r *runner) barReport(md bool) string {
 		if q, ok := res.ratio(w, ours, "time.AfterFunc", "timers/s"); ok {
 			check(q >= 2, "%s: %.2f× time.AfterFunc (bar ≥ 2)", w, q)
 		}
+		if q, ok := res.ratio(w, ours, "time.AfterFunc", "rearms/s"); ok {
+			check(q >= 1.5, "%s: %.2f× Timer.Reset (bar ≥ 1.5)", w, q)
+		}
+	}
+	for _, w := range groups[4].workloads(res) {
+		if q, ok := res.ratio(w, ours+" Trigger", "channel", "wakes/s"); ok {
+			check(q >= 1, "%s: Trigger %.2f× a channel (bar ≥ 1.0)", w, q)
+		}
+		for _, m := range []string{"Trigger", "RunInOwnerThread"} {
+			p50, ok1 := res.ratio(w, ours+" "+m, "channel", "p50")
+			p99, ok2 := res.ratio(w, ours+" "+m, "channel", "p99")
+			if ok1 && ok2 {
+				check(p50 <= 2 && p99 <= 3, "%s: %s p50 %.2f×, p99 %.2f× a channel's (bar ≤ 2, ≤ 3)", w, m, p50, p99)
+			}
+		}
 	}
 	if len(lines) == 0 {
 		return ""
@@ -323,7 +338,7 @@ func (r *runner) writeReport(info reportInfo) error {
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) at the start: %s; at the end: %s. The machine is shared with other work, which the load average shows; alternating the implementations within each repetition spreads that noise over all of them.\n", info.load[0], info.load[1])
 	b.WriteString("\n## Method\n\n" + methodText + "\n")
 	if bar := r.barReport(true); bar != "" {
-		b.WriteString("## The bar\n\neventcore-epoll against the bar of issue 3, medians of this run:\n\n" + bar + "\n")
+		b.WriteString("## The bar\n\neventcore-epoll against the bars of issues 3 and 11, medians of this run:\n\n" + bar + "\n")
 	}
 	b.WriteString("## Ratios\n\n" + r.ratioTable(true) + "\n")
 	b.WriteString("## Charts\n\n")
