@@ -67,9 +67,12 @@ func (c Core) WaiterCount() int {
 // often, it first yields its P a few times (runtime.Gosched), looking for
 // their work in between. While its waits are short (under a millisecond:
 // a connection in ping-pong), epoll and poll on Linux wait in the system
-// call itself, keeping the P, after yielding it once so that runnable
-// goroutines run first; such a wait lasts 10 ms at most, and one that
-// lasts a millisecond or more returns the loop to parking.
+// call itself, keeping the P (yielded first if it has not been in the
+// last 100 µs, so that runnable goroutines run); such a wait lasts 10 ms
+// at most, and one that lasts a millisecond or more returns the loop to
+// parking. Loops wait so only while that leaves a P free for the rest of
+// the process; with GOMAXPROCS 1, only when the loop's goroutine is the
+// process's only one.
 //
 // On Windows it also dispatches the calling thread's window messages while
 // it waits, and a WM_QUIT makes it return ExitExited (see the package

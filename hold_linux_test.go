@@ -1,6 +1,7 @@
 package eventcore
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
@@ -54,4 +55,26 @@ func TestHoldingWaitWoken(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTakeHoldLeavesAP: loops hold their P only while one stays free for
+// the rest of the process, and with GOMAXPROCS 1 not while other
+// goroutines exist (a test binary always has some).
+func TestTakeHoldLeavesAP(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	if ok, _ := takeHold(); ok {
+		t.Fatal("a loop may hold with GOMAXPROCS 1 and other goroutines")
+	}
+	runtime.GOMAXPROCS(3)
+	ok1, c1 := takeHold()
+	ok2, c2 := takeHold()
+	ok3, c3 := takeHold()
+	if !ok1 || !ok2 || ok3 || !c1 || !c2 || c3 {
+		t.Fatalf("with 3 Ps, three loops asking: %v %v %v (counted %v %v %v); want two to hold", ok1, ok2, ok3, c1, c2, c3)
+	}
+	holders.Add(-2)
+	if ok, c := takeHold(); !ok || !c {
+		t.Fatal("a loop may not hold after the others stopped")
+	}
+	holders.Add(-1)
 }

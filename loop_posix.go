@@ -4,6 +4,7 @@ package eventcore
 
 import (
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,8 +24,9 @@ type sysLoop struct {
 	rsa unix.RawSockaddrAny // scratch address for accept and receive
 
 	// canHold: the poller can hold (see "Holding"); holdWaits: the loop's
-	// sleeps are short, and it holds.
+	// sleeps are short, and it holds; yielded: when it last yielded.
 	canHold, holdWaits bool
+	yielded            int64
 
 	// trustReady: the poller's events describe each descriptor as it was
 	// when the wait returned (see statePoller).
@@ -64,9 +66,10 @@ func (l *loop) initPosix(p poller) {
 // sysmon taking the P away from the blocked thread and handing it on. For
 // long sleeps that is cheap; for short ones, a connection in ping-pong,
 // it is most of the cost of a message. So while its sleeps are short
-// (under holdShort), the loop sleeps in a plain system call that keeps its
-// P, as a C loop does: it first yields (runtime.Gosched), so that
-// goroutines waiting for the P run, and it holds the P for holdMax at most.
+// (under holdShort), and takeHold allows it, the loop sleeps in a plain
+// system call that keeps its P, as a C loop does. It yields the P
+// (runtime.Gosched) before such a sleep if it has not for yieldEvery, so
+// that goroutines waiting for it run, and holds it for holdMax at most.
 // A sleep that lasts holdShort or longer turns it back to the runtime's
 // way, and one of those that ends sooner turns it to holding again. A loop
 // woken by other goroutines does not hold (see "Spinning" in loop.go):
@@ -79,26 +82,55 @@ func (l *loop) initPosix(p poller) {
 // ping-pong over eventfd: 16.6 µs with a 1 ms timeout, 12.5 µs with 10 ms
 // or none). Only the sleep that ends a busy spell lasts that long.
 const (
-	holdShort = time.Millisecond
-	holdMax   = 10 * time.Millisecond
+	holdShort  = time.Millisecond
+	holdMax    = 10 * time.Millisecond
+	yieldEvery = 100 * time.Microsecond
 )
 
+// holders counts the loops of the process in a hold wait.
+var holders atomic.Int32
+
+// takeHold reports whether a loop may hold now: while it holds its P, that
+// P runs nothing else, and the runtime's poller, which finds the
+// goroutines whose sockets are ready, runs only on an idle P (or from
+// sysmon every 10 ms). So the loops leave one P free; with GOMAXPROCS 1
+// there is none to leave, and a loop holds only if it is the process's
+// only goroutine. counted tells whether a release is owed.
+func takeHold() (ok, counted bool) {
+	procs := runtime.GOMAXPROCS(0)
+	if procs == 1 {
+		return runtime.NumGoroutine() == 1, false
+	}
+	if holders.Add(1) < int32(procs) {
+		return true, true
+	}
+	holders.Add(-1)
+	return false, false
+}
+
 func (l *loop) sysWait(timeout time.Duration) bool {
-	hold := l.holdWaits && l.spin == 0 && timeout > 0
-	if hold {
+	hold, counted := false, false
+	if l.holdWaits && l.spin == 0 && timeout > 0 {
+		hold, counted = takeHold()
+	}
+	var start int64
+	if timeout > 0 && l.canHold {
+		start = l.now()
+	}
+	if hold && start-l.yielded >= int64(yieldEvery) {
 		runtime.Gosched()
+		l.yielded = start
 	}
 	t := l.sleepTimeout(timeout)
 	if hold {
 		t = min(t, holdMax)
 	}
-	var start int64
-	if t > 0 && l.canHold {
-		start = l.now()
-	}
 	evs, _ := l.p.wait(l.ready[:0], t, hold && t > 0)
+	if counted {
+		holders.Add(-1)
+	}
 	l.awake()
-	if start != 0 {
+	if start != 0 && t > 0 {
 		l.holdWaits = l.now()-start < int64(holdShort)
 	}
 	l.ready, l.rpos = evs, 0
