@@ -113,7 +113,7 @@ func (l *loop) triggerEvent(h handle, all bool) {
 		l.startWake(h, &e.v.waits)
 		return
 	}
-	l.wakeEventWaiter(h, e.v.waits.seq)
+	l.callEventWaiter(h, e, e.v.waits.seq)
 }
 
 // wakeEventWaiter calls the oldest wait of event h registered before the
@@ -121,9 +121,11 @@ func (l *loop) triggerEvent(h handle, all bool) {
 // there is none.
 func (l *loop) wakeEventWaiter(h handle, limit uint32) bool {
 	e := l.events.get(h, kindEvent)
-	if e == nil {
-		return false
-	}
+	return e != nil && l.callEventWaiter(h, e, limit)
+}
+
+// callEventWaiter is wakeEventWaiter for the live event e.
+func (l *loop) callEventWaiter(h handle, e *entry[eventObj], limit uint32) bool {
 	cb, ok := popWaiter(&l.eventWaits, &e.v.waits, limit)
 	if !ok {
 		return false

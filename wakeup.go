@@ -31,7 +31,7 @@ const (
 // the loop runs the waits then grows no queue.
 type crossItem struct {
 	op   crossOp
-	reps uint32 // how many times to do it; 1 when pushed
+	reps uint32 // how many times to do it; 1 when pushed, 0 in a slot left empty
 	h    handle
 	x    any
 }
@@ -66,16 +66,22 @@ type crossQueue struct {
 	// item endN of chunk end.
 	end  *crossChunk
 	endN int
-	// The loop's side, not locked: the item it reads next, and the chunks
-	// it has read to the end, for take to hand back.
-	rc   *crossChunk
-	ri   int
-	done *crossChunk
 
 	n        atomic.Int32 // items pushed since the last take, read without the lock
 	sleeping atomic.Bool  // the loop is (about to be) blocked in the kernel
 	woken    atomic.Bool  // a wake-up is in flight and not yet consumed
 	wake     func()       // the backend's wake-up, called under mu
+
+	// The loop's side, not locked, on cache lines of its own (it changes
+	// with every item run): the item it reads next, its copy of the end
+	// of the batch, and the chunks it has read to the end, for take to
+	// hand back.
+	_     [64]byte
+	rc    *crossChunk
+	ri    int
+	rEnd  *crossChunk
+	rEndN int
+	done  *crossChunk
 }
 
 func (q *crossQueue) push(it crossItem) {
@@ -86,6 +92,12 @@ func (q *crossQueue) push(it crossItem) {
 			(it.op == crossTrigger || it.op == crossTriggerAll) && last.reps < math.MaxUint32 {
 			last.reps++
 		} else {
+			if t == q.end && t.n == q.endN && t.n%2 == 1 {
+				// The item before is the loop's: leave the rest of its
+				// cache line empty, so that pushing here and running
+				// there do not take turns with the line.
+				t.n++
+			}
 			if t.n == crossChunkLen {
 				t = q.newChunk()
 			}
@@ -102,7 +114,7 @@ func (q *crossQueue) push(it crossItem) {
 // init gives the queue its first chunk.
 func (q *crossQueue) init() {
 	q.tail = new(crossChunk)
-	q.end, q.rc = q.tail, q.tail
+	q.end, q.rEnd, q.rc = q.tail, q.tail, q.tail
 }
 
 // lastUntaken is the newest item queued, nil if there is none the loop
@@ -157,6 +169,7 @@ func (q *crossQueue) take() bool {
 		return false
 	}
 	q.end, q.endN = q.tail, q.tail.n
+	q.rEnd, q.rEndN = q.end, q.endN
 	q.n.Store(0)
 	for q.done != nil && q.nfree < maxFreeChunks {
 		c := q.done
@@ -174,14 +187,18 @@ func (q *crossQueue) take() bool {
 // item stays next until advance. Loop only.
 func (q *crossQueue) peek() *crossItem {
 	for c := q.rc; c != nil; c = q.rc {
-		if c == q.end {
-			if q.ri < q.endN {
-				return &c.items[q.ri]
-			}
-			return nil
+		lim := crossChunkLen
+		if c == q.rEnd {
+			lim = q.rEndN
 		}
-		if q.ri < crossChunkLen {
+		for q.ri < lim && c.items[q.ri].reps == 0 {
+			q.ri++ // a slot push left empty
+		}
+		if q.ri < lim {
 			return &c.items[q.ri]
+		}
+		if c == q.rEnd {
+			return nil
 		}
 		// Read to the end, and the producer has moved on (end is
 		// further): hand it back.
@@ -203,7 +220,7 @@ func (q *crossQueue) advance() {
 func (q *crossQueue) close() {
 	q.mu.Lock()
 	q.closed = true
-	q.tail, q.free, q.end, q.rc, q.done = nil, nil, nil, nil, nil
+	q.tail, q.free, q.end, q.rEnd, q.rc, q.done = nil, nil, nil, nil, nil, nil
 	q.n.Store(0)
 	q.mu.Unlock()
 }
