@@ -143,6 +143,17 @@ func loopbackInterface(t *testing.T) *net.Interface {
 // which fails under Wine 8 (Go's Windows implementation uses
 // NtSetInformationFile(FileDispositionInformationEx), which Wine 8 lacks):
 // it removes the tree entry by entry, deepest first.
+// tempFile writes data to a file in a temporary directory removed when t
+// ends, and returns its path.
+func tempFile(t *testing.T, data []byte) string {
+	t.Helper()
+	path := filepath.Join(tempDir(t), "data")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func tempDir(t *testing.T) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "eventcore-test-")

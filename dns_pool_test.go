@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 )
@@ -47,11 +45,7 @@ func TestDNSAddressesUnmapped(t *testing.T) {
 // I/O: DNS has a pool of its own. Cancelling them frees their workers for
 // the next lookup at once.
 func TestDNSDoesNotDelayFiles(t *testing.T) {
-	dir := tempDir(t)
-	path := filepath.Join(dir, "data")
-	if err := os.WriteFile(path, []byte("data"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := tempFile(t, []byte("data"))
 	// The resolver's connections never come: each lookup waits until the
 	// test ends (or is cancelled: Go's resolver then returns at once).
 	release := make(chan struct{})

@@ -2,8 +2,6 @@ package eventcore
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -13,12 +11,8 @@ import (
 // buffer afterwards stays there.
 func TestFileCancelKeepsBuffer(t *testing.T) {
 	checkNoFDLeak(t)
-	dir := tempDir(t)
 	data := bytes.Repeat([]byte("f"), 16<<20)
-	path := filepath.Join(dir, "data")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := tempFile(t, data)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		fs := d.Files()
 		f, err := fs.Open(path, FileRead)
@@ -48,11 +42,7 @@ func TestFileCancelKeepsBuffer(t *testing.T) {
 // close completes and nothing is left waiting.
 func TestFileCloseRefusesReissuedRead(t *testing.T) {
 	checkNoFDLeak(t)
-	dir := tempDir(t)
-	path := filepath.Join(dir, "data")
-	if err := os.WriteFile(path, []byte("0123456789"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := tempFile(t, []byte("0123456789"))
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		fs := d.Files()
 		f, err := fs.Open(path, FileRead)

@@ -65,13 +65,9 @@ func blockWorker(t *testing.T, d *Driver) (unblock func()) {
 // it never touches the buffer the caller has reused since.
 func TestFileCancelQueuedKeepsBuffer(t *testing.T) {
 	checkNoFDLeak(t)
-	dir := tempDir(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		fs := d.Files()
-		path := filepath.Join(dir, d.Name())
-		if err := os.WriteFile(path, []byte("0123456789"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		path := tempFile(t, []byte("0123456789"))
 		f, err := fs.Open(path, FileReadWrite)
 		if err != nil {
 			t.Fatal(err)
@@ -197,11 +193,7 @@ func TestDisposeClosesQueuedFiles(t *testing.T) {
 // A file that OpenAsync opened, but whose completion the loop has not
 // processed, is closed by Dispose.
 func TestDisposeClosesOpenedFile(t *testing.T) {
-	dir := tempDir(t)
-	path := filepath.Join(dir, "f")
-	if err := os.WriteFile(path, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := tempFile(t, nil)
 	for _, name := range testDrivers(t) {
 		t.Run(name, func(t *testing.T) {
 			before := openFDs(t)

@@ -263,13 +263,9 @@ func TestPanicKeepsSignalListeners(t *testing.T) {
 
 // A Close waiting for a read goes on when the read's callback panics.
 func TestPanicInFileCallbackKeepsClose(t *testing.T) {
-	dir := tempDir(t)
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		fs := d.Files()
-		path := filepath.Join(dir, d.Name())
-		if err := os.WriteFile(path, []byte("data"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		path := tempFile(t, []byte("data"))
 		f, err := fs.Open(path, FileRead)
 		if err != nil {
 			t.Fatal(err)
