@@ -33,24 +33,36 @@ func TestHoldingWaitWoken(t *testing.T) {
 				if ep != nil && ep.park.kicked.Load() {
 					t.Fatalf("round %d: the wait did not take the kick that came before it", round)
 				}
-				// The wake-up comes while the wait blocks, most likely; a
-				// wait can also end early (a signal), so wait again until
-				// the wake-up is seen: on epoll, the eventfd it wrote.
+				// The wake-up comes while the wait blocks, most likely. It may
+				// also come just before: then the wait takes its kick and ends
+				// without the eventfd, which is a wake-up seen too. A wait can
+				// also end early (a signal), so wait again until the wake-up
+				// is seen: on epoll, the eventfd it wrote or the kick taken.
+				done := make(chan struct{})
 				go func() {
 					time.Sleep(time.Millisecond)
 					p.wake()
+					close(done)
 				}()
 				deadline := time.Now().Add(hangLimit)
-				for {
+				for woken := false; !woken; {
 					if _, err := p.wait(nil, hangLimit, true); err != nil {
 						t.Fatal(err)
 					}
-					if ep == nil || ep.n > 0 {
-						break
+					woken = ep == nil || ep.n > 0
+					select {
+					case <-done:
+						woken = woken || !ep.park.kicked.Load()
+					default:
 					}
-					if time.Now().After(deadline) {
+					if !woken && time.Now().After(deadline) {
 						t.Fatalf("round %d: a wake-up during the wait was lost", round)
 					}
+				}
+				<-done
+				// Drain an eventfd write the kick made needless.
+				if _, err := p.wait(nil, 0, false); err != nil {
+					t.Fatal(err)
 				}
 			}
 		})
