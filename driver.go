@@ -36,6 +36,7 @@ type config struct {
 	workers    int
 	dnsWorkers int
 	resolver   *net.Resolver
+	loanSize   int
 }
 
 // WithDriver picks a driver by name instead of the platform's default; see
@@ -90,6 +91,9 @@ func New(opts ...Option) (*Driver, error) {
 			}
 			if cfg.resolver != nil {
 				l.resolver = cfg.resolver
+			}
+			if cfg.loanSize > 0 {
+				l.loans.size = cfg.loanSize
 			}
 			if err := b.init(l); err != nil {
 				return nil, err

@@ -47,6 +47,7 @@ type ioOp struct {
 	cb     any // the callback of the handle's kind, see loop.callIO
 	mode   IOMode
 	active bool
+	loan   bool // a loaned read (loan.go): buf is nil, cb a LoanCallback
 }
 
 // fdExt holds what only some descriptors need.
@@ -155,6 +156,10 @@ func (l *loop) fdRead(h handle, k kind, buf []byte, mode IOMode, cb any) {
 
 func (l *loop) serviceStreamRead(h handle, e *entry[fdObj]) {
 	op := &e.v.rd
+	if op.loan {
+		l.serviceLoan(h, e, op)
+		return
+	}
 	if len(op.buf) == 0 {
 		l.serviceWaitReadable(h, e, op)
 		return

@@ -24,6 +24,7 @@ type hotPath struct {
 
 var hotPaths = []hotPath{
 	{"StreamRead", setupStreamRead},
+	{"StreamReadLoaned", setupStreamReadLoaned},
 	{"StreamWrite", setupStreamWrite},
 	{"Accept", setupAccept},
 	{"TimerRearm", setupTimerRearm},
@@ -84,6 +85,26 @@ func setupStreamRead(tb testing.TB, d *Driver) (func(), func()) {
 		s.Read(conn, buf, IOModeAll, rcb)
 		for !r.done {
 			d.Core().ProcessEvents(hangLimit)
+		}
+	}
+	return cycle, func() { s.ReleaseRef(conn); unix.Close(fd) }
+}
+
+func setupStreamReadLoaned(tb testing.TB, d *Driver) (func(), func()) {
+	s := d.Sockets()
+	conn, fd := plainPeer(tb, d)
+	msg := make([]byte, hotMsg)
+	got, done := 0, false
+	rcb := LoanCallback(func(_ StreamSocket, _ IOStatus, data []byte) { got, done = got+len(data), true })
+	cycle := func() {
+		got = 0
+		unix.Write(fd, msg)
+		for got < hotMsg {
+			done = false
+			s.ReadLoaned(conn, rcb)
+			for !done {
+				d.Core().ProcessEvents(hangLimit)
+			}
 		}
 	}
 	return cycle, func() { s.ReleaseRef(conn); unix.Close(fd) }

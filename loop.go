@@ -68,6 +68,8 @@ type loop struct {
 	lookups    table[dnsObj]
 	resolver   *net.Resolver
 
+	loans loans // buffers for loaned reads
+
 	// What each driver family implements in its own way, in tables kept
 	// here so that handle lookups and the leak report are written once.
 	fds       table[fdObj] // sockets and pipes
@@ -102,6 +104,7 @@ func newLoop(name string) *loop {
 	l.workers = workerPool{max: DefaultWorkers, xq: &l.xq}
 	l.dnsWorkers = workerPool{max: DefaultDNSWorkers, xq: &l.xq}
 	l.resolver = net.DefaultResolver
+	l.loans.size = DefaultLoanSize
 	return l
 }
 
@@ -573,6 +576,10 @@ func (l *loop) callIO(cb any, h handle, st IOStatus, n int, addr Addr) {
 	case FileIOCallback:
 		if cb != nil {
 			cb(File{h}, st, n)
+		}
+	case LoanCallback:
+		if cb != nil {
+			cb(StreamSocket{h}, st, nil)
 		}
 	}
 	l.depth--

@@ -225,6 +225,25 @@ func (s Sockets) Write(sock StreamSocket, buf []byte, mode IOMode, cb IOCallback
 // Part of the buffer may already have been sent.
 func (s Sockets) CancelWrite(sock StreamSocket) { s.l.fdCancel(sock.h, kindStreamSocket, true) }
 
+// ReadLoaned waits for data, reads it into a buffer the loop lends, and
+// calls cb with it: the bytes one read got, at least one and at most the
+// loan size ([WithLoanSize]). The connection holds no buffer while it
+// waits, which is what makes this the read for servers with many idle
+// connections. data is valid only until cb returns (see [LoanCallback]):
+// in particular, a Write of data that does not complete before cb returns
+// must be given a copy of what remains. A loaned read is the socket's one
+// pending read, as for Read (a second read gets IOStatusBusy); CancelRead
+// cancels it, and the end of the peer's stream or our shutdown complete it
+// as they complete Read, with nil data. cb may run before ReadLoaned
+// returns.
+func (s Sockets) ReadLoaned(sock StreamSocket, cb LoanCallback) { s.l.loanRead(sock.h, cb) }
+
+// TakeLoan, called from a [LoanCallback], gives the caller the whole buffer
+// that callback's data lies in: it stays valid after the callback returns
+// and belongs to the caller from then on, and the loop lends another buffer
+// to later reads. It returns nil when no LoanCallback runs.
+func (s Sockets) TakeLoan() []byte { return s.l.takeLoan() }
+
 // WaitForData calls cb once data (or the end of the stream) can be read,
 // without reading: Read with an empty buffer and IOModeOnce.
 func (s Sockets) WaitForData(sock StreamSocket, cb IOCallback) {
