@@ -294,7 +294,7 @@ func (m *model) step(data []byte) []byte {
 			})
 			m.socks = append(m.socks, ms)
 		}
-	case 11: // read: any mode, 0 to 15 bytes
+	case 11: // read: any mode, 0 to 14 bytes, or a loaned read
 		m.ioOp(a, b, false)
 	case 12: // run the loop once
 		m.process()
@@ -381,9 +381,17 @@ func (m *model) ioOp(a, b byte, write bool) {
 	if !busy {
 		*slot = tok
 	}
-	if write {
+	switch {
+	case write:
 		sk.Write(ms.s, make([]byte, size), mode, cb)
-	} else {
+	case size == 15: // a loaned read
+		sk.ReadLoaned(ms.s, func(s StreamSocket, st IOStatus, data []byte) {
+			if (st == IOStatusOK) != (len(data) > 0) {
+				m.t.Fatalf("loaned read: %v with %d bytes", st, len(data))
+			}
+			cb(s, st, len(data))
+		})
+	default:
 		sk.Read(ms.s, make([]byte, size), mode, cb)
 	}
 	returned = true
