@@ -1,8 +1,8 @@
 // Command ececho is the echo server on eventcore that the benchmark
 // measures. It keeps no buffer for a connection that waits for data: it
-// waits with WaitForData, reads into one buffer the whole loop shares, and
-// writes back at once; only bytes the socket did not take are copied into a
-// buffer of the connection's own, until they are written.
+// reads with ReadLoaned, into a buffer the loop lends, and writes back at
+// once; only bytes the socket did not take are copied into a buffer of the
+// connection's own, until they are written.
 package main
 
 import (
@@ -15,15 +15,15 @@ import (
 )
 
 type server struct {
-	d   *eventcore.Driver
-	s   eventcore.Sockets
-	buf []byte // shared by every connection: a read's callback consumes it
-	n   int    // bytes in buf that the current write sends
+	d    *eventcore.Driver
+	s    eventcore.Sockets
+	data []byte // the loan being echoed, while the write of it runs
 
 	// pending holds what the socket did not take, only while it waits.
 	pending map[eventcore.StreamSocket][]byte
 
-	onData, onRead, onWrote, onFlushed eventcore.IOCallback
+	onData             eventcore.LoanCallback
+	onWrote, onFlushed eventcore.IOCallback
 }
 
 func main() {
@@ -37,10 +37,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	sv := &server{d: d, s: d.Sockets(), buf: make([]byte, 64<<10), pending: map[eventcore.StreamSocket][]byte{}}
-	sv.onData, sv.onRead, sv.onWrote, sv.onFlushed = sv.data, sv.read, sv.wrote, sv.flushed
+	sv := &server{d: d, s: d.Sockets(), pending: map[eventcore.StreamSocket][]byte{}}
+	sv.onData, sv.onWrote, sv.onFlushed = sv.read, sv.wrote, sv.flushed
 	lst, err := sv.s.ListenStream(a, eventcore.ListenDefaults, func(_ eventcore.StreamListener, sock eventcore.StreamSocket, _ eventcore.Addr) {
-		sv.s.WaitForData(sock, sv.onData)
+		sv.s.ReadLoaned(sock, sv.onData)
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -57,38 +57,28 @@ func (sv *server) drop(sock eventcore.StreamSocket) {
 	sv.s.ReleaseRef(sock)
 }
 
-func (sv *server) data(sock eventcore.StreamSocket, st eventcore.IOStatus, _ int) {
+func (sv *server) read(sock eventcore.StreamSocket, st eventcore.IOStatus, data []byte) {
 	if st != eventcore.IOStatusOK {
 		sv.drop(sock)
 		return
 	}
-	sv.s.Read(sock, sv.buf, eventcore.IOModeImmediate, sv.onRead)
+	sv.data = data
+	sv.s.Write(sock, data, eventcore.IOModeImmediate, sv.onWrote)
+	sv.data = nil
 }
 
-func (sv *server) read(sock eventcore.StreamSocket, st eventcore.IOStatus, n int) {
-	switch st {
-	case eventcore.IOStatusOK:
-		sv.n = n
-		sv.s.Write(sock, sv.buf[:n], eventcore.IOModeImmediate, sv.onWrote)
-	case eventcore.IOStatusWouldBlock:
-		sv.s.WaitForData(sock, sv.onData)
-	default:
-		sv.drop(sock)
-	}
-}
-
-// wrote runs before the IOModeImmediate Write returns, while buf still
-// holds what was read.
+// wrote runs before the IOModeImmediate Write returns, while the loan is
+// still lent.
 func (sv *server) wrote(sock eventcore.StreamSocket, st eventcore.IOStatus, n int) {
 	switch {
 	case st != eventcore.IOStatusOK && st != eventcore.IOStatusWouldBlock:
 		sv.drop(sock)
-	case n < sv.n:
-		rest := append([]byte(nil), sv.buf[n:sv.n]...)
+	case n < len(sv.data):
+		rest := append([]byte(nil), sv.data[n:]...)
 		sv.pending[sock] = rest
 		sv.s.Write(sock, rest, eventcore.IOModeAll, sv.onFlushed)
 	default:
-		sv.s.WaitForData(sock, sv.onData)
+		sv.s.ReadLoaned(sock, sv.onData)
 	}
 }
 
@@ -98,5 +88,5 @@ func (sv *server) flushed(sock eventcore.StreamSocket, st eventcore.IOStatus, _ 
 		sv.drop(sock)
 		return
 	}
-	sv.s.WaitForData(sock, sv.onData)
+	sv.s.ReadLoaned(sock, sv.onData)
 }
