@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 )
@@ -23,8 +24,11 @@ func (r *runner) echoServers() []serverSpec {
 	for _, d := range r.drivers {
 		out = append(out, serverSpec{"eventcore-" + d, []string{r.bin("ececho")}, append([]string{"EVENTCORE_DRIVER=" + d}, goEnv...)})
 	}
+	out = append(out, serverSpec{"c-epoll", []string{r.bin("cecho"), "127.0.0.1:0"}, nil})
+	if _, err := os.Stat(r.bin("curing")); err == nil {
+		out = append(out, serverSpec{"c-iouring", []string{r.bin("curing"), "127.0.0.1:0"}, nil})
+	}
 	return append(out,
-		serverSpec{"c-epoll", []string{r.bin("cecho"), "127.0.0.1:0"}, nil},
 		serverSpec{"net", []string{r.bin("netecho")}, goEnv},
 		serverSpec{"netpoll", []string{r.bin("netpollecho")}, goEnv},
 	)
