@@ -96,6 +96,13 @@
 // system call in flight that uses it, and drops an operation not yet
 // started), so the caller may reuse it at once.
 //
+// A read needs no buffer of the caller's at all with [Sockets.ReadLoaned]:
+// the loop reads into a buffer of its own once data is there and lends it
+// to the callback until the callback returns, so a connection that waits
+// holds no buffer, whatever the driver. Built with the tag
+// eventcore_checked, the loop overwrites a lent buffer's bytes when the
+// loan ends, so that a caller that kept them sees garbage at once.
+//
 // A callback may call ProcessEvents; the nested call finishes the batch the
 // callback belongs to before it waits for anything new. A callback that
 // panics, the panic recovered around ProcessEvents, leaves the loop

@@ -49,6 +49,58 @@ func Example() {
 	// Output: ok: "hello"
 }
 
+// An echo server whose connections hold no buffer while they wait: each
+// read borrows the loop's buffer for the length of its callback. What a
+// write does not take before the callback returns is copied.
+func ExampleSockets_ReadLoaned() {
+	d, err := eventcore.New()
+	if err != nil {
+		panic(err)
+	}
+	defer d.Dispose()
+	s := d.Sockets()
+
+	var onData eventcore.LoanCallback
+	onData = func(conn eventcore.StreamSocket, st eventcore.IOStatus, data []byte) {
+		if st != eventcore.IOStatusOK { // the peer closed, or the connection failed
+			s.ReleaseRef(conn)
+			return
+		}
+		s.Write(conn, data, eventcore.IOModeImmediate, func(conn eventcore.StreamSocket, _ eventcore.IOStatus, n int) {
+			if n == len(data) {
+				s.ReadLoaned(conn, onData)
+				return
+			}
+			rest := append([]byte(nil), data[n:]...) // data is the loop's: keep a copy
+			s.Write(conn, rest, eventcore.IOModeAll, func(conn eventcore.StreamSocket, _ eventcore.IOStatus, _ int) {
+				s.ReadLoaned(conn, onData)
+			})
+		})
+	}
+	lst, err := s.ListenStream(eventcore.MustParseAddr("127.0.0.1:0"), eventcore.ListenDefaults,
+		func(_ eventcore.StreamListener, conn eventcore.StreamSocket, _ eventcore.Addr) {
+			s.ReadLoaned(conn, onData)
+		})
+	if err != nil {
+		panic(err)
+	}
+	addr, _ := s.LocalAddress(lst)
+
+	reply := make([]byte, len("hello"))
+	s.ConnectStream(addr, eventcore.Addr{}, func(c eventcore.StreamSocket, st eventcore.ConnectStatus) {
+		s.Write(c, []byte("hello"), eventcore.IOModeAll, func(c eventcore.StreamSocket, _ eventcore.IOStatus, _ int) {
+			s.Read(c, reply, eventcore.IOModeAll, func(c eventcore.StreamSocket, st eventcore.IOStatus, n int) {
+				fmt.Printf("%s: %q\n", st, reply[:n])
+				s.ReleaseRef(c) // the server's read then ends: it releases its side
+				s.ReleaseRef(lst)
+			})
+		})
+	})
+	for d.Core().ProcessEvents(eventcore.Infinite) != eventcore.ExitOutOfWaiters {
+	}
+	// Output: ok: "hello"
+}
+
 // ProcessEvents returns ExitOutOfWaiters once nothing is left that could
 // produce an event; Exit, from any goroutine, makes it return ExitExited.
 func ExampleCore() {
