@@ -237,7 +237,7 @@ func dialEcho(addr string, id uint64) (net.Conn, error) {
 	}
 	var b, back [8]byte
 	binary.BigEndian.PutUint64(b[:], id)
-	if _, err := c.Write(b[:]); err == nil {
+	if _, err = c.Write(b[:]); err == nil {
 		_, err = io.ReadFull(c, back[:])
 	}
 	if err == nil && back != b {
