@@ -3,6 +3,10 @@
 // waits with WaitForData, reads into one buffer the whole loop shares, and
 // writes back at once; only bytes the socket did not take are copied into a
 // buffer of the connection's own, until they are written.
+//
+// It runs -loops loops (default GOMAXPROCS) in a group, each serving the
+// connections the group hands it (on Linux, from a SO_REUSEPORT listener
+// of its own) with a server of its own.
 package main
 
 import (
@@ -10,12 +14,15 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime"
 
 	"github.com/eventcore-go/eventcore"
+	"github.com/eventcore-go/eventcore/group"
 )
 
+// server serves the connections of one loop.
 type server struct {
-	d   *eventcore.Driver
+	l   *group.Loop
 	s   eventcore.Sockets
 	buf []byte // shared by every connection: a read's callback consumes it
 	n   int    // bytes in buf that the current write sends
@@ -28,33 +35,42 @@ type server struct {
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
+	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "event loops")
 	flag.Parse()
 	a, err := eventcore.ParseAddr(*addr)
 	if err != nil {
 		log.Fatal(err)
 	}
-	d, err := eventcore.New()
+	servers := make([]*server, *loops)
+	var driver string
+	g, err := group.New(group.WithLoops(*loops), group.WithSetup(func(l *group.Loop) error {
+		d := l.Driver()
+		sv := &server{l: l, s: d.Sockets(), buf: make([]byte, 64<<10), pending: map[eventcore.StreamSocket][]byte{}}
+		sv.onData, sv.onRead, sv.onWrote, sv.onFlushed = sv.data, sv.read, sv.wrote, sv.flushed
+		servers[l.Index()] = sv
+		if l.Index() == 0 {
+			driver = d.Name()
+		}
+		return nil
+	}))
 	if err != nil {
 		log.Fatal(err)
 	}
-	sv := &server{d: d, s: d.Sockets(), buf: make([]byte, 64<<10), pending: map[eventcore.StreamSocket][]byte{}}
-	sv.onData, sv.onRead, sv.onWrote, sv.onFlushed = sv.data, sv.read, sv.wrote, sv.flushed
-	lst, err := sv.s.ListenStream(a, eventcore.ListenDefaults, func(_ eventcore.StreamListener, sock eventcore.StreamSocket, _ eventcore.Addr) {
+	local, err := g.ServeStream(a, group.Default, func(l *group.Loop, sock eventcore.StreamSocket, _ eventcore.Addr) {
+		sv := servers[l.Index()]
 		sv.s.WaitForData(sock, sv.onData)
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	local, _ := sv.s.LocalAddress(lst)
-	fmt.Printf("listening on %v (eventcore %s driver)\n", local, d.Name())
+	fmt.Printf("listening on %v (eventcore %s driver, %d loops)\n", local, driver, g.Len())
 	os.Stdout.Sync()
-	for d.Core().ProcessEvents(eventcore.Infinite) != eventcore.ExitExited {
-	}
+	select {} // until killed
 }
 
 func (sv *server) drop(sock eventcore.StreamSocket) {
 	delete(sv.pending, sock)
-	sv.s.ReleaseRef(sock)
+	sv.l.Release(sock)
 }
 
 func (sv *server) data(sock eventcore.StreamSocket, st eventcore.IOStatus, _ int) {
