@@ -147,4 +147,3 @@ func runEchoClients(addr netip.AddrPort, cfg echoConfig, cpus []int) (*echoResul
 	}
 	return sum, nil
 }
-
