@@ -217,17 +217,23 @@ func (l *loop) clearByFD(fd int, h handle) {
 
 // closeSysFD closes the descriptor of e, leaving the entry.
 func (l *loop) closeSysFD(e *entry[fdObj]) error {
-	fd := int(e.v.fd)
-	if fd < 0 {
+	if e.v.fd < 0 {
 		return nil
 	}
-	l.p.del(fd)
-	if fd < len(l.byFD) { // not yet there if registration failed
+	return unix.Close(int(l.detachSysFD(e)))
+}
+
+// detachSysFD unregisters the open descriptor of e and takes it from e,
+// leaving it open.
+func (l *loop) detachSysFD(e *entry[fdObj]) sysFD {
+	fd := e.v.fd
+	l.p.del(int(fd))
+	if int(fd) < len(l.byFD) { // not yet there if registration failed
 		l.byFD[fd] = 0
 	}
 	e.v.fd = -1
 	e.v.sys.interest = 0
-	return unix.Close(fd)
+	return fd
 }
 
 // syncInterest tells a level-triggered poller which directions of h have

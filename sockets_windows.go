@@ -179,19 +179,26 @@ func (l *loop) orphan(s windows.Handle, op **winOp, cancel bool) {
 // pending send in place, and the socket open with it for as long as the
 // peer takes nothing.
 func (l *loop) closeSysFD(e *entry[fdObj]) error {
-	s := e.v.fd
-	if s == invalidFD {
+	if e.v.fd == invalidFD {
 		return nil
 	}
+	s := l.detachSysFD(e)
+	if e.v.sys.pipe {
+		return windows.CloseHandle(s)
+	}
+	return windows.Closesocket(s)
+}
+
+// detachSysFD cancels the overlapped operations of e's open socket or
+// pipe, forgets it and takes it from e, leaving it open.
+func (l *loop) detachSysFD(e *entry[fdObj]) sysFD {
+	s := e.v.fd
 	l.orphan(s, &e.v.sys.rdWait, true)
 	l.orphan(s, &e.v.sys.wrOp, true)
 	l.orphan(s, &e.v.sys.accOp, true)
 	delete(l.bySock, s)
 	e.v.fd = invalidFD
-	if e.v.sys.pipe {
-		return windows.CloseHandle(s)
-	}
-	return windows.Closesocket(s)
+	return s
 }
 
 func (l *loop) syncInterest(handle) {}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -10,59 +11,33 @@ import (
 	"time"
 
 	"github.com/eventcore-go/eventcore"
+	"github.com/eventcore-go/eventcore/group"
 )
 
-// testServer is an echo server running on its own loop until the test
-// ends.
+// testServer is an echo server on two loops, running until the test ends.
 type testServer struct {
 	addr string
-	core eventcore.Core
 	sv   *server
 }
 
 func startServer(t *testing.T, idle time.Duration, maxConns int) *testServer {
 	t.Helper()
-	ts := &testServer{}
-	ready := make(chan bool, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		d, err := eventcore.New()
-		if err != nil {
-			t.Error(err)
-			ready <- false
-			return
-		}
-		sv, err := newServer(d, eventcore.MustParseAddr("127.0.0.1:0"), idle, maxConns)
-		if err != nil {
-			t.Error(err)
-			d.Dispose()
-			ready <- false
-			return
-		}
-		a, _ := sv.s.LocalAddress(sv.lst)
-		ts.addr, ts.core, ts.sv = a.String(), d.Core(), sv
-		ready <- true
-		for d.Core().ProcessEvents(eventcore.Infinite) != eventcore.ExitExited {
-		}
-		d.Dispose()
-	}()
-	if !<-ready {
-		t.FailNow()
+	sv, err := newServer(eventcore.MustParseAddr("127.0.0.1:0"), group.Default, 2, idle, maxConns)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { ts.core.Exit(); <-done })
-	return ts
+	t.Cleanup(func() {
+		if err := sv.shutdown(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &testServer{addr: sv.addr.String(), sv: sv}
 }
 
-// waitFor waits until cond, run on the server's loop, holds.
+// waitFor waits until cond holds.
 func (ts *testServer) waitFor(t *testing.T, what string, cond func(sv *server) bool) {
 	t.Helper()
-	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
-		c := make(chan bool)
-		ts.core.RunInOwnerThread(func() { c <- cond(ts.sv) })
-		if <-c {
-			return
-		}
+	for start := time.Now(); !cond(ts.sv); time.Sleep(5 * time.Millisecond) {
 		if time.Since(start) > 20*time.Second {
 			t.Fatalf("still waiting for %s", what)
 		}
@@ -131,8 +106,8 @@ func TestEchoClientThatDoesNotRead(t *testing.T) {
 			}
 		}
 	}()
-	ts.waitFor(t, "the connection to be served", func(sv *server) bool { return sv.open == 1 })
-	ts.waitFor(t, "the client that does not read to be closed", func(sv *server) bool { return sv.open == 0 })
+	ts.waitFor(t, "the connection to be served", func(sv *server) bool { return sv.open.Load() == 1 })
+	ts.waitFor(t, "the client that does not read to be closed", func(sv *server) bool { return sv.open.Load() == 0 })
 	closedByServer(t, c, "the client that does not read")
 	echo(t, dial(t, ts.addr), "a new connection, after")
 }
@@ -145,4 +120,25 @@ func TestEchoMaxConns(t *testing.T) {
 	echo(t, b, "connection 2")
 	closedByServer(t, dial(t, addr), "a connection past the limit")
 	echo(t, a, "connection 1, after")
+}
+
+// A shutdown closes the connections still open, on every loop, and
+// returns no error.
+func TestEchoShutdown(t *testing.T) {
+	sv, err := newServer(eventcore.MustParseAddr("127.0.0.1:0"), group.LeastConnections, 2, time.Minute, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	for i := range 4 {
+		c := dial(t, sv.addr.String())
+		echo(t, c, fmt.Sprintf("connection %d", i))
+		conns = append(conns, c)
+	}
+	if err := sv.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range conns {
+		closedByServer(t, c, fmt.Sprintf("connection %d", i))
+	}
 }

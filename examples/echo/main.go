@@ -1,55 +1,79 @@
-// Command echo is a TCP echo server on one eventcore loop, and a client for
-// it.
+// Command echo is a TCP echo server on a group of eventcore loops, one per
+// CPU by default, and a client for it.
 //
 //	go run ./examples/echo                       # server on 127.0.0.1:7007
+//	go run ./examples/echo -loops 1              # on one loop
 //	go run ./examples/echo -client hello world   # sends "hello world", prints the echo
 //
-// The server runs until interrupted (Ctrl-C or SIGTERM), then closes every
-// connection and reports any handle left open.
+// The server runs until interrupted (Ctrl-C or SIGTERM), then shuts down
+// gracefully: it stops accepting, closes every connection, and reports any
+// handle left open.
 //
 // A connection costs bounded memory (a 4 KiB buffer) and bounded time: one
 // that neither sends nor takes data for -idle-timeout (default 60s) is
 // closed, whether it sends nothing or sends without reading the echo, and
-// connections beyond -max-conns (default 10000) are closed as they arrive.
-// Each connection has a timer of its own, moved on at every read and write
-// that completes: re-arming a timer allocates nothing.
+// connections beyond -max-conns (default 10000, over all loops) are closed
+// as they arrive. Each connection has a timer of its own, moved on at
+// every read and write that completes: re-arming a timer allocates
+// nothing. Each loop keeps the state of its own connections; the loops
+// share only the count of connections open.
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"os"
+	"os/signal"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/eventcore-go/eventcore"
+	"github.com/eventcore-go/eventcore/group"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7007", "address to listen on, or to connect to with -client")
 	client := flag.Bool("client", false, "send the arguments (or \"hello\") to the server and print the echo")
 	idle := flag.Duration("idle-timeout", 60*time.Second, "close a connection that neither sends nor takes data for this long")
-	maxConns := flag.Int("max-conns", 10000, "connections served at once; more are closed as they arrive")
+	maxConns := flag.Int("max-conns", 10000, "connections served at once, over all loops; more are closed as they arrive")
+	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "event loops serving the address")
+	strategy := flag.String("strategy", "default", "how connections are spread over the loops: default, reuseport, least-connections or round-robin")
 	flag.Parse()
 	a, err := eventcore.ParseAddr(*addr)
 	if err != nil {
 		log.Fatalf("bad -addr: %v", err)
 	}
-	d, err := eventcore.New()
-	if err != nil {
-		log.Fatal(err)
-	}
 	if *client {
+		d, err := eventcore.New()
+		if err != nil {
+			log.Fatal(err)
+		}
 		msg := strings.Join(flag.Args(), " ")
 		if msg == "" {
 			msg = "hello"
 		}
 		os.Exit(runClient(d, a, msg))
 	}
-	runServer(d, a, *idle, *maxConns)
+	st, err := parseStrategy(*strategy)
+	if err != nil {
+		log.Fatal(err)
+	}
+	runServer(a, st, *loops, *idle, *maxConns)
+}
+
+func parseStrategy(name string) (group.Strategy, error) {
+	for _, s := range []group.Strategy{group.Default, group.ReusePort, group.LeastConnections, group.RoundRobin} {
+		if s.String() == name {
+			return s, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown -strategy %q", name)
 }
 
 // conn is the state of one connection, kept as the socket's user data.
@@ -58,105 +82,138 @@ type conn struct {
 	timer eventcore.TimerID // closes the connection once idle; its user data is the socket
 }
 
-// server is the echo server; it runs on the loop's goroutine.
+// server is the echo server: a group of loops, each with its loopServer.
 type server struct {
-	d        *eventcore.Driver
-	s        eventcore.Sockets
-	tm       eventcore.Timers
-	lst      eventcore.StreamListener
+	g        *group.Group
+	addr     eventcore.Addr
+	loops    []*loopServer
 	idle     time.Duration
-	maxConns int
-	open     int // connections being served
+	maxConns int64
+	open     atomic.Int64 // connections being served, over all loops
+}
+
+// loopServer serves the connections of one loop, on its goroutine.
+type loopServer struct {
+	sv    *server
+	l     *group.Loop
+	d     *eventcore.Driver
+	s     eventcore.Sockets
+	tm    eventcore.Timers
+	conns map[eventcore.StreamSocket]struct{}
 
 	onRead, onWritten eventcore.IOCallback
 	onIdle            eventcore.TimerCallback
 }
 
-func newServer(d *eventcore.Driver, a eventcore.Addr, idle time.Duration, maxConns int) (*server, error) {
-	if idle <= 0 || maxConns <= 0 {
-		return nil, errors.New("-idle-timeout and -max-conns must be positive")
+func newServer(a eventcore.Addr, st group.Strategy, loops int, idle time.Duration, maxConns int) (*server, error) {
+	if idle <= 0 || maxConns <= 0 || loops <= 0 {
+		return nil, errors.New("-idle-timeout, -max-conns and -loops must be positive")
 	}
-	sv := &server{d: d, s: d.Sockets(), tm: d.Timers(), idle: idle, maxConns: maxConns}
-	sv.onRead, sv.onWritten, sv.onIdle = sv.read, sv.written, sv.idled
-	lst, err := sv.s.ListenStream(a, eventcore.ListenDefaults, sv.accept)
+	sv := &server{loops: make([]*loopServer, loops), idle: idle, maxConns: int64(maxConns)}
+	g, err := group.New(group.WithLoops(loops), group.WithSetup(func(l *group.Loop) error {
+		d := l.Driver()
+		ls := &loopServer{sv: sv, l: l, d: d, s: d.Sockets(), tm: d.Timers(), conns: map[eventcore.StreamSocket]struct{}{}}
+		ls.onRead, ls.onWritten, ls.onIdle = ls.read, ls.written, ls.idled
+		sv.loops[l.Index()] = ls
+		l.OnShutdown(func(time.Time) { ls.closeAll() })
+		return nil
+	}))
 	if err != nil {
+		return nil, err
+	}
+	sv.g = g
+	sv.addr, err = g.ServeStream(a, st, func(l *group.Loop, sock eventcore.StreamSocket, _ eventcore.Addr) {
+		sv.loops[l.Index()].accept(sock)
+	})
+	if err != nil {
+		g.Shutdown(context.Background())
 		return nil, fmt.Errorf("listen on %v: %w", a, err)
 	}
-	sv.lst = lst
 	return sv, nil
 }
 
-func (sv *server) accept(_ eventcore.StreamListener, sock eventcore.StreamSocket, _ eventcore.Addr) {
-	if sv.open >= sv.maxConns {
-		sv.s.ReleaseRef(sock)
-		return
-	}
-	sv.open++
-	c := eventcore.UserData[conn](sv.d, sock)
-	c.timer = sv.tm.Create()
-	*eventcore.UserData[eventcore.StreamSocket](sv.d, c.timer) = sock
-	sv.tm.Set(c.timer, sv.idle, 0)
-	sv.tm.Wait(c.timer, sv.onIdle)
-	sv.s.Read(sock, c.buf[:], eventcore.IOModeOnce, sv.onRead)
+// shutdown stops the server, closing the connections still open, and
+// reports what the loops left open.
+func (sv *server) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return sv.g.Shutdown(ctx)
 }
 
-func (sv *server) read(sock eventcore.StreamSocket, st eventcore.IOStatus, n int) {
-	c := eventcore.UserData[conn](sv.d, sock)
+func (ls *loopServer) accept(sock eventcore.StreamSocket) {
+	if ls.sv.open.Add(1) > ls.sv.maxConns {
+		ls.sv.open.Add(-1)
+		ls.l.Release(sock)
+		return
+	}
+	ls.conns[sock] = struct{}{}
+	c := eventcore.UserData[conn](ls.d, sock)
+	c.timer = ls.tm.Create()
+	*eventcore.UserData[eventcore.StreamSocket](ls.d, c.timer) = sock
+	ls.tm.Set(c.timer, ls.sv.idle, 0)
+	ls.tm.Wait(c.timer, ls.onIdle)
+	ls.s.Read(sock, c.buf[:], eventcore.IOModeOnce, ls.onRead)
+}
+
+func (ls *loopServer) read(sock eventcore.StreamSocket, st eventcore.IOStatus, n int) {
+	c := eventcore.UserData[conn](ls.d, sock)
 	if st != eventcore.IOStatusOK {
-		sv.close(sock, c) // the peer closed, or the connection failed
+		ls.close(sock, c) // the peer closed, or the connection failed
 		return
 	}
-	sv.tm.Set(c.timer, sv.idle, 0)
-	sv.s.Write(sock, c.buf[:n], eventcore.IOModeAll, sv.onWritten)
+	ls.tm.Set(c.timer, ls.sv.idle, 0)
+	ls.s.Write(sock, c.buf[:n], eventcore.IOModeAll, ls.onWritten)
 }
 
-func (sv *server) written(sock eventcore.StreamSocket, st eventcore.IOStatus, _ int) {
-	c := eventcore.UserData[conn](sv.d, sock)
+func (ls *loopServer) written(sock eventcore.StreamSocket, st eventcore.IOStatus, _ int) {
+	c := eventcore.UserData[conn](ls.d, sock)
 	if st != eventcore.IOStatusOK {
-		sv.close(sock, c)
+		ls.close(sock, c)
 		return
 	}
-	sv.tm.Set(c.timer, sv.idle, 0)
-	sv.s.Read(sock, c.buf[:], eventcore.IOModeOnce, sv.onRead)
+	ls.tm.Set(c.timer, ls.sv.idle, 0)
+	ls.s.Read(sock, c.buf[:], eventcore.IOModeOnce, ls.onRead)
 }
 
-// idled: the connection has been idle for sv.idle.
-func (sv *server) idled(t eventcore.TimerID, fired bool) {
+// idled: the connection has been idle for the timeout.
+func (ls *loopServer) idled(t eventcore.TimerID, fired bool) {
 	if fired {
-		sock := *eventcore.UserData[eventcore.StreamSocket](sv.d, t)
-		sv.close(sock, eventcore.UserData[conn](sv.d, sock))
+		sock := *eventcore.UserData[eventcore.StreamSocket](ls.d, t)
+		ls.close(sock, eventcore.UserData[conn](ls.d, sock))
 	}
 }
 
 // close closes the connection and frees its timer.
-func (sv *server) close(sock eventcore.StreamSocket, c *conn) {
-	sv.open--
-	sv.tm.CancelWait(c.timer)
-	sv.tm.ReleaseRef(c.timer)
-	sv.s.ReleaseRef(sock)
+func (ls *loopServer) close(sock eventcore.StreamSocket, c *conn) {
+	ls.sv.open.Add(-1)
+	delete(ls.conns, sock)
+	ls.tm.CancelWait(c.timer)
+	ls.tm.ReleaseRef(c.timer)
+	ls.l.Release(sock)
 }
 
-func runServer(d *eventcore.Driver, a eventcore.Addr, idle time.Duration, maxConns int) {
-	sv, err := newServer(d, a, idle, maxConns)
+// closeAll closes every connection of the loop: the server is shutting
+// down.
+func (ls *loopServer) closeAll() {
+	for sock := range ls.conns {
+		ls.close(sock, eventcore.UserData[conn](ls.d, sock))
+	}
+}
+
+func runServer(a eventcore.Addr, st group.Strategy, loops int, idle time.Duration, maxConns int) {
+	sv, err := newServer(a, st, loops, idle, maxConns)
 	if err != nil {
 		log.Fatal(err)
 	}
-	local, _ := sv.s.LocalAddress(sv.lst)
-	fmt.Printf("echo server listening on %v (%s driver); stop it with Ctrl-C\n", local, d.Name())
-
-	stop := func(id eventcore.SignalID, _ eventcore.SignalStatus, sig os.Signal) {
-		fmt.Printf("\n%v: shutting down\n", sig)
-		d.Core().Exit()
+	fmt.Printf("echo server listening on %v (%d loops, %v); stop it with Ctrl-C\n", sv.addr, loops, st)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	<-ctx.Done()
+	stop()
+	open := sv.open.Load()
+	fmt.Printf("\nshutting down: closing %d open connection(s)\n", open)
+	if err := sv.shutdown(); err != nil {
+		log.Fatal(err)
 	}
-	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
-		if _, err := d.Signals().Listen(sig, stop); err != nil {
-			log.Fatal(err)
-		}
-	}
-	for d.Core().ProcessEvents(eventcore.Infinite) != eventcore.ExitExited {
-	}
-	d.Dispose()
-	fmt.Printf("closed %d open connection(s)\n", sv.open)
 }
 
 func runClient(d *eventcore.Driver, a eventcore.Addr, msg string) int {

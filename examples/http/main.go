@@ -1,4 +1,5 @@
-// Command http is a minimal HTTP/1.1 server on one eventcore loop: it
+// Command http is a minimal HTTP/1.1 server on a group of eventcore loops
+// (-loops, default one per CPU, each serving its own connections): it
 // answers GET and HEAD of / and /plaintext with "Hello, World!", keeps
 // connections alive, answers pipelined requests in order, and refuses
 // malformed ones with 400 Bad Request.
@@ -30,8 +31,12 @@
 //     long for its next request;
 //   - -write-timeout (default 10s): responses the client does not take
 //     within this time close the connection;
-//   - -max-conns (default 10000): connections served at once; more are
-//     closed as they arrive.
+//   - -max-conns (default 10000): connections served at once by each
+//     loop; more are closed as they arrive.
+//
+// Ctrl-C or SIGTERM shuts the server down gracefully: the loops stop
+// accepting, close their idle connections, and close the others once their
+// responses are written; connections still open 5 seconds later are closed.
 //
 // A connection that runs out of time is closed, without a response. The
 // deadlines are checked every quarter of the shortest timeout, at most one
@@ -41,15 +46,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"os"
+	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
 	"github.com/eventcore-go/eventcore"
+	"github.com/eventcore-go/eventcore/group"
 )
 
 func main() {
@@ -58,7 +67,8 @@ func main() {
 	flag.DurationVar(&lim.header, "header-timeout", lim.header, "time a request head may take to arrive, from its first byte (the first request: from the connection's opening)")
 	flag.DurationVar(&lim.idle, "idle-timeout", lim.idle, "time a kept-alive connection may wait for its next request")
 	flag.DurationVar(&lim.write, "write-timeout", lim.write, "time responses may wait for the client to take them")
-	flag.IntVar(&lim.maxConns, "max-conns", lim.maxConns, "connections served at once; more are closed as they arrive")
+	flag.IntVar(&lim.maxConns, "max-conns", lim.maxConns, "connections served at once by each loop; more are closed as they arrive")
+	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "event loops serving the address")
 	flag.Parse()
 	a, err := eventcore.ParseAddr(*addr)
 	if err != nil {
@@ -67,24 +77,49 @@ func main() {
 	if err := lim.check(); err != nil {
 		log.Fatal(err)
 	}
-	d, err := eventcore.New()
+	g, _, bound, err := serve(a, lim, *loops)
 	if err != nil {
 		log.Fatal(err)
 	}
-	sv, err := newServer(d, a, lim)
-	if err != nil {
-		log.Fatalf("listen on %v: %v", a, err)
+	fmt.Printf("http server listening on %v (%d loops); stop it with Ctrl-C\n", bound, g.Len())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	<-ctx.Done()
+	stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		log.Fatal(err)
 	}
-	fmt.Printf("http server listening on %v (%s driver); stop it with Ctrl-C\n", sv.addr(), d.Name())
-	stop := func(eventcore.SignalID, eventcore.SignalStatus, os.Signal) { d.Core().Exit() }
-	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
-		if _, err := d.Signals().Listen(sig, stop); err != nil {
-			log.Fatal(err)
+}
+
+// serve starts a group of loops, each with a server of its own, serving
+// a; it returns the group, the servers by loop and the address it listens
+// on.
+func serve(a eventcore.Addr, lim limits, loops int) (*group.Group, []*server, eventcore.Addr, error) {
+	if loops <= 0 {
+		return nil, nil, eventcore.Addr{}, errors.New("-loops must be positive")
+	}
+	servers := make([]*server, loops)
+	g, err := group.New(group.WithLoops(loops), group.WithSetup(func(l *group.Loop) error {
+		sv, err := newServer(l, lim)
+		if err != nil {
+			return err
 		}
+		servers[l.Index()] = sv
+		l.OnShutdown(func(time.Time) { sv.close() })
+		return nil
+	}))
+	if err != nil {
+		return nil, nil, eventcore.Addr{}, err
 	}
-	for d.Core().ProcessEvents(eventcore.Infinite) != eventcore.ExitExited {
+	bound, err := g.ServeStream(a, group.Default, func(l *group.Loop, sock eventcore.StreamSocket, _ eventcore.Addr) {
+		servers[l.Index()].accept(sock)
+	})
+	if err != nil {
+		g.Shutdown(context.Background())
+		return nil, nil, eventcore.Addr{}, fmt.Errorf("listen on %v: %w", a, err)
 	}
-	d.Dispose()
+	return g, servers, bound, nil
 }
 
 // limits bound what one connection may cost (see the package doc).
@@ -112,12 +147,12 @@ func (lim limits) period() time.Duration {
 	return min(max(min(lim.header, lim.idle, lim.write)/4, time.Millisecond), time.Second)
 }
 
-// server is the state of the loop: everything on it runs on the loop's
+// server is the state of one loop: everything on it runs on the loop's
 // goroutine, so the buffers can be shared by every connection.
 type server struct {
+	l   *group.Loop
 	d   *eventcore.Driver
 	s   eventcore.Sockets
-	lst eventcore.StreamListener
 	lim limits
 
 	in  []byte // what one read fills; consumed before the read's callback returns
@@ -155,11 +190,15 @@ type conn struct {
 // pending reports whether a request has begun and not arrived in full.
 func (c *conn) pending() bool { return len(c.in) > 0 || c.scan.blank > 0 || c.skip > 0 }
 
-func newServer(d *eventcore.Driver, a eventcore.Addr, lim limits) (*server, error) {
+// newServer makes the server of loop l; the group hands it connections
+// (accept).
+func newServer(l *group.Loop, lim limits) (*server, error) {
 	if err := lim.check(); err != nil {
 		return nil, err
 	}
+	d := l.Driver()
 	sv := &server{
+		l:     l,
 		d:     d,
 		s:     d.Sockets(),
 		lim:   lim,
@@ -170,26 +209,22 @@ func newServer(d *eventcore.Driver, a eventcore.Addr, lim limits) (*server, erro
 	}
 	sv.onData, sv.onRead, sv.onWrote, sv.onFlushed = sv.data, sv.read, sv.wrote, sv.flushed
 	sv.onTick = sv.tick
-	lst, err := sv.s.ListenStream(a, eventcore.ListenDefaults, sv.accept)
-	if err != nil {
-		return nil, err
-	}
-	sv.lst = lst
 	sv.tick(eventcore.TimerID{}, true)
 	return sv, nil
 }
 
-func (sv *server) addr() eventcore.Addr {
-	a, _ := sv.s.LocalAddress(sv.lst)
-	return a
-}
-
-// close stops the server: the listener, the clock and every connection.
+// close begins the loop's shutdown: it stops the clock, closes the idle
+// connections, and leaves the others to close after their responses.
 func (sv *server) close() {
-	sv.s.ReleaseRef(sv.lst)
-	sv.d.Timers().ReleaseRef(sv.clock)
-	for sock := range sv.conns {
-		sv.drop(sock)
+	tm := sv.d.Timers()
+	tm.CancelWait(sv.clock)
+	tm.ReleaseRef(sv.clock)
+	for sock, c := range sv.conns {
+		if c.pending() || len(c.out) > 0 {
+			c.closing = true
+		} else {
+			sv.drop(sock)
+		}
 	}
 }
 
@@ -239,9 +274,9 @@ func (sv *server) arm(c *conn, progressed bool) {
 	}
 }
 
-func (sv *server) accept(_ eventcore.StreamListener, sock eventcore.StreamSocket, _ eventcore.Addr) {
+func (sv *server) accept(sock eventcore.StreamSocket) {
 	if len(sv.conns) >= sv.lim.maxConns {
-		sv.s.ReleaseRef(sock)
+		sv.l.Release(sock)
 		return
 	}
 	sv.conns[sock] = &conn{reading: true, deadline: sv.after(sv.lim.header)}
@@ -250,7 +285,7 @@ func (sv *server) accept(_ eventcore.StreamListener, sock eventcore.StreamSocket
 
 func (sv *server) drop(sock eventcore.StreamSocket) {
 	delete(sv.conns, sock)
-	sv.s.ReleaseRef(sock)
+	sv.l.Release(sock)
 }
 
 // data: the connection has something to read.
@@ -325,6 +360,7 @@ func (sv *server) serve(sock eventcore.StreamSocket, c *conn, data []byte) {
 		c.in = c.in[:copy(c.in, data)]
 	}
 	sv.arm(c, progressed)
+	closing = closing || sv.l.Draining() // answer what came, then close
 	if len(sv.out) == 0 {
 		sv.s.WaitForData(sock, sv.onData)
 		return

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,53 +15,37 @@ import (
 	"time"
 
 	"github.com/eventcore-go/eventcore"
+	"github.com/eventcore-go/eventcore/group"
 )
 
-// testServer is a server running on its own loop until the test ends.
+// testServer is a server on a group of one loop, running until the test
+// ends.
 type testServer struct {
-	addr string
-	core eventcore.Core
-	sv   *server
+	addr    string
+	g       *group.Group
+	servers []*server
 }
 
 func startServer(t testing.TB, lim limits) *testServer {
 	t.Helper()
-	ts := &testServer{}
-	ready := make(chan bool, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		d, err := eventcore.New()
-		if err != nil {
-			t.Error(err)
-			ready <- false
-			return
-		}
-		sv, err := newServer(d, eventcore.MustParseAddr("127.0.0.1:0"), lim)
-		if err != nil {
-			t.Error(err)
-			d.Dispose()
-			ready <- false
-			return
-		}
-		ts.addr, ts.core, ts.sv = sv.addr().String(), d.Core(), sv
-		ready <- true
-		for d.Core().ProcessEvents(eventcore.Infinite) != eventcore.ExitExited {
-		}
-		sv.close()
-		d.Dispose()
-	}()
-	if !<-ready {
-		t.FailNow()
+	g, servers, addr, err := serve(eventcore.MustParseAddr("127.0.0.1:0"), lim, 1)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { ts.core.Exit(); <-done })
-	return ts
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := g.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return &testServer{addr: addr.String(), g: g, servers: servers}
 }
 
 // onLoop runs fn on the server's loop and waits for it to return.
 func (ts *testServer) onLoop(fn func(sv *server)) {
 	done := make(chan struct{})
-	ts.core.RunInOwnerThread(func() { fn(ts.sv); close(done) })
+	ts.g.Loop(0).Run(func() { fn(ts.servers[0]); close(done) })
 	<-done
 }
 
@@ -454,6 +439,47 @@ func BenchmarkServerPipelined(b *testing.B) {
 		c.Write(batch)
 		if _, err := io.ReadFull(c, buf[:one*depth]); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// On several loops, kept-alive connections are served, and a shutdown
+// closes the idle ones at once and returns no error.
+func TestServerLoopsShutdown(t *testing.T) {
+	g, _, addr, err := serve(eventcore.MustParseAddr("127.0.0.1:0"), defaultLimits, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	for range 6 {
+		c, err := net.Dial("tcp", addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second)) // only keeps a broken test from hanging
+		r := bufio.NewReader(c)
+		for range 2 {
+			io.WriteString(c, "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || string(body) != hello {
+				t.Fatalf("%d %q", resp.StatusCode, body)
+			}
+		}
+		conns = append(conns, c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range conns {
+		if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+			t.Errorf("connection %d after the shutdown: %v", i, err)
 		}
 	}
 }

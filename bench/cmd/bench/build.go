@@ -27,7 +27,7 @@ func buildServers(dir string) error {
 	if cc == "" {
 		cc = "cc"
 	}
-	cmd = exec.Command(cc, "-O2", "-o", filepath.Join(dir, "cecho"), filepath.Join("servers", "cecho", "cecho.c"))
+	cmd = exec.Command(cc, "-O2", "-pthread", "-o", filepath.Join(dir, "cecho"), filepath.Join("servers", "cecho", "cecho.c"))
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%s: %v\n%s", cc, err, out)

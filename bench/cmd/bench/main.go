@@ -58,7 +58,7 @@ func main() {
 	}
 	quick := flag.Bool("quick", false, "quick mode: fewer and shorter repetitions (under 3 minutes)")
 	smoke := flag.Bool("smoke", false, "a seconds-long run that only checks that everything works (for CI)")
-	only := flag.String("only", "", "comma-separated workload groups to run: echo,http,idle,timers,wake (default all)")
+	only := flag.String("only", "", "comma-separated workload groups to run: echo,scale,http,idle,timers,wake (default all)")
 	reps := flag.Int("reps", 0, "repetitions (default: 2 quick, 5 full)")
 	dur := flag.Duration("dur", 0, "measurement time per run (default: 0.7s quick, 3s full)")
 	jsonOut := flag.String("json", "", "write every figure to this JSON file")
@@ -86,7 +86,7 @@ func main() {
 	if *drivers != "" {
 		r.drivers = strings.Split(*drivers, ",")
 	}
-	groups := map[string]bool{"echo": true, "http": true, "idle": true, "timers": true, "wake": true}
+	groups := map[string]bool{"echo": true, "scale": true, "http": true, "idle": true, "timers": true, "wake": true}
 	if *only != "" {
 		groups = map[string]bool{}
 		for _, g := range strings.Split(*only, ",") {
@@ -128,6 +128,9 @@ func main() {
 	}
 	if groups["echo"] {
 		fail(r.runEcho(*smoke))
+	}
+	if groups["scale"] && !*smoke {
+		fail(r.runScale())
 	}
 	if groups["http"] {
 		fail(r.runHTTP(*smoke))

@@ -47,7 +47,16 @@ func (l *lockedBuffer) String() string {
 // startServer runs argv pinned to cpu with the extra environment, waits for
 // the line that says where it listens, and returns it running.
 func startServer(name string, argv []string, env []string, cpu int) (*process, error) {
-	cmd := execCommand(pinned(cpu, argv), env)
+	cpus := ""
+	if cpu >= 0 {
+		cpus = strconv.Itoa(cpu)
+	}
+	return startServerOn(name, argv, env, cpus)
+}
+
+// startServerOn is startServer on a list of CPUs ("0-3"; "" for any).
+func startServerOn(name string, argv []string, env []string, cpus string) (*process, error) {
+	cmd := execCommand(pinnedOn(cpus, argv), env)
 	p := &process{name: name, cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	out, err := cmd.StdoutPipe()
@@ -145,10 +154,19 @@ func rss(pid int) (int64, error) {
 // pinned prefixes argv with taskset to run it on cpu (if cpu >= 0 and
 // taskset is there).
 func pinned(cpu int, argv []string) []string {
-	if cpu < 0 || !haveTaskset {
+	if cpu < 0 {
 		return argv
 	}
-	return append([]string{"taskset", "-c", strconv.Itoa(cpu)}, argv...)
+	return pinnedOn(strconv.Itoa(cpu), argv)
+}
+
+// pinnedOn prefixes argv with taskset to run it on the CPU list cpus
+// (unless it is "" or taskset is missing).
+func pinnedOn(cpus string, argv []string) []string {
+	if cpus == "" || !haveTaskset {
+		return argv
+	}
+	return append([]string{"taskset", "-c", cpus}, argv...)
 }
 
 var haveTaskset = func() bool {
