@@ -142,3 +142,35 @@ func TestEchoShutdown(t *testing.T) {
 		closedByServer(t, c, fmt.Sprintf("connection %d", i))
 	}
 }
+
+// A large stream, sent while the echo is read back slowly, so that the
+// server's writes stop short and it keeps what the peer has not taken:
+// every byte comes back, in order.
+func TestEchoLargeStream(t *testing.T) {
+	addr := startServer(t, time.Minute, 100).addr
+	c := dial(t, addr)
+	c.(*net.TCPConn).SetReadBuffer(16 << 10)
+	msg := make([]byte, 8<<20)
+	for i := range msg {
+		msg[i] = byte(i*7 + i>>11)
+	}
+	sent := make(chan error, 1)
+	go func() {
+		_, err := c.Write(msg)
+		sent <- err
+	}()
+	got := make([]byte, len(msg))
+	for off := 0; off < len(got); {
+		n, err := c.Read(got[off:min(off+4096, len(got))])
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", off, err)
+		}
+		off += n
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(msg) {
+		t.Fatal("the echo differs from what was sent")
+	}
+}

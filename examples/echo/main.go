@@ -9,7 +9,11 @@
 // gracefully: it stops accepting, closes every connection, and reports any
 // handle left open.
 //
-// A connection costs bounded memory (a 4 KiB buffer) and bounded time: one
+// A connection costs bounded memory and bounded time. It holds no buffer
+// while it waits: it reads with ReadLoaned, into a buffer its loop lends
+// for the length of the callback, and writes the data back at once; only
+// what the peer has not taken yet is copied, at most one read's worth, and
+// reading waits until it is written. A connection
 // that neither sends nor takes data for -idle-timeout (default 60s) is
 // closed, whether it sends nothing or sends without reading the echo, and
 // connections beyond -max-conns (default 10000, over all loops) are closed
@@ -78,8 +82,8 @@ func parseStrategy(name string) (group.Strategy, error) {
 
 // conn is the state of one connection, kept as the socket's user data.
 type conn struct {
-	buf   [4096]byte
-	timer eventcore.TimerID // closes the connection once idle; its user data is the socket
+	pending []byte            // what the peer has not taken yet, while it is written
+	timer   eventcore.TimerID // closes the connection once idle; its user data is the socket
 }
 
 // server is the echo server: a group of loops, each with its loopServer.
@@ -100,9 +104,11 @@ type loopServer struct {
 	s     eventcore.Sockets
 	tm    eventcore.Timers
 	conns map[eventcore.StreamSocket]struct{}
+	data  []byte // the loan being echoed, while its write runs
 
-	onRead, onWritten eventcore.IOCallback
-	onIdle            eventcore.TimerCallback
+	onData             eventcore.LoanCallback
+	onWrote, onFlushed eventcore.IOCallback
+	onIdle             eventcore.TimerCallback
 }
 
 func newServer(a eventcore.Addr, st group.Strategy, loops int, idle time.Duration, maxConns int) (*server, error) {
@@ -113,7 +119,7 @@ func newServer(a eventcore.Addr, st group.Strategy, loops int, idle time.Duratio
 	g, err := group.New(group.WithLoops(loops), group.WithSetup(func(l *group.Loop) error {
 		d := l.Driver()
 		ls := &loopServer{sv: sv, l: l, d: d, s: d.Sockets(), tm: d.Timers(), conns: map[eventcore.StreamSocket]struct{}{}}
-		ls.onRead, ls.onWritten, ls.onIdle = ls.read, ls.written, ls.idled
+		ls.onData, ls.onWrote, ls.onFlushed, ls.onIdle = ls.read, ls.wrote, ls.flushed, ls.idled
 		sv.loops[l.Index()] = ls
 		l.OnShutdown(func(time.Time) { ls.closeAll() })
 		return nil
@@ -152,27 +158,44 @@ func (ls *loopServer) accept(sock eventcore.StreamSocket) {
 	*eventcore.UserData[eventcore.StreamSocket](ls.d, c.timer) = sock
 	ls.tm.Set(c.timer, ls.sv.idle, 0)
 	ls.tm.Wait(c.timer, ls.onIdle)
-	ls.s.Read(sock, c.buf[:], eventcore.IOModeOnce, ls.onRead)
+	ls.s.ReadLoaned(sock, ls.onData)
 }
 
-func (ls *loopServer) read(sock eventcore.StreamSocket, st eventcore.IOStatus, n int) {
-	c := eventcore.UserData[conn](ls.d, sock)
+func (ls *loopServer) read(sock eventcore.StreamSocket, st eventcore.IOStatus, data []byte) {
 	if st != eventcore.IOStatusOK {
-		ls.close(sock, c) // the peer closed, or the connection failed
+		ls.close(sock, eventcore.UserData[conn](ls.d, sock)) // the peer closed, or the connection failed
 		return
 	}
-	ls.tm.Set(c.timer, ls.sv.idle, 0)
-	ls.s.Write(sock, c.buf[:n], eventcore.IOModeAll, ls.onWritten)
+	ls.tm.Set(eventcore.UserData[conn](ls.d, sock).timer, ls.sv.idle, 0)
+	ls.data = data
+	ls.s.Write(sock, data, eventcore.IOModeImmediate, ls.onWrote)
+	ls.data = nil
 }
 
-func (ls *loopServer) written(sock eventcore.StreamSocket, st eventcore.IOStatus, _ int) {
+// wrote runs before the IOModeImmediate Write returns, while the loan is
+// still lent: what the socket did not take is copied before it ends.
+func (ls *loopServer) wrote(sock eventcore.StreamSocket, st eventcore.IOStatus, n int) {
+	c := eventcore.UserData[conn](ls.d, sock)
+	switch {
+	case st != eventcore.IOStatusOK && st != eventcore.IOStatusWouldBlock:
+		ls.close(sock, c)
+	case n < len(ls.data):
+		c.pending = append([]byte(nil), ls.data[n:]...)
+		ls.s.Write(sock, c.pending, eventcore.IOModeAll, ls.onFlushed)
+	default:
+		ls.s.ReadLoaned(sock, ls.onData)
+	}
+}
+
+func (ls *loopServer) flushed(sock eventcore.StreamSocket, st eventcore.IOStatus, _ int) {
 	c := eventcore.UserData[conn](ls.d, sock)
 	if st != eventcore.IOStatusOK {
 		ls.close(sock, c)
 		return
 	}
+	c.pending = nil
 	ls.tm.Set(c.timer, ls.sv.idle, 0)
-	ls.s.Read(sock, c.buf[:], eventcore.IOModeOnce, ls.onRead)
+	ls.s.ReadLoaned(sock, ls.onData)
 }
 
 // idled: the connection has been idle for the timeout.
