@@ -137,30 +137,36 @@ func (g *Group) ServeStream(addr eventcore.Addr, s Strategy, cb ConnCallback) (e
 // listen makes a listener on the loop, from another goroutine, and
 // returns the address it is bound to.
 func (l *Loop) listen(addr eventcore.Addr, opts eventcore.StreamListenOptions, cb eventcore.AcceptCallback) (eventcore.Addr, eventcore.StreamListener, error) {
+	return openOn(l, func(s eventcore.Sockets) (eventcore.StreamListener, error) {
+		return s.ListenStream(addr, opts, cb)
+	}, func(lst eventcore.StreamListener) { l.listeners = append(l.listeners, lst) })
+}
+
+// openOn makes a socket on l with open, from another goroutine, and
+// returns the address it is bound to; keep, on the loop, records it.
+func openOn[H eventcore.SocketHandle](l *Loop, open func(eventcore.Sockets) (H, error), keep func(H)) (eventcore.Addr, H, error) {
 	type result struct {
 		addr eventcore.Addr
-		lst  eventcore.StreamListener
+		h    H
 		err  error
 	}
 	ch := make(chan result, 1)
 	l.Run(func() {
 		s := l.d.Sockets()
-		lst, err := s.ListenStream(addr, opts, cb)
-		if err != nil {
-			ch <- result{err: err}
-			return
+		h, err := open(s)
+		if err == nil {
+			var a eventcore.Addr
+			if a, err = s.LocalAddress(h); err == nil {
+				keep(h)
+				ch <- result{a, h, nil}
+				return
+			}
+			s.ReleaseRef(h)
 		}
-		a, err := s.LocalAddress(lst)
-		if err != nil {
-			s.ReleaseRef(lst)
-			ch <- result{err: err}
-			return
-		}
-		l.listeners = append(l.listeners, lst)
-		ch <- result{a, lst, nil}
+		ch <- result{err: err}
 	})
 	r := <-ch
-	return r.addr, r.lst, r.err
+	return r.addr, r.h, r.err
 }
 
 // unlisten closes one of the loop's listeners.
@@ -270,41 +276,23 @@ func (g *Group) ServeDatagram(addr eventcore.Addr, cb DatagramCallback) (eventco
 	var bound eventcore.Addr
 	made := make([]eventcore.DatagramSocket, len(loops))
 	for i, l := range loops {
-		type result struct {
-			addr eventcore.Addr
-			sock eventcore.DatagramSocket
-			err  error
-		}
-		ch := make(chan result, 1)
-		l.Run(func() {
-			s := l.d.Sockets()
-			sock, err := s.CreateDatagramSocket(addr, eventcore.Addr{}, opts)
-			if err != nil {
-				ch <- result{err: err}
-				return
-			}
-			a, err := s.LocalAddress(sock)
-			if err != nil {
-				s.ReleaseRef(sock)
-				ch <- result{err: err}
-				return
-			}
+		a, sock, err := openOn(l, func(s eventcore.Sockets) (eventcore.DatagramSocket, error) {
+			return s.CreateDatagramSocket(addr, eventcore.Addr{}, opts)
+		}, func(sock eventcore.DatagramSocket) {
 			l.dgrams = append(l.dgrams, sock)
 			cb(l, sock)
-			ch <- result{a, sock, nil}
 		})
-		r := <-ch
-		if r.err != nil {
+		if err != nil {
 			for j, sock := range made[:i] {
 				l := g.loops[j]
 				l.Run(func() { l.closeDatagram(sock) })
 			}
-			return eventcore.Addr{}, fmt.Errorf("group: datagram socket on loop %d: %w", i, r.err)
+			return eventcore.Addr{}, fmt.Errorf("group: datagram socket on loop %d: %w", i, err)
 		}
 		if i == 0 {
-			bound, addr = r.addr, r.addr
+			bound, addr = a, a
 		}
-		made[i] = r.sock
+		made[i] = sock
 	}
 	return bound, nil
 }
