@@ -29,7 +29,7 @@ type entry[T any] struct {
 type table[T any] struct {
 	chunks []*[chunkSize]entry[T]
 	n      uint32   // slots ever handed out
-	free   []uint32 // released slots, reused last-in first-out
+	free   []uint32 // released slots: a min-heap, see takeFree
 	salt   uint32   // first generation of every slot: differs per driver
 	live   int
 	own    ownerCheck // the checked mode's owner check (checked.go)
@@ -45,9 +45,8 @@ func (t *table[T]) alloc(k kind) (handle, *entry[T]) {
 	t.own.check(k)
 	var idx uint32
 	var e *entry[T]
-	if n := len(t.free); n > 0 {
-		idx = t.free[n-1]
-		t.free = t.free[:n-1]
+	if len(t.free) > 0 {
+		idx = t.takeFree()
 		e = t.at(idx)
 	} else {
 		if t.n >= maxSlots {
@@ -98,8 +97,58 @@ func (t *table[T]) release(h handle, e *entry[T]) {
 	e.kind = kindNone
 	e.refs = 0
 	e.gen++
-	t.free = append(t.free, idx)
+	t.putFree(idx)
 	t.live--
+}
+
+// takeFree takes the lowest released slot. Reusing the lowest first keeps
+// the live entries packed at the start of the table after a churn (a burst
+// of connections or timers, most of them gone since), so that a loop's
+// working set stays as small as what is live: with the last-released
+// first, ten thousand timers made after a million came and went would
+// lie scattered over the million's slots, a cache miss each.
+func (t *table[T]) takeFree() uint32 {
+	h := t.free
+	top := h[0]
+	last := h[len(h)-1]
+	h = h[:len(h)-1]
+	t.free = h
+	if len(h) == 0 {
+		return top
+	}
+	i := 0
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
+			break
+		}
+		if c+1 < len(h) && h[c+1] < h[c] {
+			c++
+		}
+		if last <= h[c] {
+			break
+		}
+		h[i] = h[c]
+		i = c
+	}
+	h[i] = last
+	return top
+}
+
+// putFree adds a released slot to the heap.
+func (t *table[T]) putFree(idx uint32) {
+	t.free = append(t.free, idx)
+	h := t.free
+	i := len(h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p] <= idx {
+			break
+		}
+		h[i] = h[p]
+		i = p
+	}
+	h[i] = idx
 }
 
 // each calls fn for every live entry; fn may release the entry it is given.
