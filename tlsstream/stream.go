@@ -146,10 +146,11 @@ func (s *Stream) ConnectionState() tls.ConnectionState {
 }
 
 // LastError returns the error behind the last failure status the stream
-// reported, nil if none: crypto/tls's errors unchanged (a
-// tls.AlertError for an alert received, a *tls.CertificateVerificationError,
-// a tls.RecordHeaderError for what is not TLS), ErrHandshakeTimeout, or the
-// socket's error.
+// reported, nil if none: crypto/tls's errors unchanged (a *net.OpError
+// "remote error" for an alert received, a *tls.CertificateVerificationError
+// for a certificate refused, a tls.RecordHeaderError for what is not TLS or
+// a record over the size limit, io.ErrUnexpectedEOF for a stream cut
+// within a record), ErrHandshakeTimeout, or the socket's error.
 func (s *Stream) LastError() error { return s.err }
 
 // Handshake calls cb once the handshake has ended (see

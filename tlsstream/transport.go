@@ -78,6 +78,9 @@ func (s *Stream) recv(p []byte) (int, error) {
 	}
 	l := s.l
 	l.s.Read(s.sock, p, eventcore.IOModeImmediate, l.onImm)
+	if testHookRecv != nil {
+		testHookRecv(s, l.immSt, l.immN)
+	}
 	switch l.immSt {
 	case eventcore.IOStatusOK:
 		return l.immN, nil
@@ -92,6 +95,10 @@ func (s *Stream) recv(p []byte) (int, error) {
 	}
 	return 0, s.sockErr()
 }
+
+// testHookRecv, if set by a test, sees what each read of the socket on
+// the loop got.
+var testHookRecv func(s *Stream, st eventcore.IOStatus, n int)
 
 // send writes what the socket takes of p now and queues the rest, for the
 // flush that follows the call into crypto/tls (on the loop).
