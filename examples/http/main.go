@@ -37,10 +37,19 @@
 // deadlines are checked every quarter of the shortest timeout, at most one
 // second apart, so a connection is closed between its timeout and that
 // plus two of those periods after the event that armed it.
+//
+// With -cert and -key (PEM files), or -selfsigned (a certificate for
+// localhost made at start), it serves HTTPS instead, on the same loop,
+// through tlsstream: the TLS handshake must end within -header-timeout,
+// and -handshakers bounds the handshakes in progress at once.
+//
+//	go run ./examples/http -selfsigned -addr 127.0.0.1:8443
+//	curl -k https://127.0.0.1:8443/plaintext
 package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -50,6 +59,7 @@ import (
 	"time"
 
 	"github.com/eventcore-go/eventcore"
+	"github.com/eventcore-go/eventcore/tlsstream"
 )
 
 func main() {
@@ -59,6 +69,10 @@ func main() {
 	flag.DurationVar(&lim.idle, "idle-timeout", lim.idle, "time a kept-alive connection may wait for its next request")
 	flag.DurationVar(&lim.write, "write-timeout", lim.write, "time responses may wait for the client to take them")
 	flag.IntVar(&lim.maxConns, "max-conns", lim.maxConns, "connections served at once; more are closed as they arrive")
+	certFile := flag.String("cert", "", "serve HTTPS with this certificate (PEM; with -key)")
+	keyFile := flag.String("key", "", "the private key of -cert (PEM)")
+	selfSigned := flag.Bool("selfsigned", false, "serve HTTPS with a self-signed certificate for localhost made at start")
+	handshakers := flag.Int("handshakers", tlsstream.DefaultHandshakers, "TLS handshakes in progress at once")
 	flag.Parse()
 	a, err := eventcore.ParseAddr(*addr)
 	if err != nil {
@@ -67,15 +81,37 @@ func main() {
 	if err := lim.check(); err != nil {
 		log.Fatal(err)
 	}
+	var tlsCfg *tls.Config
+	switch {
+	case *selfSigned:
+		cert, err := selfSignedCert()
+		if err != nil {
+			log.Fatal(err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}}
+	case *certFile != "" || *keyFile != "":
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	if tlsCfg != nil {
+		tlsCfg.NextProtos = []string{"http/1.1"}
+	}
 	d, err := eventcore.New()
 	if err != nil {
 		log.Fatal(err)
 	}
-	sv, err := newServer(d, a, lim)
+	sv, err := newServer(d, a, lim, tlsCfg, *handshakers)
 	if err != nil {
 		log.Fatalf("listen on %v: %v", a, err)
 	}
-	fmt.Printf("http server listening on %v (%s driver); stop it with Ctrl-C\n", sv.addr(), d.Name())
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	fmt.Printf("%s server listening on %v (%s driver); stop it with Ctrl-C\n", scheme, sv.addr(), d.Name())
 	stop := func(eventcore.SignalID, eventcore.SignalStatus, os.Signal) { d.Core().Exit() }
 	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
 		if _, err := d.Signals().Listen(sig, stop); err != nil {
@@ -123,7 +159,12 @@ type server struct {
 	in  []byte // what one read fills; consumed before the read's callback returns
 	out []byte // the responses to what was read, written at once
 
-	conns map[eventcore.StreamSocket]*conn // every open connection
+	conns map[eventcore.StreamSocket]*conn // every open connection, by socket
+
+	// HTTPS: each connection's TLS stream, made by tl with tlsCfg; nil
+	// for plain HTTP.
+	tl     *tlsstream.Layer
+	tlsCfg *tls.Config
 
 	// The connection whose responses sv.out holds: set before Write, read
 	// by its callback (which runs before an IOModeImmediate Write returns).
@@ -138,8 +179,9 @@ type server struct {
 	date   []byte
 	dateAt int64 // the Unix second date shows
 
-	onData, onRead, onWrote, onFlushed eventcore.IOCallback
-	onTick                             eventcore.TimerCallback
+	onData, onRead, onWrote, onFlushed             eventcore.IOCallback
+	onTLSData, onTLSRead, onTLSWrote, onTLSFlushed tlsstream.IOCallback
+	onTick                                         eventcore.TimerCallback
 }
 
 type conn struct {
@@ -150,12 +192,15 @@ type conn struct {
 	closing  bool     // close once out is written
 	reading  bool     // a request has begun: the deadline is its head's
 	deadline int64    // on the server's clock: closed if still waiting then
+	tls      *tlsstream.Stream
 }
 
 // pending reports whether a request has begun and not arrived in full.
 func (c *conn) pending() bool { return len(c.in) > 0 || c.scan.blank > 0 || c.skip > 0 }
 
-func newServer(d *eventcore.Driver, a eventcore.Addr, lim limits) (*server, error) {
+// newServer serves on a, HTTPS if tlsCfg is not nil (with at most
+// handshakers handshakes at once).
+func newServer(d *eventcore.Driver, a eventcore.Addr, lim limits, tlsCfg *tls.Config, handshakers int) (*server, error) {
 	if err := lim.check(); err != nil {
 		return nil, err
 	}
@@ -169,6 +214,21 @@ func newServer(d *eventcore.Driver, a eventcore.Addr, lim limits) (*server, erro
 		slack: int64(lim.period()),
 	}
 	sv.onData, sv.onRead, sv.onWrote, sv.onFlushed = sv.data, sv.read, sv.wrote, sv.flushed
+	if tlsCfg != nil {
+		sv.tl = tlsstream.New(d, tlsstream.Config{Handshakers: handshakers, HandshakeTimeout: lim.header})
+		sv.tlsCfg = tlsCfg
+		// A stream's callbacks go where its socket's would.
+		sv.onTLSData = func(s *tlsstream.Stream, st eventcore.IOStatus, _ int) {
+			if st != eventcore.IOStatusOK {
+				sv.drop(s.Socket())
+				return
+			}
+			s.Read(sv.in, eventcore.IOModeImmediate, sv.onTLSRead)
+		}
+		sv.onTLSRead = func(s *tlsstream.Stream, st eventcore.IOStatus, n int) { sv.read(s.Socket(), st, n) }
+		sv.onTLSWrote = func(s *tlsstream.Stream, st eventcore.IOStatus, n int) { sv.wrote(s.Socket(), st, n) }
+		sv.onTLSFlushed = func(s *tlsstream.Stream, st eventcore.IOStatus, n int) { sv.flushed(s.Socket(), st, n) }
+	}
 	sv.onTick = sv.tick
 	lst, err := sv.s.ListenStream(a, eventcore.ListenDefaults, sv.accept)
 	if err != nil {
@@ -244,13 +304,46 @@ func (sv *server) accept(_ eventcore.StreamListener, sock eventcore.StreamSocket
 		sv.s.ReleaseRef(sock)
 		return
 	}
-	sv.conns[sock] = &conn{reading: true, deadline: sv.after(sv.lim.header)}
+	c := &conn{reading: true, deadline: sv.after(sv.lim.header)}
+	if sv.tl != nil {
+		c.tls = sv.tl.Server(sock, sv.tlsCfg)
+	}
+	sv.conns[sock] = c
+	sv.waitForData(sock, c)
+}
+
+// drop closes a connection (a TLS stream with close_notify).
+func (sv *server) drop(sock eventcore.StreamSocket) {
+	if c := sv.conns[sock]; c != nil && c.tls != nil {
+		c.tls.Close()
+	} else {
+		sv.s.ReleaseRef(sock)
+	}
+	delete(sv.conns, sock)
+}
+
+// waitForData waits for c's next bytes, on its socket or TLS stream.
+func (sv *server) waitForData(sock eventcore.StreamSocket, c *conn) {
+	if c.tls != nil {
+		c.tls.WaitForData(sv.onTLSData)
+		return
+	}
 	sv.s.WaitForData(sock, sv.onData)
 }
 
-func (sv *server) drop(sock eventcore.StreamSocket) {
-	delete(sv.conns, sock)
-	sv.s.ReleaseRef(sock)
+// write writes buf on c's socket or TLS stream; then wrote runs, or
+// flushed if flush.
+func (sv *server) write(sock eventcore.StreamSocket, c *conn, buf []byte, mode eventcore.IOMode, flush bool) {
+	switch {
+	case c.tls != nil && flush:
+		c.tls.Write(buf, mode, sv.onTLSFlushed)
+	case c.tls != nil:
+		c.tls.Write(buf, mode, sv.onTLSWrote)
+	case flush:
+		sv.s.Write(sock, buf, mode, sv.onFlushed)
+	default:
+		sv.s.Write(sock, buf, mode, sv.onWrote)
+	}
 }
 
 // data: the connection has something to read.
@@ -270,7 +363,7 @@ func (sv *server) read(sock eventcore.StreamSocket, st eventcore.IOStatus, n int
 	case st == eventcore.IOStatusOK:
 		sv.serve(sock, c, sv.in[:n])
 	default:
-		sv.s.WaitForData(sock, sv.onData)
+		sv.waitForData(sock, c)
 	}
 }
 
@@ -326,12 +419,12 @@ func (sv *server) serve(sock eventcore.StreamSocket, c *conn, data []byte) {
 	}
 	sv.arm(c, progressed)
 	if len(sv.out) == 0 {
-		sv.s.WaitForData(sock, sv.onData)
+		sv.waitForData(sock, c)
 		return
 	}
 	c.closing = closing
 	sv.cur = c
-	sv.s.Write(sock, sv.out, eventcore.IOModeImmediate, sv.onWrote)
+	sv.write(sock, c, sv.out, eventcore.IOModeImmediate, false)
 }
 
 // wrote: the immediate write of sv.out took n bytes.
@@ -346,7 +439,7 @@ func (sv *server) wrote(sock eventcore.StreamSocket, st eventcore.IOStatus, n in
 		// the write timeout, and read no more meanwhile.
 		c.out = append(c.out[:0], sv.out[n:]...)
 		c.deadline = sv.after(sv.lim.write)
-		sv.s.Write(sock, c.out, eventcore.IOModeAll, sv.onFlushed)
+		sv.write(sock, c, c.out, eventcore.IOModeAll, true)
 		return
 	}
 	sv.next(sock, c)
@@ -366,11 +459,13 @@ func (sv *server) flushed(sock eventcore.StreamSocket, st eventcore.IOStatus, _ 
 // next waits for the next request, or closes after the last response.
 func (sv *server) next(sock eventcore.StreamSocket, c *conn) {
 	if c.closing {
-		sv.s.Shutdown(sock, false, true)
+		if c.tls == nil {
+			sv.s.Shutdown(sock, false, true)
+		}
 		sv.drop(sock)
 		return
 	}
-	sv.s.WaitForData(sock, sv.onData)
+	sv.waitForData(sock, c)
 }
 
 const hello = "Hello, World!"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,12 @@ type testServer struct {
 
 func startServer(t testing.TB, lim limits) *testServer {
 	t.Helper()
+	return startServerTLS(t, lim, nil)
+}
+
+// startServerTLS starts a server, of HTTPS if tlsCfg is not nil.
+func startServerTLS(t testing.TB, lim limits, tlsCfg *tls.Config) *testServer {
+	t.Helper()
 	ts := &testServer{}
 	ready := make(chan bool, 1)
 	done := make(chan struct{})
@@ -36,7 +43,7 @@ func startServer(t testing.TB, lim limits) *testServer {
 			ready <- false
 			return
 		}
-		sv, err := newServer(d, eventcore.MustParseAddr("127.0.0.1:0"), lim)
+		sv, err := newServer(d, eventcore.MustParseAddr("127.0.0.1:0"), lim, tlsCfg, 0)
 		if err != nil {
 			t.Error(err)
 			d.Dispose()
