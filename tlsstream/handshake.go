@@ -190,6 +190,7 @@ func (l *Layer) hsReadable(sock eventcore.StreamSocket, st eventcore.IOStatus, _
 	if !hs.turn.CompareAndSwap(turnLoop, turnBusy) {
 		return
 	}
+	s.drained = false
 	n, err := s.recv(hs.want)
 	hs.turn.Store(turnLoop)
 	if err == errWouldBlock {
@@ -212,6 +213,10 @@ func (hs *handshake) answer(r result) {
 	}
 	hs.want = nil
 	hs.wake <- r
+	// Let the goroutine run now: on a loop that waits in a system call
+	// (poll), with GOMAXPROCS 1, it would otherwise wait for the runtime
+	// to take the P back from that call.
+	runtime.Gosched()
 }
 
 // flushed: the write queue has been flushed; an answer held back goes out.
@@ -259,6 +264,7 @@ func (p *pool) submit(hs *handshake) {
 		p.running++
 		p.mu.Unlock()
 		go p.work(hs)
+		runtime.Gosched() // as in answer
 		return
 	}
 	p.queue = append(p.queue, hs)

@@ -353,14 +353,12 @@ func TestRecordsByteByByte(t *testing.T) {
 		msg := bytes.Repeat([]byte("record by record "), 200) // a few records
 		recs := sealed(t, c, cc, msg)
 		got, wouldBlock := 0, 0
-		testHookRecv = func(s *Stream, st eventcore.IOStatus, n int) {
+		testHookRecv = func(s *Stream, n int, err error) {
 			if s != o.s {
 				return
 			}
-			switch st {
-			case eventcore.IOStatusOK:
-				got += n
-			case eventcore.IOStatusWouldBlock:
+			got += n
+			if err == errWouldBlock {
 				wouldBlock++
 			}
 		}

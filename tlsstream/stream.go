@@ -77,6 +77,7 @@ type Stream struct {
 	shutWr     bool
 	shutWrSock bool // the socket's writing is to be shut once out is sent
 	rwait      bool // a read waits for the socket to be readable
+	drained    bool // the socket had no more to read, and has not been readable since
 	rstep      bool // readStep runs
 	wstep      bool // writeStep runs
 }
@@ -211,6 +212,9 @@ func (s *Stream) Read(buf []byte, mode eventcore.IOMode, cb IOCallback) {
 		return
 	}
 	s.rd = op{buf: buf, cb: cb, mode: mode, active: true}
+	if mode == eventcore.IOModeImmediate {
+		s.drained = false // it must see what came since the last read, with no wait to check for it
+	}
 	if s.hsDone {
 		s.readStep()
 	}
@@ -307,7 +311,7 @@ func (l *Layer) readable(sock eventcore.StreamSocket, st eventcore.IOStatus, _ i
 	if s == nil || !s.rwait {
 		return
 	}
-	s.rwait = false
+	s.rwait, s.drained = false, false
 	if st != eventcore.IOStatusOK && st != eventcore.IOStatusDisconnected {
 		s.fail(s.sockErr())
 		return

@@ -71,18 +71,31 @@ func (t *transport) SetDeadline(time.Time) error      { return nil }
 func (t *transport) SetReadDeadline(time.Time) error  { return nil }
 func (t *transport) SetWriteDeadline(time.Time) error { return nil }
 
-// recv reads what the socket has now into p (on the loop).
+// recv reads what the socket has now into p (on the loop). After a short
+// read the socket is known to be empty until it is next reported
+// readable: recv then says so without a system call (the wait that
+// follows checks the socket first, so bytes that came meanwhile are not
+// missed).
 func (s *Stream) recv(p []byte) (int, error) {
+	n, err := s.recvSocket(p)
+	if testHookRecv != nil {
+		testHookRecv(s, n, err)
+	}
+	return n, err
+}
+
+func (s *Stream) recvSocket(p []byte) (int, error) {
 	if s.freed {
 		return 0, ErrClosed
 	}
+	if s.drained {
+		return 0, errWouldBlock
+	}
 	l := s.l
 	l.s.Read(s.sock, p, eventcore.IOModeImmediate, l.onImm)
-	if testHookRecv != nil {
-		testHookRecv(s, l.immSt, l.immN)
-	}
 	switch l.immSt {
 	case eventcore.IOStatusOK:
+		s.drained = l.immN < len(p)
 		return l.immN, nil
 	case eventcore.IOStatusWouldBlock:
 		return 0, errWouldBlock
@@ -96,9 +109,9 @@ func (s *Stream) recv(p []byte) (int, error) {
 	return 0, s.sockErr()
 }
 
-// testHookRecv, if set by a test, sees what each read of the socket on
-// the loop got.
-var testHookRecv func(s *Stream, st eventcore.IOStatus, n int)
+// testHookRecv, if set by a test, sees what each read of the transport on
+// the loop returned to crypto/tls.
+var testHookRecv func(s *Stream, n int, err error)
 
 // send writes what the socket takes of p now and queues the rest, for the
 // flush that follows the call into crypto/tls (on the loop).
