@@ -38,6 +38,14 @@
 // accepting, close their idle connections, and close the others once their
 // responses are written; connections still open 5 seconds later are closed.
 //
+// With -cert and -key (PEM files), or -selfsigned (a certificate for
+// localhost made at start), it serves HTTPS instead, on the same loops,
+// through tlsstream: the TLS handshake must end within -header-timeout,
+// and -handshakers bounds the handshakes in progress at once.
+//
+//	go run ./examples/http -selfsigned -addr 127.0.0.1:8443
+//	curl -k https://127.0.0.1:8443/plaintext
+//
 // A connection that runs out of time is closed, without a response. The
 // deadlines are checked every quarter of the shortest timeout, at most one
 // second apart, so a connection is closed between its timeout and that
@@ -47,6 +55,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -59,6 +68,7 @@ import (
 
 	"github.com/eventcore-go/eventcore"
 	"github.com/eventcore-go/eventcore/group"
+	"github.com/eventcore-go/eventcore/tlsstream"
 )
 
 func main() {
@@ -69,6 +79,10 @@ func main() {
 	flag.DurationVar(&lim.write, "write-timeout", lim.write, "time responses may wait for the client to take them")
 	flag.IntVar(&lim.maxConns, "max-conns", lim.maxConns, "connections served at once by each loop; more are closed as they arrive")
 	loops := flag.Int("loops", runtime.GOMAXPROCS(0), "event loops serving the address")
+	certFile := flag.String("cert", "", "serve HTTPS with this certificate (PEM; with -key)")
+	keyFile := flag.String("key", "", "the private key of -cert (PEM)")
+	selfSigned := flag.Bool("selfsigned", false, "serve HTTPS with a self-signed certificate for localhost made at start")
+	handshakers := flag.Int("handshakers", tlsstream.DefaultHandshakers, "TLS handshakes in progress at once, per loop")
 	flag.Parse()
 	a, err := eventcore.ParseAddr(*addr)
 	if err != nil {
@@ -77,11 +91,33 @@ func main() {
 	if err := lim.check(); err != nil {
 		log.Fatal(err)
 	}
-	g, _, bound, err := serve(a, lim, *loops)
+	var tlsCfg *tls.Config
+	switch {
+	case *selfSigned:
+		cert, err := selfSignedCert()
+		if err != nil {
+			log.Fatal(err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}}
+	case *certFile != "" || *keyFile != "":
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	if tlsCfg != nil {
+		tlsCfg.NextProtos = []string{"http/1.1"}
+	}
+	g, _, bound, err := serve(a, lim, *loops, tlsCfg, *handshakers)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("http server listening on %v (%d loops); stop it with Ctrl-C\n", bound, g.Len())
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	fmt.Printf("%s server listening on %v (%d loops); stop it with Ctrl-C\n", scheme, bound, g.Len())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	<-ctx.Done()
 	stop()
@@ -93,15 +129,16 @@ func main() {
 }
 
 // serve starts a group of loops, each with a server of its own, serving
-// a; it returns the group, the servers by loop and the address it listens
-// on.
-func serve(a eventcore.Addr, lim limits, loops int) (*group.Group, []*server, eventcore.Addr, error) {
+// a, HTTPS if tlsCfg is not nil (with at most handshakers handshakes at
+// once per loop); it returns the group, the servers by loop and the
+// address it listens on.
+func serve(a eventcore.Addr, lim limits, loops int, tlsCfg *tls.Config, handshakers int) (*group.Group, []*server, eventcore.Addr, error) {
 	if loops <= 0 {
 		return nil, nil, eventcore.Addr{}, errors.New("-loops must be positive")
 	}
 	servers := make([]*server, loops)
 	g, err := group.New(group.WithLoops(loops), group.WithSetup(func(l *group.Loop) error {
-		sv, err := newServer(l, lim)
+		sv, err := newServer(l, lim, tlsCfg, handshakers)
 		if err != nil {
 			return err
 		}
@@ -158,7 +195,12 @@ type server struct {
 	in  []byte // what one read fills; consumed before the read's callback returns
 	out []byte // the responses to what was read, written at once
 
-	conns map[eventcore.StreamSocket]*conn // every open connection
+	conns map[eventcore.StreamSocket]*conn // every open connection, by socket
+
+	// HTTPS: each connection's TLS stream, made by tl with tlsCfg; nil
+	// for plain HTTP.
+	tl     *tlsstream.Layer
+	tlsCfg *tls.Config
 
 	// The connection whose responses sv.out holds: set before Write, read
 	// by its callback (which runs before an IOModeImmediate Write returns).
@@ -173,8 +215,9 @@ type server struct {
 	date   []byte
 	dateAt int64 // the Unix second date shows
 
-	onData, onRead, onWrote, onFlushed eventcore.IOCallback
-	onTick                             eventcore.TimerCallback
+	onData, onRead, onWrote, onFlushed             eventcore.IOCallback
+	onTLSData, onTLSRead, onTLSWrote, onTLSFlushed tlsstream.IOCallback
+	onTick                                         eventcore.TimerCallback
 }
 
 type conn struct {
@@ -185,14 +228,16 @@ type conn struct {
 	closing  bool     // close once out is written
 	reading  bool     // a request has begun: the deadline is its head's
 	deadline int64    // on the server's clock: closed if still waiting then
+	tls      *tlsstream.Stream
 }
 
 // pending reports whether a request has begun and not arrived in full.
 func (c *conn) pending() bool { return len(c.in) > 0 || c.scan.blank > 0 || c.skip > 0 }
 
-// newServer makes the server of loop l; the group hands it connections
+// newServer makes the server of loop l, HTTPS if tlsCfg is not nil (with
+// at most handshakers handshakes at once); the group hands it connections
 // (accept).
-func newServer(l *group.Loop, lim limits) (*server, error) {
+func newServer(l *group.Loop, lim limits, tlsCfg *tls.Config, handshakers int) (*server, error) {
 	if err := lim.check(); err != nil {
 		return nil, err
 	}
@@ -208,6 +253,21 @@ func newServer(l *group.Loop, lim limits) (*server, error) {
 		slack: int64(lim.period()),
 	}
 	sv.onData, sv.onRead, sv.onWrote, sv.onFlushed = sv.data, sv.read, sv.wrote, sv.flushed
+	if tlsCfg != nil {
+		sv.tl = tlsstream.New(d, tlsstream.Config{Handshakers: handshakers, HandshakeTimeout: lim.header})
+		sv.tlsCfg = tlsCfg
+		// A stream's callbacks go where its socket's would.
+		sv.onTLSData = func(s *tlsstream.Stream, st eventcore.IOStatus, _ int) {
+			if st != eventcore.IOStatusOK {
+				sv.drop(s.Socket())
+				return
+			}
+			s.Read(sv.in, eventcore.IOModeImmediate, sv.onTLSRead)
+		}
+		sv.onTLSRead = func(s *tlsstream.Stream, st eventcore.IOStatus, n int) { sv.read(s.Socket(), st, n) }
+		sv.onTLSWrote = func(s *tlsstream.Stream, st eventcore.IOStatus, n int) { sv.wrote(s.Socket(), st, n) }
+		sv.onTLSFlushed = func(s *tlsstream.Stream, st eventcore.IOStatus, n int) { sv.flushed(s.Socket(), st, n) }
+	}
 	sv.onTick = sv.tick
 	sv.tick(eventcore.TimerID{}, true)
 	return sv, nil
@@ -279,13 +339,47 @@ func (sv *server) accept(sock eventcore.StreamSocket) {
 		sv.l.Release(sock)
 		return
 	}
-	sv.conns[sock] = &conn{reading: true, deadline: sv.after(sv.lim.header)}
+	c := &conn{reading: true, deadline: sv.after(sv.lim.header)}
+	if sv.tl != nil {
+		c.tls = sv.tl.Server(sock, sv.tlsCfg)
+	}
+	sv.conns[sock] = c
+	sv.waitForData(sock, c)
+}
+
+// drop closes a connection: a TLS stream with close_notify, after which
+// the stream releases the socket (the group notices: see group.Loop).
+func (sv *server) drop(sock eventcore.StreamSocket) {
+	if c := sv.conns[sock]; c != nil && c.tls != nil {
+		c.tls.Close()
+	} else {
+		sv.l.Release(sock)
+	}
+	delete(sv.conns, sock)
+}
+
+// waitForData waits for c's next bytes, on its socket or TLS stream.
+func (sv *server) waitForData(sock eventcore.StreamSocket, c *conn) {
+	if c.tls != nil {
+		c.tls.WaitForData(sv.onTLSData)
+		return
+	}
 	sv.s.WaitForData(sock, sv.onData)
 }
 
-func (sv *server) drop(sock eventcore.StreamSocket) {
-	delete(sv.conns, sock)
-	sv.l.Release(sock)
+// write writes buf on c's socket or TLS stream; then wrote runs, or
+// flushed if flush.
+func (sv *server) write(sock eventcore.StreamSocket, c *conn, buf []byte, mode eventcore.IOMode, flush bool) {
+	switch {
+	case c.tls != nil && flush:
+		c.tls.Write(buf, mode, sv.onTLSFlushed)
+	case c.tls != nil:
+		c.tls.Write(buf, mode, sv.onTLSWrote)
+	case flush:
+		sv.s.Write(sock, buf, mode, sv.onFlushed)
+	default:
+		sv.s.Write(sock, buf, mode, sv.onWrote)
+	}
 }
 
 // data: the connection has something to read.
@@ -305,7 +399,7 @@ func (sv *server) read(sock eventcore.StreamSocket, st eventcore.IOStatus, n int
 	case st == eventcore.IOStatusOK:
 		sv.serve(sock, c, sv.in[:n])
 	default:
-		sv.s.WaitForData(sock, sv.onData)
+		sv.waitForData(sock, c)
 	}
 }
 
@@ -362,12 +456,12 @@ func (sv *server) serve(sock eventcore.StreamSocket, c *conn, data []byte) {
 	sv.arm(c, progressed)
 	closing = closing || sv.l.Draining() // answer what came, then close
 	if len(sv.out) == 0 {
-		sv.s.WaitForData(sock, sv.onData)
+		sv.waitForData(sock, c)
 		return
 	}
 	c.closing = closing
 	sv.cur = c
-	sv.s.Write(sock, sv.out, eventcore.IOModeImmediate, sv.onWrote)
+	sv.write(sock, c, sv.out, eventcore.IOModeImmediate, false)
 }
 
 // wrote: the immediate write of sv.out took n bytes.
@@ -382,7 +476,7 @@ func (sv *server) wrote(sock eventcore.StreamSocket, st eventcore.IOStatus, n in
 		// the write timeout, and read no more meanwhile.
 		c.out = append(c.out[:0], sv.out[n:]...)
 		c.deadline = sv.after(sv.lim.write)
-		sv.s.Write(sock, c.out, eventcore.IOModeAll, sv.onFlushed)
+		sv.write(sock, c, c.out, eventcore.IOModeAll, true)
 		return
 	}
 	sv.next(sock, c)
@@ -402,11 +496,13 @@ func (sv *server) flushed(sock eventcore.StreamSocket, st eventcore.IOStatus, _ 
 // next waits for the next request, or closes after the last response.
 func (sv *server) next(sock eventcore.StreamSocket, c *conn) {
 	if c.closing {
-		sv.s.Shutdown(sock, false, true)
+		if c.tls == nil {
+			sv.s.Shutdown(sock, false, true)
+		}
 		sv.drop(sock)
 		return
 	}
-	sv.s.WaitForData(sock, sv.onData)
+	sv.waitForData(sock, c)
 }
 
 const hello = "Hello, World!"

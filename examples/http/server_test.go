@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +29,13 @@ type testServer struct {
 
 func startServer(t testing.TB, lim limits) *testServer {
 	t.Helper()
-	g, servers, addr, err := serve(eventcore.MustParseAddr("127.0.0.1:0"), lim, 1)
+	return startServerTLS(t, lim, nil)
+}
+
+// startServerTLS starts a server, of HTTPS if tlsCfg is not nil.
+func startServerTLS(t testing.TB, lim limits, tlsCfg *tls.Config) *testServer {
+	t.Helper()
+	g, servers, addr, err := serve(eventcore.MustParseAddr("127.0.0.1:0"), lim, 1, tlsCfg, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +453,7 @@ func BenchmarkServerPipelined(b *testing.B) {
 // On several loops, kept-alive connections are served, and a shutdown
 // closes the idle ones at once and returns no error.
 func TestServerLoopsShutdown(t *testing.T) {
-	g, _, addr, err := serve(eventcore.MustParseAddr("127.0.0.1:0"), defaultLimits, 3)
+	g, _, addr, err := serve(eventcore.MustParseAddr("127.0.0.1:0"), defaultLimits, 3, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

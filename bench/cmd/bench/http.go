@@ -59,6 +59,7 @@ func (r *runner) httpServers() []serverSpec {
 type httpWorkload struct {
 	name         string
 	conns, depth int
+	https        bool
 }
 
 func (r *runner) runHTTP(smoke bool) error {
@@ -69,11 +70,14 @@ func (r *runner) runHTTP(smoke bool) error {
 	if err := os.WriteFile(script, []byte(pipelineScript), 0o644); err != nil {
 		return err
 	}
-	works := []httpWorkload{{"http keep-alive 64c", 64, 1}, {"http pipelined 64c×16", 64, 16}}
+	works := []httpWorkload{{"http keep-alive 64c", 64, 1, false}, {"http pipelined 64c×16", 64, 16, false}}
 	if smoke {
 		works = works[1:]
 	}
-	servers := r.httpServers()
+	return r.runHTTPWorks(works, r.httpServers(), script)
+}
+
+func (r *runner) runHTTPWorks(works []httpWorkload, servers []serverSpec, script string) error {
 	for _, w := range works {
 		for rep := range r.set.reps {
 			line := ""
@@ -97,6 +101,9 @@ func (r *runner) httpOnce(w httpWorkload, sv serverSpec, script string) (float64
 	}
 	defer p.stop()
 	url := "http://" + p.addr.String() + "/plaintext"
+	if w.https {
+		url = "https://" + p.addr.String() + "/plaintext"
+	}
 	if _, err := r.wrk(w, url, script, r.set.warm); err != nil {
 		return 0, err
 	}

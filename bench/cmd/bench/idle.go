@@ -28,7 +28,7 @@ func (r *runner) runIdle() error {
 	for rep := range reps {
 		line := ""
 		for _, sv := range r.echoServers() {
-			per, err := r.idleOnce(self, sv, n)
+			per, err := r.idleOnce(self, sv, "idle", n)
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", name, sv.impl, err)
 			}
@@ -40,7 +40,8 @@ func (r *runner) runIdle() error {
 	return nil
 }
 
-func (r *runner) idleOnce(self string, sv serverSpec, n int) (float64, error) {
+// idleOnce measures sv with the client role given ("idle", "idletls").
+func (r *runner) idleOnce(self string, sv serverSpec, role string, n int) (float64, error) {
 	p, err := startServer(sv.impl, sv.argv, sv.env, serverCPU)
 	if err != nil {
 		return 0, err
@@ -51,7 +52,7 @@ func (r *runner) idleOnce(self string, sv serverSpec, n int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	cmd := execCommand(pinned(clientCPU, []string{self, "-role", "idle", p.addr.String(), strconv.Itoa(n)}), nil)
+	cmd := execCommand(pinned(clientCPU, []string{self, "-role", role, p.addr.String(), strconv.Itoa(n)}), nil)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return 0, err

@@ -58,7 +58,7 @@ func main() {
 	}
 	quick := flag.Bool("quick", false, "quick mode: fewer and shorter repetitions (under 3 minutes)")
 	smoke := flag.Bool("smoke", false, "a seconds-long run that only checks that everything works (for CI)")
-	only := flag.String("only", "", "comma-separated workload groups to run: echo,scale,http,idle,timers,wake (default all)")
+	only := flag.String("only", "", "comma-separated workload groups to run: echo,scale,http,idle,timers,wake,tls (default all)")
 	reps := flag.Int("reps", 0, "repetitions (default: 2 quick, 5 full)")
 	dur := flag.Duration("dur", 0, "measurement time per run (default: 0.7s quick, 3s full)")
 	jsonOut := flag.String("json", "", "write every figure to this JSON file")
@@ -86,7 +86,7 @@ func main() {
 	if *drivers != "" {
 		r.drivers = strings.Split(*drivers, ",")
 	}
-	groups := map[string]bool{"echo": true, "scale": true, "http": true, "idle": true, "timers": true, "wake": true}
+	groups := map[string]bool{"echo": true, "scale": true, "http": true, "idle": true, "timers": true, "wake": true, "tls": true}
 	if *only != "" {
 		groups = map[string]bool{}
 		for _, g := range strings.Split(*only, ",") {
@@ -95,6 +95,7 @@ func main() {
 	}
 	if *smoke {
 		groups["http"] = groups["http"] && haveWrk()
+		groups["tls"] = groups["tls"] && haveWrk()
 	}
 
 	// The outputs' folders are made before the run, not after it: a full
@@ -137,6 +138,9 @@ func main() {
 	}
 	if groups["idle"] {
 		fail(r.runIdle())
+	}
+	if groups["tls"] {
+		fail(r.runTLS(*smoke))
 	}
 	if groups["timers"] {
 		fail(r.runTimers())

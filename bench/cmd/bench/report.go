@@ -24,8 +24,10 @@ var metricInfo = map[string]struct {
 	"timers/s": {true, "timers/s"},
 	"rearms/s": {true, "re-arms/s"},
 	"wakes/s":  {true, "wake-ups/s"},
+	"conns/s":  {true, "connections/s"},
 	"cpu/msg":  {false, "server CPU µs/msg"},
 	"cpu/req":  {false, "server CPU µs/req"},
+	"cpu/conn": {false, "server CPU µs/conn"},
 	"rss/conn": {false, "RSS bytes/conn"},
 	"p50":      {false, "p50 µs"},
 	"p99":      {false, "p99 µs"},
@@ -45,6 +47,7 @@ var groups = []group{
 	{"Idle connections", "idle", []string{"rss/conn"}, []string{"rss/conn"}},
 	{"Timers", "timers", []string{"timers/s", "rearms/s"}, []string{"timers/s", "rearms/s"}},
 	{"Cross-goroutine wake-ups", "wake-ups", []string{"wakes/s", "p50", "p99"}, []string{"wakes/s", "p50", "p99"}},
+	{"TLS (crypto/tls on every server)", "tls", []string{"req/s", "cpu/req", "conns/s", "cpu/conn", "rss/conn"}, []string{"req/s", "cpu/req", "p50", "p99", "conns/s", "cpu/conn", "rss/conn"}},
 }
 
 func isOurs(impl string) bool { return strings.HasPrefix(impl, "eventcore") }
@@ -280,6 +283,18 @@ func (r *runner) barReport(md bool) string {
 			if ok1 && ok2 {
 				check(p50 <= 2 && p99 <= 3, "%s: %s p50 %.2f×, p99 %.2f× a channel's (bar ≤ 2, ≤ 3)", w, m, p50, p99)
 			}
+		}
+	}
+	for _, w := range groups[5].workloads(res) { // issue 12's bars
+		if a, ok := res.ratio(w, ours, "net/http", "req/s"); ok {
+			f, _ := res.ratio(w, ours, "fasthttp", "req/s")
+			check(a >= 1.5 && f >= 1, "%s: %.2f× net/http (bar ≥ 1.5), %.2f× fasthttp (bar ≥ 1.0)", w, a, f)
+		}
+		if q, ok := res.ratio(w, ours, "net/http", "conns/s"); ok {
+			check(q >= 0.9, "%s: %.2f× net/http (bar ≥ 0.9)", w, q)
+		}
+		if q, ok := res.ratio(w, ours, "net/http", "rss/conn"); ok {
+			check(q <= 0.2, "%s: %.2f× net/http's RSS per connection (bar ≤ 0.2)", w, q)
 		}
 	}
 	if len(lines) == 0 {

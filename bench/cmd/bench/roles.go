@@ -24,6 +24,10 @@ func runRole(role string, args []string) int {
 		err = wakeRole(args)
 	case "load":
 		err = loadRole(args)
+	case "idletls":
+		err = idleTLSClient(args)
+	case "handshakes":
+		err = handshakeRole(args)
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}

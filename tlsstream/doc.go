@@ -1,0 +1,78 @@
+// Package tlsstream is TLS on an eventcore loop: it turns a connected
+// [eventcore.StreamSocket] into an encrypted [Stream], server or client,
+// with the standard crypto/tls doing all of the protocol and cryptography
+// (no fork, none of its own), and no goroutine per connection.
+//
+// A [Layer] (one per driver, [New]) makes streams: [Layer.Server] and
+// [Layer.Client] of sockets the caller has, [Layer.Listen] and
+// [Layer.Dial] with their own. A stream has the shape of
+// [eventcore.Sockets]: Read and Write with the same IOModes, WaitForData,
+// CancelRead and CancelWrite, Shutdown and the same connection states, a
+// callback at most once and none after a cancel, and LastError, which
+// hands crypto/tls's errors on unchanged.
+//
+// # Configuration
+//
+// A stream is configured by a standard *tls.Config, and has what
+// crypto/tls has: TLS 1.2 and 1.3, ALPN (NextProtos), SNI and per-client
+// configuration (GetCertificate, GetConfigForClient), client certificates
+// (ClientAuth, Certificates, GetClientCertificate), session resumption
+// (session tickets; ClientSessionCache for clients), certificate
+// verification, on by default for clients, close_notify, and TLS 1.3's
+// post-handshake messages (session tickets, key updates). Renegotiation
+// (TLS 1.2) is not: a server's request fails the stream, as crypto/tls's
+// default RenegotiateNever does.
+//
+// The callbacks of a tls.Config (GetCertificate, GetConfigForClient,
+// VerifyPeerCertificate, VerifyConnection, ...) run on a handshake
+// goroutine, not on the loop: they must not call the driver, and must be
+// safe to run concurrently, as with crypto/tls over net.Conn.
+// ClientSessionCache is used from both.
+//
+// # How it runs
+//
+// Records are processed on the loop. The net.Conn under each tls.Conn is
+// the stream's own: its Read takes what the socket has at once, straight
+// into crypto/tls's record buffer, and when there is nothing returns a
+// net.Error whose Temporary() is true, the one kind of read error
+// crypto/tls does not make sticky: a record that has arrived in part stays
+// in its buffer and the next read goes on with it. Its Write writes what
+// the socket takes at once and queues the rest, which the stream flushes
+// after every call into crypto/tls (reads too: a key update's answer is
+// written there). A stream at rest holds no goroutine, and no buffer but
+// crypto/tls's own.
+//
+// The handshake is crypto/tls's straight-line function: it runs on a
+// goroutine of the layer's handshake pool, handing over to the loop
+// whenever it needs bytes (as crypto/tls's QUIC support does), and its end
+// comes back to the loop by Core().RunInOwnerThread. Config.Handshakers
+// bounds how many run at once (a handshake holds its goroutine from the
+// client's first byte to its end, including while it waits on the
+// network); the others wait in a queue that holds no goroutine. A server
+// takes a handshaker only once the client has sent something. A loop that
+// talks TLS to itself (client and server streams on one driver) needs at
+// least two handshakers.
+//
+// # Bounds
+//
+// Every handshake ends within Config.HandshakeTimeout (from the stream's
+// creation, time in the queue included), or fails with
+// ErrHandshakeTimeout. A peer that sends what is not TLS, a record over
+// the size limit, a corrupted record or an alert, or that cuts the
+// connection within a record, fails its stream with crypto/tls's error;
+// a stream that fails closes its socket at once. crypto/tls bounds its
+// record and handshake buffers; what a stream queues for a peer that does
+// not read is bounded by one record's worth per write. Time limits after
+// the handshake are the application's (a timer per connection, or one
+// sweep, as examples/http does).
+//
+// # Ownership
+//
+// A stream owns its socket: it closes it on Close or failure. It is found
+// from its socket's callbacks through the socket's user data
+// (eventcore.UserData[*Stream]), which it takes. Like every method of a
+// driver, a layer's and its streams' methods belong to the loop's owner
+// goroutine, and all callbacks run there. Close every stream before
+// disposing of the driver: a handshake goroutine of a stream left open
+// ends at the handshake timeout at the latest.
+package tlsstream
