@@ -60,6 +60,10 @@ type httpWorkload struct {
 	name         string
 	conns, depth int
 	https        bool
+	// The scaling rows: the server's CPU list ("0-3") and the CPUs of
+	// wrk's threads, one each; otherwise serverCPU and clientCPU.
+	serverCPUs string
+	clientCPUs []int
 }
 
 func (r *runner) runHTTP(smoke bool) error {
@@ -70,7 +74,7 @@ func (r *runner) runHTTP(smoke bool) error {
 	if err := os.WriteFile(script, []byte(pipelineScript), 0o644); err != nil {
 		return err
 	}
-	works := []httpWorkload{{"http keep-alive 64c", 64, 1, false}, {"http pipelined 64c×16", 64, 16, false}}
+	works := []httpWorkload{{name: "http keep-alive 64c", conns: 64, depth: 1}, {name: "http pipelined 64c×16", conns: 64, depth: 16}}
 	if smoke {
 		works = works[1:]
 	}
@@ -95,7 +99,11 @@ func (r *runner) runHTTPWorks(works []httpWorkload, servers []serverSpec, script
 }
 
 func (r *runner) httpOnce(w httpWorkload, sv serverSpec, script string) (float64, error) {
-	p, err := startServer(sv.impl, sv.argv, sv.env, serverCPU)
+	cpus := w.serverCPUs
+	if cpus == "" {
+		cpus = strconv.Itoa(serverCPU)
+	}
+	p, err := startServerOn(sv.impl, sv.argv, sv.env, cpus)
 	if err != nil {
 		return 0, err
 	}
@@ -141,12 +149,20 @@ func (r *runner) httpOnce(w httpWorkload, sv serverSpec, script string) (float64
 // wrk runs wrk for d (whole seconds, at least one) and returns its output.
 func (r *runner) wrk(w httpWorkload, url, script string, d time.Duration) (string, error) {
 	secs := max(int((d+time.Second/2)/time.Second), 1)
-	args := []string{"wrk", "-t1", "-c" + strconv.Itoa(w.conns), "-d" + strconv.Itoa(secs) + "s", "--latency"}
+	clients := w.clientCPUs
+	if len(clients) == 0 {
+		clients = []int{clientCPU}
+	}
+	cpus := make([]string, len(clients))
+	for i, c := range clients {
+		cpus[i] = strconv.Itoa(c)
+	}
+	args := []string{"wrk", "-t" + strconv.Itoa(len(clients)), "-c" + strconv.Itoa(w.conns), "-d" + strconv.Itoa(secs) + "s", "--latency"}
 	if w.depth > 1 {
 		args = append(args, "-s", script)
 	}
 	args = append(args, url)
-	cmd := execCommand(pinned(clientCPU, args), []string{"PIPELINE_DEPTH=" + strconv.Itoa(w.depth)})
+	cmd := execCommand(pinnedOn(strings.Join(cpus, ","), args), []string{"PIPELINE_DEPTH=" + strconv.Itoa(w.depth)})
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("wrk: %v\n%s", err, out)

@@ -132,6 +132,7 @@ func main() {
 	}
 	if groups["scale"] && !*smoke {
 		fail(r.runScale())
+		fail(r.runHTTPScale())
 	}
 	if groups["http"] {
 		fail(r.runHTTP(*smoke))

@@ -230,6 +230,37 @@ func renderTable(head []string, rows [][]string, md bool) string {
 	return b.String()
 }
 
+// isScale tells the scaling rows (scale.go), which have a bar of their
+// own.
+func isScale(w string) bool { return strings.Contains(w, " scale ") }
+
+// scaleBar checks issue 13's bar on the echo scaling rows: at N loops,
+// at least 0.8 × N times one loop's messages/s, and at least 0.95× the C
+// floor with N threads.
+func (r *runner) scaleBar(check func(bool, string, ...any)) {
+	const ours = "eventcore-epoll"
+	one := 0.0
+	for _, w := range groups[0].workloads(r.res) {
+		var n int
+		if _, err := fmt.Sscanf(w, "echo scale %d loops", &n); err != nil {
+			continue
+		}
+		v, ok1 := r.res.median(w, ours, "msgs/s")
+		q, ok2 := r.res.ratio(w, ours, "c-epoll", "msgs/s")
+		if !ok1 || !ok2 {
+			continue
+		}
+		if n == 1 {
+			one = v
+		}
+		if one == 0 {
+			continue
+		}
+		k := v / one / float64(n)
+		check(q >= 0.95 && k >= 0.8, "%s: %.2f× the C floor with %d threads (bar ≥ 0.95), %.2f × N one loop's msgs/s (bar ≥ 0.8)", w, q, n, k)
+	}
+}
+
 // barReport says, for eventcore-epoll, which parts of the bar are met.
 func (r *runner) barReport(md bool) string {
 	const ours = "eventcore-epoll"
@@ -253,7 +284,11 @@ func (r *runner) barReport(md bool) string {
 			check(q >= 0.95 && c <= 1.1, "%s: %.2f× the C floor's msgs/s (bar ≥ 0.95), %.2f× its CPU/msg (bar ≤ 1.1)", w, q, c)
 		}
 	}
+	r.scaleBar(check)
 	for _, w := range groups[1].workloads(res) {
+		if isScale(w) {
+			continue
+		}
 		a, ok1 := res.ratio(w, ours, "net/http", "req/s")
 		f, ok2 := res.ratio(w, ours, "fasthttp", "req/s")
 		if ok1 && ok2 {
@@ -382,6 +417,7 @@ const methodText = `- **Servers under test** each run as their own process, pinn
 - **Idle connections**: a separate client process opens the connections, exchanges one byte on each (so every server has made its first read and waits for the next), and holds them; the server's RSS increase (` + "`/proc/PID/statm`" + `) after a one-second settle, divided by the connection count.
 - **Timers** (own process, pinned, ` + "`GOMAXPROCS=1`" + `): create, arm (deadlines spread over 50 ms) and fire one-shot timers, from the first arm to the last firing; and re-arm (move) timers among 10,000 armed periodic ones, against ` + "`time.AfterFunc`" + ` and ` + "`Timer.Reset`" + `.
 - **Wake-ups** (own process, ` + "`GOMAXPROCS=2`" + `, unpinned since two threads are involved): another goroutine calls ` + "`Events().Trigger`" + ` or ` + "`RunInOwnerThread`" + ` as fast as it can (throughput), or once at a time with the loop asleep (latency from the call to the callback), against a channel send to a goroutine blocked receiving.
+- **Scaling** (issue 13): echo with 64 connections of 64 B per loop, and HTTP keep-alive with 64 connections per loop, at 1, 2, 4 and 8 loops below the machine's CPU count and at that count. eventcore serves from a group (` + "`ececho -loops N`" + `, ` + "`examples/http -loops N`" + `; on Linux one ` + "`SO_REUSEPORT`" + ` listener per loop), the C floor with N threads each with its own ` + "`SO_REUSEPORT`" + ` listener and epoll, the Go servers with ` + "`GOMAXPROCS=N`" + `. Servers run on CPUs 0..N−1, the load (one echo client thread or one wrk thread per CPU) on the CPUs after those, or on the last CPU where none is left: such rows say that the client shares a CPU, and measure contention, not scaling.
 - **Repetitions**: within each repetition the implementations run one after another (A B C A B C …), so slow drifts of the machine hit all of them alike; the figures are medians over repetitions with the range. All traffic is on 127.0.0.1.
 `
 

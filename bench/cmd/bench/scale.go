@@ -69,6 +69,41 @@ func scaleWorkload(n int) string {
 	return name
 }
 
+// httpScaleServers are the HTTP servers of the scaling rows at n loops:
+// examples/http with -loops n, net/http and fasthttp with GOMAXPROCS=n.
+func (r *runner) httpScaleServers(n int) []serverSpec {
+	procs := []string{"GOMAXPROCS=" + strconv.Itoa(n)}
+	var out []serverSpec
+	for _, d := range r.drivers {
+		out = append(out, serverSpec{"eventcore-" + d, []string{r.bin("http"), "-addr", "127.0.0.1:0", "-loops", strconv.Itoa(n)},
+			append([]string{"EVENTCORE_DRIVER=" + d}, procs...)})
+	}
+	return append(out,
+		serverSpec{"net/http", []string{r.bin("nethttp")}, procs},
+		serverSpec{"fasthttp", []string{r.bin("fasthttp")}, procs},
+	)
+}
+
+// runHTTPScale measures HTTP keep-alive, 64 connections per loop, at each
+// loop count, with one wrk thread per client CPU.
+func (r *runner) runHTTPScale() error {
+	if err := ensureWrk(r.log.Printf); err != nil {
+		return err
+	}
+	for _, n := range scaleCounts() {
+		cpus, clients, shared := scaleCPUs(n)
+		name := fmt.Sprintf("http scale %d loops, %dc", n, 64*n)
+		if shared {
+			name += " (client shares a CPU)"
+		}
+		w := httpWorkload{name: name, conns: 64 * n, depth: 1, serverCPUs: cpus, clientCPUs: clients}
+		if err := r.runHTTPWorks([]httpWorkload{w}, r.httpScaleServers(n), ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // runScale measures the scaling rows, the servers alternating within each
 // repetition.
 func (r *runner) runScale() error {

@@ -43,7 +43,7 @@ func (r *runner) runTLS(smoke bool) error {
 	nethttp := serverSpec{"net/http", append([]string{r.bin("nethttp")}, tlsArgs...), goEnv}
 	fasthttp := serverSpec{"fasthttp", append([]string{r.bin("fasthttp")}, tlsArgs...), goEnv}
 
-	works := []httpWorkload{{"tls https keep-alive 64c", 64, 1, true}}
+	works := []httpWorkload{{name: "tls https keep-alive 64c", conns: 64, depth: 1, https: true}}
 	if err := r.runHTTPWorks(works, append(append([]serverSpec(nil), eventcoreSrv...), nethttp, fasthttp), ""); err != nil {
 		return err
 	}
