@@ -47,9 +47,11 @@ func TestDetachMovesSocket(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		for _, name := range testDrivers(t) {
 			t.Run("to-"+name, func(t *testing.T) {
+				d.Core().ProcessEvents(0) // this goroutine takes the loop over
 				checkNoFDLeak(t)
 				testDetachMove(t, d, newTestDriver(t, name))
 			})
+			d.Core().ProcessEvents(0) // and the test's takes it back
 		}
 	})
 }

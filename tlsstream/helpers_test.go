@@ -69,6 +69,19 @@ func forEachDriver(t *testing.T, cfg Config, fn func(t *testing.T, d *eventcore.
 	}
 }
 
+// subtest runs fn as a subtest on d, whose loop the subtest's goroutine
+// takes over first, as a goroutine taking over a loop must (a
+// ProcessEvents: see eventcore.Driver); the test's goroutine takes it
+// back after.
+func subtest(t *testing.T, d *eventcore.Driver, name string, fn func(t *testing.T)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		d.Core().ProcessEvents(0)
+		fn(t)
+	})
+	d.Core().ProcessEvents(0)
+}
+
 // baseline is what there was before a test made its driver.
 type baseline struct {
 	goroutines map[uint64]bool

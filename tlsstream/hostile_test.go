@@ -169,7 +169,7 @@ func TestHostileGarbageHello(t *testing.T) {
 func TestHostileTruncatedRecord(t *testing.T) {
 	p := certs(t)
 	forEachVersion(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer, v uint16) {
-		t.Run("Hello", func(t *testing.T) {
+		subtest(t, d, "Hello", func(t *testing.T) {
 			o := listenOne(t, d, l, p.serverConfig(v))
 			defer d.Sockets().ReleaseRef(o.lst)
 			raw, err := net.Dial("tcp", o.addr)
@@ -183,7 +183,7 @@ func TestHostileTruncatedRecord(t *testing.T) {
 			o.wait(t, d)
 			expectFailedHandshake(t, o, func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) })
 		})
-		t.Run("Data", func(t *testing.T) {
+		subtest(t, d, "Data", func(t *testing.T) {
 			o := listenOne(t, d, l, p.serverConfig(v))
 			defer d.Sockets().ReleaseRef(o.lst)
 			c, cc := handshakeStd(t, d, o.addr, p.clientConfig(v))
@@ -250,7 +250,7 @@ func TestHostileStall(t *testing.T) {
 func TestHostileAlert(t *testing.T) {
 	p := certs(t)
 	forEachVersion(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer, v uint16) {
-		t.Run("Hello", func(t *testing.T) {
+		subtest(t, d, "Hello", func(t *testing.T) {
 			o := listenOne(t, d, l, p.serverConfig(v))
 			defer d.Sockets().ReleaseRef(o.lst)
 			raw, err := net.Dial("tcp", o.addr)
@@ -265,7 +265,7 @@ func TestHostileAlert(t *testing.T) {
 				return errors.As(err, &op) && op.Op == "remote error"
 			})
 		})
-		t.Run("Data", func(t *testing.T) {
+		subtest(t, d, "Data", func(t *testing.T) {
 			// Our client, a server that refuses it at the end of the
 			// handshake (a TLS 1.3 client learns it after its own end).
 			scfg := p.serverConfig(v)
@@ -288,7 +288,7 @@ func TestHostileAlert(t *testing.T) {
 func TestHostileDrip(t *testing.T) {
 	p := certs(t)
 	forEachVersion(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer, v uint16) {
-		t.Run("OurServer", func(t *testing.T) {
+		subtest(t, d, "OurServer", func(t *testing.T) {
 			lst, addr := listenLoop(t, d, l, p.serverConfig(v), func(s *Stream, err error) {
 				if err != nil {
 					t.Errorf("server: %v", err)
@@ -310,7 +310,7 @@ func TestHostileDrip(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		t.Run("OurClient", func(t *testing.T) {
+		subtest(t, d, "OurClient", func(t *testing.T) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -389,7 +389,7 @@ func TestRecordsByteByByte(t *testing.T) {
 func TestHostileOversizedRecord(t *testing.T) {
 	p := certs(t)
 	forEachVersion(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer, v uint16) {
-		t.Run("Hello", func(t *testing.T) {
+		subtest(t, d, "Hello", func(t *testing.T) {
 			o := listenOne(t, d, l, p.serverConfig(v))
 			defer d.Sockets().ReleaseRef(o.lst)
 			raw, err := net.Dial("tcp", o.addr)
@@ -401,7 +401,7 @@ func TestHostileOversizedRecord(t *testing.T) {
 			o.wait(t, d)
 			expectFailedHandshake(t, o, isRecordHeaderError)
 		})
-		t.Run("Data", func(t *testing.T) {
+		subtest(t, d, "Data", func(t *testing.T) {
 			o := listenOne(t, d, l, p.serverConfig(v))
 			defer d.Sockets().ReleaseRef(o.lst)
 			_, cc := handshakeStd(t, d, o.addr, p.clientConfig(v))

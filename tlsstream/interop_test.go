@@ -275,7 +275,7 @@ func TestOurClientOurServer(t *testing.T) {
 func TestResumption(t *testing.T) {
 	p := certs(t)
 	forEachVersion(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer, v uint16) {
-		t.Run("OurServer", func(t *testing.T) {
+		subtest(t, d, "OurServer", func(t *testing.T) {
 			var resumed []bool
 			lst, addr := listenLoop(t, d, l, p.serverConfig(v), func(s *Stream, err error) {
 				if err != nil {
@@ -312,7 +312,7 @@ func TestResumption(t *testing.T) {
 				t.Fatalf("server's DidResume: %v", resumed)
 			}
 		})
-		t.Run("OurClient", func(t *testing.T) {
+		subtest(t, d, "OurClient", func(t *testing.T) {
 			sv := startStdServer(t, p.serverConfig(v), stdEcho)
 			ccfg := p.clientConfig(v)
 			ccfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
@@ -339,7 +339,7 @@ func TestClientCertificates(t *testing.T) {
 		scfg := p.serverConfig(v)
 		scfg.ClientAuth = tls.RequireAndVerifyClientCert
 		scfg.ClientCAs = p.pool
-		t.Run("OurServer", func(t *testing.T) {
+		subtest(t, d, "OurServer", func(t *testing.T) {
 			var peers []int
 			var errs []error
 			lst, addr := listenLoop(t, d, l, scfg, func(s *Stream, err error) {
@@ -383,7 +383,7 @@ func TestClientCertificates(t *testing.T) {
 				t.Fatalf("peer certificates seen: %v", peers)
 			}
 		})
-		t.Run("OurClient", func(t *testing.T) {
+		subtest(t, d, "OurClient", func(t *testing.T) {
 			sv := startStdServer(t, scfg, stdEcho)
 			ccfg := p.clientConfig(v)
 			ccfg.Certificates = []tls.Certificate{p.client}
