@@ -124,8 +124,10 @@ func TestUringHandover(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 16)
-	// read starts a read, which finds nothing, then has want sent.
+	// read takes the loop over (see Driver), starts a read, which finds
+	// nothing, then has want sent.
 	read := func(want string) error {
+		d.Core().ProcessEvents(0)
 		var r ioResult
 		s.Read(sock, buf, IOModeOnce, r.cb)
 		rawWrite(fds[1], []byte(want))
