@@ -50,6 +50,18 @@
 // an explicit address allocate that address (x/sys offers no
 // allocation-free form there); elsewhere those paths allocate nothing.
 //
+// The iouring driver (Linux 6.1 or later) watches descriptors through
+// io_uring, edge-triggered like epoll, and submits its requests and waits
+// for completions in one io_uring_enter per loop iteration. [Drivers]
+// lists it, and [WithDriver] gets it, only where io_uring can be set up:
+// where the kernel lacks it, kernel.io_uring_disabled forbids it, or a
+// seccomp profile refuses it, asking for it gives an error saying why, and
+// New keeps epoll as the default. The kernel lets one thread use a ring
+// as this driver sets it up, so the goroutine that first waits on the
+// loop, or closes a descriptor of it, is locked to its OS thread
+// (runtime.LockOSThread) for good; a goroutine that takes the loop over
+// moves it to a ring of its own thread, and is locked too.
+//
 // # Windows
 //
 // The winapi driver completes overlapped I/O with completion routines,

@@ -47,6 +47,10 @@ type backend struct {
 	name string
 	prio int // the default is the backend with the lowest
 	init func(*loop) error
+	// usable, if set, tells whether the system allows the driver here
+	// (io_uring may be disabled); Drivers lists it and New picks it by
+	// default only if so.
+	usable func() bool
 }
 
 var backends []backend
@@ -58,11 +62,14 @@ func registerBackend(name string, prio int, init func(*loop) error) {
 }
 
 // Drivers returns the names of the drivers available on this platform, the
-// default first.
+// default first; a driver the system does not allow here (io_uring where
+// it is disabled) is left out.
 func Drivers() []string {
-	names := make([]string, len(backends))
-	for i, b := range backends {
-		names[i] = b.name
+	names := make([]string, 0, len(backends))
+	for _, b := range backends {
+		if b.usable == nil || b.usable() {
+			names = append(names, b.name)
+		}
 	}
 	return names
 }
@@ -81,7 +88,7 @@ func New(opts ...Option) (*Driver, error) {
 		name = os.Getenv("EVENTCORE_DRIVER")
 	}
 	for _, b := range backends {
-		if name == "" || name == b.name {
+		if name == b.name || name == "" && (b.usable == nil || b.usable()) {
 			l := newLoop(b.name)
 			if cfg.workers > 0 {
 				l.workers.max = cfg.workers

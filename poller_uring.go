@@ -1,0 +1,344 @@
+//go:build linux
+
+package eventcore
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The io_uring driver, as a readiness poller: every descriptor is watched
+// by one multishot IORING_OP_POLL_ADD, which the kernel runs edge-triggered
+// (a completion per wake-up of the descriptor, with the poll mask it found
+// then; no IORING_POLL_ADD_LEVEL), so starting and finishing operations
+// costs nothing, as with epoll. Registrations are queued in the submission
+// ring and submitted by the wait's io_uring_enter, which also waits for
+// completions: one system call per loop iteration. Completions are reaped
+// in bulk and their slots freed with one store.
+//
+// One thread. The ring is set up with DEFER_TASKRUN: a completion's last
+// step runs only inside an io_uring_enter that asks for events, made by
+// the ring's one submitter thread (SINGLE_ISSUER). So completions appear
+// when the loop waits, never behind its back, and removing a poll in del
+// drops the kernel's reference to the file before del returns: closing
+// the descriptor then closes the socket. (Without DEFER_TASKRUN, that step
+// runs on whichever thread submitted the request, which with goroutines
+// moving between threads may be another, later: a closed socket would
+// linger open, and readiness would come in after a wait that found none.)
+// The goroutine that first uses the ring is therefore locked to its
+// thread (runtime.LockOSThread) for good, and sleeps in io_uring_enter
+// rather than in the runtime's poller. If another goroutine takes the
+// loop over, the kernel refuses its enter (EEXIST), and the poller moves
+// to a new ring made by that goroutine's thread, polls re-armed (arming
+// reports what is ready already, so no edge is lost).
+//
+// Wake-ups from other goroutines go through an eventfd the ring polls.
+
+func init() {
+	registerPoller("iouring", 30, newUringPoller)
+	for i := range backends {
+		if backends[i].name == "iouring" {
+			backends[i].usable = func() bool { return uringProbe() == nil }
+		}
+	}
+}
+
+// uringProbe sets up, once, a ring of the smallest size, to learn whether
+// the system allows io_uring here and offers what the driver needs.
+var uringProbe = sync.OnceValue(func() error {
+	r, err := newUring(1, 2)
+	if err != nil {
+		return err
+	}
+	r.close()
+	return nil
+})
+
+// Sizes of the ring. Completions that find the CQ ring full wait in the
+// kernel's overflow list (IORING_FEAT_NODROP), and the wait flushes them.
+const (
+	uringSQEntries = 256
+	uringCQEntries = 4096
+)
+
+// user_data of the driver's own requests; a registration's is
+// gen<<32 | index+1, gen below 1<<31.
+const (
+	uringDataIgnore = 0       // removals: their completions say nothing
+	uringDataWake   = 1 << 63 // the wake-up eventfd's poll
+)
+
+// POLLERR and POLLHUP too: a completion reports only the events asked for.
+const uringPollMask = unix.POLLIN | unix.POLLOUT | unix.POLLRDHUP | unix.POLLPRI | unix.POLLERR | unix.POLLHUP
+
+type uringPoller struct {
+	r     *uring
+	bound bool // the ring is enabled, by the thread locked to it
+	wfd   wakeFD
+
+	regs []uringReg // watched descriptors
+	free []uint32   // released indices in regs
+	byFD []uint32   // descriptor → its index in regs + 1
+
+	ts  unix.Timespec
+	arg uringGetEventsArg
+	err error // what the last wait met
+}
+
+// uringReg is one watched descriptor: gen tells its completions from those
+// of an earlier registration in the same slot.
+type uringReg struct {
+	h   handle
+	fd  int32
+	gen uint32
+}
+
+func newUringPoller() (poller, error) {
+	r, err := newUring(uringSQEntries, uringCQEntries)
+	if err != nil {
+		return nil, fmt.Errorf("eventcore: io_uring unavailable: %w", err)
+	}
+	p := &uringPoller{r: r}
+	if p.wfd, err = newWakeFD(); err != nil {
+		r.close()
+		return nil, err
+	}
+	p.pollAdd(int32(p.wfd.r), uringDataWake)
+	return p, nil
+}
+
+// bind makes the calling goroutine's thread the ring's submitter, once.
+func (p *uringPoller) bind() error {
+	if p.bound {
+		return nil
+	}
+	runtime.LockOSThread()
+	if err := p.r.enable(); err != nil {
+		return err
+	}
+	p.bound = true
+	return nil
+}
+
+// rebind moves to a new ring that the calling goroutine's thread submits
+// to, after the old one refused it.
+func (p *uringPoller) rebind() error {
+	r, err := newUring(uringSQEntries, uringCQEntries)
+	if err != nil {
+		return err
+	}
+	p.r.close()
+	p.r, p.bound = r, false
+	if err := p.bind(); err != nil {
+		return err
+	}
+	p.pollAdd(int32(p.wfd.r), uringDataWake)
+	for i := range p.regs {
+		if reg := &p.regs[i]; reg.fd >= 0 {
+			p.pollAdd(reg.fd, reg.data(uint32(i)))
+		}
+	}
+	return nil
+}
+
+// enter is uring.enter from the ring's thread.
+func (p *uringPoller) enter(flags uintptr, minComplete uint32, arg *uringGetEventsArg, blocking bool) error {
+	if err := p.bind(); err != nil {
+		return err
+	}
+	_, err := p.r.enter(flags, minComplete, arg, blocking)
+	if err == unix.EEXIST {
+		if err = p.rebind(); err == nil {
+			_, err = p.r.enter(flags, minComplete, arg, blocking)
+		}
+	}
+	return err
+}
+
+// sqe returns an entry to fill, submitting the full queue first if need
+// be; nil if that failed.
+func (p *uringPoller) sqe() *uringSQE {
+	e := p.r.sqe()
+	if e == nil {
+		if p.err = p.enter(0, 0, nil, false); p.err == nil {
+			e = p.r.sqe()
+		}
+	}
+	return e
+}
+
+// pollAdd queues a multishot poll of fd.
+func (p *uringPoller) pollAdd(fd int32, data uint64) bool {
+	e := p.sqe()
+	if e == nil {
+		return false
+	}
+	e.opcode = uringOpPollAdd
+	e.fd = fd
+	e.len = uringPollAddMulti
+	e.opFlags = uringPollMask
+	if data == uringDataWake {
+		// Not POLLOUT: reading the eventfd wakes its pollers for
+		// POLLOUT, and each drain would make another completion.
+		e.opFlags = unix.POLLIN
+	}
+	e.userData = data
+	return true
+}
+
+func (r *uringReg) data(i uint32) uint64 { return uint64(r.gen)<<32 | uint64(i+1) }
+
+func (p *uringPoller) add(fd int, h handle) error {
+	if fd < 0 || int(int32(fd)) != fd {
+		return unix.EBADF
+	}
+	var i uint32
+	if n := len(p.free); n > 0 {
+		i = p.free[n-1]
+		p.free = p.free[:n-1]
+	} else {
+		i = uint32(len(p.regs))
+		p.regs = append(p.regs, uringReg{})
+	}
+	reg := &p.regs[i]
+	reg.h, reg.fd = h, int32(fd)
+	if !p.pollAdd(reg.fd, reg.data(i)) {
+		p.release(i)
+		return p.err
+	}
+	for fd >= len(p.byFD) {
+		p.byFD = append(p.byFD, 0)
+	}
+	p.byFD[fd] = i + 1
+	return nil
+}
+
+func (p *uringPoller) release(i uint32) {
+	reg := &p.regs[i]
+	reg.h, reg.fd = 0, -1
+	reg.gen = (reg.gen + 1) &^ (1 << 31)
+	p.free = append(p.free, i)
+}
+
+func (p *uringPoller) modify(int, handle, readyBits) error { return nil }
+
+// del cancels fd's poll, and runs the cancellation to its end at once:
+// until the kernel frees the request, it holds the file, and closing fd
+// would not close a socket (its peer would not see the end). An
+// IORING_OP_POLL_REMOVE would not do: it gives up (EALREADY) on a poll
+// whose completion is under way, and leaves it armed.
+func (p *uringPoller) del(fd int) {
+	if fd < 0 || fd >= len(p.byFD) || p.byFD[fd] == 0 {
+		return
+	}
+	i := p.byFD[fd] - 1
+	p.byFD[fd] = 0
+	if e := p.sqe(); e != nil {
+		e.opcode = uringOpAsyncCancel
+		e.fd = -1
+		e.addr = p.regs[i].data(i)
+		e.userData = uringDataIgnore
+		p.enter(uringEnterGetEvents, 0, nil, false)
+	}
+	p.release(i)
+}
+
+func (p *uringPoller) wait(evs []readyEvent, timeout time.Duration, hold bool) ([]readyEvent, error) {
+	p.err = nil
+	var err error
+	switch {
+	case timeout > 0 && !p.r.ready():
+		p.arg.ts = 0
+		if timeout != Infinite {
+			uringTimeout(&p.ts, timeout)
+			p.arg.ts = uint64(uintptr(unsafe.Pointer(&p.ts)))
+		}
+		// Holding keeps the P (see "Holding" in loop_posix.go); a longer
+		// sleep lets the scheduler hand it on.
+		err = p.enter(uringEnterGetEvents, 1, &p.arg, !hold)
+	case p.r.unsubmitted > 0 || p.r.due() || !p.bound:
+		err = p.enter(uringEnterGetEvents, 0, nil, false)
+	}
+	switch err {
+	case nil, unix.ETIME, unix.EINTR, unix.EBUSY:
+	default:
+		return evs, err
+	}
+	return p.reap(evs), nil
+}
+
+// reap turns the waiting completions into events.
+func (p *uringPoller) reap(evs []readyEvent) []readyEvent {
+	head, tail := p.r.completions()
+	for ; head != tail; head++ {
+		c := p.r.cqe(head)
+		switch c.userData {
+		case uringDataIgnore:
+			continue
+		case uringDataWake:
+			p.wfd.drain()
+			if c.flags&uringCQEFMore == 0 {
+				p.pollAdd(int32(p.wfd.r), uringDataWake)
+			}
+			continue
+		}
+		i := uint32(c.userData) - 1
+		if i >= uint32(len(p.regs)) || p.regs[i].gen != uint32(c.userData>>32) {
+			continue // a registration since removed
+		}
+		reg := &p.regs[i]
+		if c.flags&uringCQEFMore == 0 {
+			// The kernel ended the poll (a full completion ring, no
+			// memory): watch again; arming it reports what is ready.
+			p.pollAdd(reg.fd, c.userData)
+		}
+		if c.res <= 0 {
+			continue
+		}
+		m := uint32(c.res)
+		var r readyBits
+		if m&(unix.POLLIN|unix.POLLRDHUP) != 0 {
+			r |= evRead
+		}
+		if m&unix.POLLRDHUP != 0 {
+			r |= evEnd
+		}
+		if m&unix.POLLPRI != 0 {
+			r |= evUrgent
+		}
+		if m&unix.POLLOUT != 0 {
+			r |= evWrite
+		}
+		if m&(unix.POLLERR|unix.POLLHUP) != 0 {
+			r |= evError
+		}
+		evs = append(evs, readyEvent{h: reg.h, ev: r})
+	}
+	p.r.done(tail)
+	return evs
+}
+
+// wake signals the eventfd the ring polls.
+func (p *uringPoller) wake() { p.wfd.signal() }
+
+func (p *uringPoller) canHold() bool { return true }
+
+func (p *uringPoller) edgeTriggered() bool { return true }
+
+// reportsCurrentState: no. A completion carries the mask the kernel found
+// when it ran the poll's task work, which may be before a read the loop
+// made since; only the wait's return is known to come after it.
+func (p *uringPoller) reportsCurrentState() bool { return false }
+
+// reportsUrgent: descriptors are polled for POLLPRI and POLLRDHUP.
+func (p *uringPoller) reportsUrgent() bool { return true }
+
+func (p *uringPoller) close() {
+	p.wfd.close()
+	p.r.close()
+}

@@ -1,0 +1,158 @@
+//go:build linux
+
+package eventcore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Where io_uring cannot be set up (a container's seccomp profile, a kernel
+// without it, kernel.io_uring_disabled), the iouring driver is not
+// offered, New picks epoll, and asking for iouring fails with the reason.
+// A child process (this test binary, see helperEnv) makes io_uring_setup
+// fail with a seccomp filter before the driver first tries it.
+func TestUringUnavailable(t *testing.T) {
+	for _, errno := range []unix.Errno{unix.EPERM, unix.ENOSYS} {
+		t.Run(errno.Error(), func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), helperEnv+"=uring-seccomp:"+strconv.Itoa(int(errno)), "EVENTCORE_DRIVER=")
+			out, err := cmd.CombinedOutput()
+			switch s := strings.TrimSpace(string(out)); {
+			case strings.HasPrefix(s, "skip:"):
+				t.Skip(s)
+			case err != nil || s != "ok":
+				t.Fatalf("child: %v: %s", err, s)
+			}
+		})
+	}
+}
+
+func init() {
+	mode, ok := strings.CutPrefix(os.Getenv(helperEnv), "uring-seccomp:")
+	if !ok {
+		return
+	}
+	errno, _ := strconv.Atoi(mode)
+	if err := denyUringSetup(unix.Errno(errno)); err != nil {
+		fmt.Println("skip: no seccomp filter:", err)
+		os.Exit(0)
+	}
+	if err := checkUringFallback(unix.Errno(errno)); err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	fmt.Println("ok")
+	os.Exit(0)
+}
+
+// denyUringSetup installs, on every thread of the process, a seccomp
+// filter that fails io_uring_setup with errno and allows everything else.
+// (The child makes only native system calls, so the filter does not look
+// at the architecture.)
+func denyUringSetup(errno unix.Errno) error {
+	prog := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // seccomp_data.nr
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: unix.SYS_IO_URING_SETUP, Jt: 0, Jf: 1},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(errno)},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	// no_new_privs is per thread: set it on the one that installs the
+	// filter, which TSYNC copies to the others with the filter.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	const tsync = 1 // SECCOMP_FILTER_FLAG_TSYNC
+	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, tsync, uintptr(unsafe.Pointer(&fprog))); e != 0 {
+		return e
+	}
+	return nil
+}
+
+func checkUringFallback(errno unix.Errno) error {
+	if names := Drivers(); slices.Contains(names, "iouring") || len(names) == 0 || names[0] != "epoll" {
+		return fmt.Errorf("Drivers() = %v with io_uring_setup failing, want epoll first and no iouring", names)
+	}
+	d, err := New()
+	if err != nil {
+		return fmt.Errorf("New(): %v", err)
+	}
+	name := d.Name()
+	d.Dispose()
+	if name != "epoll" {
+		return fmt.Errorf("New() picked %q, want epoll", name)
+	}
+	d, err = New(WithDriver("iouring"))
+	if err == nil {
+		d.Dispose()
+		return errors.New(`New(WithDriver("iouring")) succeeded with io_uring_setup failing`)
+	}
+	if !errors.Is(err, errno) || !strings.Contains(err.Error(), "io_uring") {
+		return fmt.Errorf(`New(WithDriver("iouring")): %q, want an io_uring error wrapping %v`, err, errno)
+	}
+	return nil
+}
+
+// A loop taken over by another goroutine (so, here, another thread) goes
+// on: the kernel refuses the new thread's enter on the first thread's
+// ring, and the poller moves to a new ring with every poll re-armed. Data
+// that arrived before the move is reported after it, and a socket closed
+// after it is closed at once.
+func TestUringHandover(t *testing.T) {
+	if !slices.Contains(Drivers(), "iouring") {
+		t.Skip("io_uring is not available here")
+	}
+	d := newTestDriver(t, "iouring")
+	s := d.Sockets()
+	fds := rawStreamPair(t)
+	sock, err := s.AdoptStream(fds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	// read takes the loop over (see Driver), starts a read, which finds
+	// nothing, then has want sent.
+	read := func(want string) error {
+		d.Core().ProcessEvents(0)
+		var r ioResult
+		s.Read(sock, buf, IOModeOnce, r.cb)
+		rawWrite(fds[1], []byte(want))
+		for deadline := time.Now().Add(hangLimit); !r.done; {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("gave up waiting to read %q", want)
+			}
+			d.Core().ProcessEvents(10 * time.Millisecond)
+		}
+		if r.status != IOStatusOK || string(buf[:r.n]) != want {
+			return fmt.Errorf("read %v %q, want %q", r.status, buf[:r.n], want)
+		}
+		return nil
+	}
+	done := make(chan error)
+	go func() { done <- read("first") }()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := read("second"); err != nil {
+		t.Fatal(err)
+	}
+	s.ReleaseRef(sock)
+	if !peerClosed(fds[1]) {
+		t.Error("socket not closed on release after the handover")
+	}
+	rawClose(fds[1])
+}
