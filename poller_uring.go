@@ -35,7 +35,10 @@ import (
 // rather than in the runtime's poller. If another goroutine takes the
 // loop over, the kernel refuses its enter (EEXIST), and the poller moves
 // to a new ring made by that goroutine's thread, polls re-armed (arming
-// reports what is ready already, so no edge is lost).
+// reports what is ready already, so no edge is lost). The old ring is
+// closed then, and the kernel frees its requests in the background: until
+// it has, a descriptor registered before the handover and closed after it
+// stays open (its peer sees the end a moment later).
 //
 // Wake-ups from other goroutines go through an eventfd the ring polls.
 
