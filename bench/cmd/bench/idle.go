@@ -116,6 +116,14 @@ func idleClient(args []string) error {
 			return fmt.Errorf("connection %d: no echo (%v)", i, err)
 		}
 	}
+	holdUntilTold()
+	return nil
+}
+
+// holdUntilTold says "ready" and keeps the connections a client role has
+// opened until the bench tells it to go (a line on stdin), or for two
+// minutes at most.
+func holdUntilTold() {
 	fmt.Println("ready")
 	done := make(chan struct{})
 	go func() { bufio.NewReader(os.Stdin).ReadString('\n'); close(done) }()
@@ -123,5 +131,4 @@ func idleClient(args []string) error {
 	case <-done:
 	case <-time.After(2 * time.Minute):
 	}
-	return nil
 }

@@ -245,13 +245,7 @@ func idleTLSClient(args []string) error {
 			return fmt.Errorf("connection %d: %w", i, err)
 		}
 	}
-	fmt.Println("ready")
-	done := make(chan struct{})
-	go func() { bufio.NewReader(os.Stdin).ReadString('\n'); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Minute):
-	}
+	holdUntilTold()
 	return nil
 }
 
