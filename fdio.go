@@ -166,20 +166,7 @@ func (l *loop) serviceStreamRead(h handle, e *entry[fdObj]) {
 	}
 	for {
 		n, err := l.sysRead(h, e, op.buf[op.done:])
-		switch {
-		case err == errWouldBlock:
-			if op.mode == IOModeImmediate {
-				l.complete(h, op, statusSoFar(op), Addr{})
-			} else {
-				l.awaitRead(h, e)
-			}
-			return
-		case err != nil:
-			l.complete(h, op, l.streamFailed(e, err), Addr{})
-			return
-		case n == 0:
-			halfClosed(e, true)
-			l.complete(h, op, IOStatusDisconnected, Addr{})
+		if l.readStopped(h, e, op, n, err) {
 			return
 		}
 		op.done += n
@@ -188,6 +175,29 @@ func (l *loop) serviceStreamRead(h handle, e *entry[fdObj]) {
 			return
 		}
 	}
+}
+
+// readStopped finishes what a stream read of n bytes, with err, means for
+// the pending read op of h when it brought nothing: wait for readiness (or
+// complete an IOModeImmediate read), a failure, or the end of the stream.
+// It reports false when the read brought data, which is the caller's.
+func (l *loop) readStopped(h handle, e *entry[fdObj], op *ioOp, n int, err error) bool {
+	switch {
+	case err == errWouldBlock:
+		if op.mode == IOModeImmediate {
+			l.complete(h, op, statusSoFar(op), Addr{})
+		} else {
+			l.awaitRead(h, e)
+		}
+	case err != nil:
+		l.complete(h, op, l.streamFailed(e, err), Addr{})
+	case n == 0:
+		halfClosed(e, true)
+		l.complete(h, op, IOStatusDisconnected, Addr{})
+	default:
+		return false
+	}
+	return true
 }
 
 // serviceWaitReadable completes a zero-length read or receive once data

@@ -62,19 +62,9 @@ func (l *loop) serviceLoan(h handle, e *entry[fdObj], op *ioOp) {
 		buf = make([]byte, l.loans.size)
 	}
 	n, err := l.sysRead(h, e, buf)
-	switch {
-	case err == errWouldBlock:
-		l.loans.free = append(l.loans.free, buf)
-		l.awaitRead(h, e)
-		return
-	case err != nil:
-		l.loans.free = append(l.loans.free, buf)
-		l.complete(h, op, l.streamFailed(e, err), Addr{})
-		return
-	case n == 0:
-		l.loans.free = append(l.loans.free, buf)
-		halfClosed(e, true)
-		l.complete(h, op, IOStatusDisconnected, Addr{})
+	if err != nil || n == 0 {
+		l.loans.free = append(l.loans.free, buf) // before any callback runs
+		l.readStopped(h, e, op, n, err)
 		return
 	}
 	cb := op.cb.(LoanCallback)
