@@ -55,6 +55,9 @@ type backend struct {
 
 var backends []backend
 
+// allowed tells whether the system allows the driver here.
+func (b backend) allowed() bool { return b.usable == nil || b.usable() }
+
 // registerBackend is called by the init function of each driver's file.
 func registerBackend(name string, prio int, init func(*loop) error) {
 	backends = append(backends, backend{name: name, prio: prio, init: init})
@@ -67,7 +70,7 @@ func registerBackend(name string, prio int, init func(*loop) error) {
 func Drivers() []string {
 	names := make([]string, 0, len(backends))
 	for _, b := range backends {
-		if b.usable == nil || b.usable() {
+		if b.allowed() {
 			names = append(names, b.name)
 		}
 	}
@@ -88,7 +91,7 @@ func New(opts ...Option) (*Driver, error) {
 		name = os.Getenv("EVENTCORE_DRIVER")
 	}
 	for _, b := range backends {
-		if name == b.name || name == "" && (b.usable == nil || b.usable()) {
+		if name == b.name || name == "" && b.allowed() {
 			l := newLoop(b.name)
 			if cfg.workers > 0 {
 				l.workers.max = cfg.workers
