@@ -18,17 +18,23 @@ import (
 // increase divided by n is what an idle connection costs.
 
 func (r *runner) runIdle() error {
+	return r.runIdleRows("idle", "idle", r.echoServers())
+}
+
+// runIdleRows measures the idle row "PREFIX N conns" for servers, with the
+// client role given ("idle", "idletls").
+func (r *runner) runIdleRows(prefix, role string, servers []serverSpec) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
 	n := r.set.idleConns
-	name := fmt.Sprintf("idle %d conns", n)
+	name := fmt.Sprintf("%s %d conns", prefix, n)
 	reps := max(r.set.reps/2, 1)
 	for rep := range reps {
 		line := ""
-		for _, sv := range r.echoServers() {
-			per, err := r.idleOnce(self, sv, "idle", n)
+		for _, sv := range servers {
+			per, err := r.idleOnce(self, sv, role, n)
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", name, sv.impl, err)
 			}

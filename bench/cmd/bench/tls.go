@@ -70,26 +70,7 @@ func (r *runner) runTLS(smoke bool) error {
 	if smoke {
 		return nil
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	n := r.set.idleConns
-	name := fmt.Sprintf("tls idle %d conns", n)
-	reps := max(r.set.reps/2, 1)
-	for rep := range reps {
-		line := ""
-		for _, sv := range servers {
-			per, err := r.idleOnce(self, sv, "idletls", n)
-			if err != nil {
-				return fmt.Errorf("%s, %s: %w", name, sv.impl, err)
-			}
-			r.res.add(name, sv.impl, "rss/conn", "bytes", per)
-			line += fmt.Sprintf("  %s %.0f B", sv.impl, per)
-		}
-		r.log.Printf("%-28s rep %d/%d%s", name, rep+1, reps, line)
-	}
-	return nil
+	return r.runIdleRows("tls idle", "idletls", servers)
 }
 
 // handshakesOnce runs the handshake client against sv for the
