@@ -18,6 +18,7 @@ type fdSys struct {
 	rdState  rdState   // what is known of the read side, to skip system calls
 	readMore bool      // urgent data, the end or an error was reported: a short read may leave more
 	readGen  uint32    // loop.waitGen when the descriptor was last read
+	wrOp     uint64    // the poller's send serving the pending write (fdio_ring.go); 0 if none
 }
 
 // rdState is what the loop knows about whether a read would find
@@ -37,9 +38,11 @@ var (
 )
 
 func (l *loop) serviceWrite(h handle, e *entry[fdObj]) {
-	if h.kind() == kindStreamSocket && e.v.state == ConnectionConnecting {
+	switch {
+	case h.kind() == kindStreamSocket && e.v.state == ConnectionConnecting:
 		l.finishConnect(h, e)
-	} else {
+	case e.v.sys.wrOp != 0 && l.sendDone(h, e):
+	default:
 		l.serviceSendOp(h, e)
 	}
 }
@@ -140,8 +143,5 @@ func (l *loop) readable(_ handle, e *entry[fdObj]) (bool, error) {
 	return ok, err
 }
 
-func (l *loop) writeMode(_ handle, m IOMode) IOMode    { return m }
-func (l *loop) awaitRead(handle, *entry[fdObj])        {}
-func (l *loop) awaitWrite(handle, *entry[fdObj], Addr) {}
-func (l *loop) writeInFlight(*entry[fdObj]) bool       { return false }
-func (l *loop) cancelSys(*entry[fdObj], bool)          {}
+func (l *loop) writeMode(_ handle, m IOMode) IOMode { return m }
+func (l *loop) awaitRead(handle, *entry[fdObj])     {}

@@ -39,6 +39,7 @@ type sysLoop struct {
 	orphans       map[handle]orphanProc // released processes still to be reaped
 	sigchldUsers  int                   // processes watched through SIGCHLD
 	pollerExits   procWatcher           // the poller, if it watches process exits
+	sends         sendRing              // the poller, if it sends by itself (fdio_ring.go)
 	noPidfd       bool                  // tests: do without pidfd where it works
 	noPollerExits bool                  // tests: do without pollerExits
 
@@ -55,6 +56,7 @@ func (l *loop) initPosix(p poller) {
 		l.shortReadDrains = sp.reportsUrgent() || l.lt
 	}
 	l.pollerExits, _ = p.(procWatcher)
+	l.sends, _ = p.(sendRing)
 	l.canHold = p.canHold()
 	l.initWatchState()
 	l.xq.wake = p.wake
@@ -223,10 +225,11 @@ func (l *loop) closeSysFD(e *entry[fdObj]) error {
 	return unix.Close(int(l.detachSysFD(e)))
 }
 
-// detachSysFD unregisters the open descriptor of e and takes it from e,
-// leaving it open.
+// detachSysFD unregisters the open descriptor of e, giving up a send the
+// poller runs for it, and takes it from e, leaving it open.
 func (l *loop) detachSysFD(e *entry[fdObj]) sysFD {
 	fd := e.v.fd
+	l.cancelSys(e, true)
 	l.p.del(int(fd))
 	if int(fd) < len(l.byFD) { // not yet there if registration failed
 		l.byFD[fd] = 0

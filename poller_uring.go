@@ -41,6 +41,10 @@ import (
 // stays open (its peer sees the end a moment later).
 //
 // Wake-ups from other goroutines go through an eventfd the ring polls.
+//
+// What a stream socket's non-blocking send leaves goes to the ring as a
+// send (poller_uring_send.go), rather than waiting for POLLOUT. Sends in
+// flight on a ring left by a handover never complete there: they fail.
 
 func init() {
 	registerPoller("iouring", 30, newUringPoller)
@@ -70,7 +74,7 @@ const (
 )
 
 // user_data of the driver's own requests; a registration's is
-// gen<<32 | index+1, gen below 1<<31.
+// gen<<32 | index+1, gen below 1<<30, a send's see uringDataOp.
 const (
 	uringDataIgnore = 0       // removals: their completions say nothing
 	uringDataWake   = 1 << 63 // the wake-up eventfd's poll
@@ -87,6 +91,10 @@ type uringPoller struct {
 	regs []uringReg // watched descriptors
 	free []uint32   // released indices in regs
 	byFD []uint32   // descriptor → its index in regs + 1
+
+	ops     table[uringSend] // sends in flight (poller_uring_send.go)
+	retired [][]byte         // buffers of sends a left ring may still read
+	late    []readyEvent     // sends ended by a rebind, to report
 
 	ts  unix.Timespec
 	arg uringGetEventsArg
@@ -137,6 +145,7 @@ func (p *uringPoller) rebind() error {
 	}
 	p.r.close()
 	p.r, p.bound = r, false
+	p.orphanSends()
 	if err := p.bind(); err != nil {
 		return err
 	}
@@ -224,7 +233,7 @@ func (p *uringPoller) add(fd int, h handle) error {
 func (p *uringPoller) release(i uint32) {
 	reg := &p.regs[i]
 	reg.h, reg.fd = 0, -1
-	reg.gen = (reg.gen + 1) &^ (1 << 31)
+	reg.gen = (reg.gen + 1) & (1<<30 - 1)
 	p.free = append(p.free, i)
 }
 
@@ -277,17 +286,24 @@ func (p *uringPoller) wait(evs []readyEvent, timeout time.Duration, hold bool) (
 
 // reap turns the waiting completions into events.
 func (p *uringPoller) reap(evs []readyEvent) []readyEvent {
+	if len(p.late) > 0 {
+		evs = append(evs, p.late...)
+		p.late = p.late[:0]
+	}
 	head, tail := p.r.completions()
 	for ; head != tail; head++ {
 		c := p.r.cqe(head)
-		switch c.userData {
-		case uringDataIgnore:
+		switch {
+		case c.userData == uringDataIgnore:
 			continue
-		case uringDataWake:
+		case c.userData == uringDataWake:
 			p.wfd.drain()
 			if c.flags&uringCQEFMore == 0 {
 				p.pollAdd(int32(p.wfd.r), uringDataWake)
 			}
+			continue
+		case c.userData&uringDataOp != 0:
+			evs = p.sendDone(evs, c)
 			continue
 		}
 		i := uint32(c.userData) - 1

@@ -84,6 +84,7 @@ var (
 const (
 	uringOpPollAdd     = 6
 	uringOpAsyncCancel = 14
+	uringOpSend        = 26
 
 	uringSetupCQSize        = 1 << 3
 	uringSetupClamp         = 1 << 4
@@ -254,6 +255,18 @@ func (r *uring) completions() (head, tail uint32) {
 }
 
 func (r *uring) cqe(i uint32) *uringCQE { return &r.cqes[i&r.cqMask] }
+
+// posted reports whether a completion with user data data waits in the
+// ring.
+func (r *uring) posted(data uint64) bool {
+	head, tail := r.completions()
+	for ; head != tail; head++ {
+		if r.cqe(head).userData == data {
+			return true
+		}
+	}
+	return false
+}
 
 func (r *uring) done(tail uint32) { atomic.StoreUint32(r.cqHead, tail) }
 

@@ -1,0 +1,62 @@
+//go:build unix
+
+package eventcore
+
+// Writes the poller carries out itself. A completion poller (io_uring, see
+// poller_uring_send.go) takes what a stream socket's non-blocking send
+// left and hands it to the kernel, instead of waiting to be told that the
+// socket is writable: the kernel sends it when there is room and reports
+// how much it sent, and the loop goes on from there (sendDone). The
+// poller's operation keeps the buffer referenced until the kernel is done
+// with it. A readiness poller offers no sendRing; these hooks then do
+// nothing, and the poller reports the socket when it becomes writable.
+
+// sendRing is what a poller that sends by itself offers.
+type sendRing interface {
+	// send starts sending buf on fd, and returns the operation, or 0 if
+	// the poller could not take it (the loop then waits for readiness).
+	// When the send completes, wait reports h writable.
+	send(fd sysFD, h handle, buf []byte) uint64
+	// sent tells whether the operation completed, and then its outcome,
+	// and forgets it.
+	sent(op uint64) (n int, done bool, err error)
+	// cancelSend gives the operation up, and forgets it. It returns once
+	// the kernel is done with the buffer: what it has not sent by then,
+	// it never sends.
+	cancelSend(op uint64)
+}
+
+func (l *loop) awaitWrite(h handle, e *entry[fdObj], _ Addr) {
+	if l.sends == nil || h.kind() != kindStreamSocket {
+		return
+	}
+	wr := &e.v.wr
+	e.v.sys.wrOp = l.sends.send(e.v.fd, h, wr.buf[wr.done:])
+}
+
+func (l *loop) writeInFlight(e *entry[fdObj]) bool { return e.v.sys.wrOp != 0 }
+
+// cancelSys gives up the send serving e's pending write, if any: the write
+// is ending without it.
+func (l *loop) cancelSys(e *entry[fdObj], write bool) {
+	if write && e.v.sys.wrOp != 0 {
+		l.sends.cancelSend(e.v.sys.wrOp)
+		e.v.sys.wrOp = 0
+	}
+}
+
+// sendDone takes the outcome of the send serving h's pending write, if it
+// has one, and reports whether the write needs nothing more now: it
+// completed, or the send is still in flight.
+func (l *loop) sendDone(h handle, e *entry[fdObj]) bool {
+	n, done, err := l.sends.sent(e.v.sys.wrOp)
+	if !done {
+		return true
+	}
+	e.v.sys.wrOp = 0
+	if err != nil {
+		l.complete(h, &e.v.wr, l.streamFailed(e, err), Addr{})
+		return true
+	}
+	return l.wrote(h, &e.v.wr, n)
+}
