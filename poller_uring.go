@@ -143,9 +143,9 @@ func (p *uringPoller) rebind() error {
 	if err != nil {
 		return err
 	}
+	p.queuedSends(p.r)
 	p.r.close()
 	p.r, p.bound = r, false
-	p.orphanSends()
 	if err := p.bind(); err != nil {
 		return err
 	}
@@ -155,6 +155,7 @@ func (p *uringPoller) rebind() error {
 			p.pollAdd(reg.fd, reg.data(uint32(i)))
 		}
 	}
+	p.moveSends()
 	return nil
 }
 

@@ -29,10 +29,12 @@ const uringCancelWait = 10_000_000 // ns
 
 // uringSend is one send in flight, or completed and not yet taken.
 type uringSend struct {
-	h    handle // the socket, reported writable when the send completes
-	buf  []byte // what the kernel reads from until it completes
-	res  int32  // the completion's result: bytes sent, or -errno
-	done bool
+	h      handle // the socket, reported writable when the send completes
+	fd     sysFD
+	buf    []byte // what the kernel reads from until it completes
+	res    int32  // the completion's result: bytes sent, or -errno
+	done   bool
+	queued bool // rebind: still in the left ring's queue, never submitted
 }
 
 func (p *uringPoller) send(fd sysFD, h handle, buf []byte) uint64 {
@@ -40,20 +42,28 @@ func (p *uringPoller) send(fd sysFD, h handle, buf []byte) uint64 {
 	if o == nil {
 		return 0
 	}
-	e := p.sqe()
-	if e == nil {
+	o.v = uringSend{h: h, fd: fd, buf: buf}
+	id := uringDataOp | uint64(oh)
+	if !p.submitSend(id, o) {
 		p.ops.release(oh, o)
 		return 0
 	}
-	o.v = uringSend{h: h, buf: buf}
-	id := uringDataOp | uint64(oh)
+	return id
+}
+
+// submitSend queues the send o, whose user data is id.
+func (p *uringPoller) submitSend(id uint64, o *entry[uringSend]) bool {
+	e := p.sqe()
+	if e == nil {
+		return false
+	}
 	e.opcode = uringOpSend
-	e.fd = fd
-	e.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(buf))))
-	e.len = uint32(min(len(buf), 1<<30))
+	e.fd = o.v.fd
+	e.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(o.v.buf))))
+	e.len = uint32(min(len(o.v.buf), 1<<30))
 	e.opFlags = unix.MSG_NOSIGNAL
 	e.userData = id
-	return id
+	return true
 }
 
 // op returns the live operation id names, nil if none.
@@ -118,17 +128,38 @@ func (p *uringPoller) cancelled(id uint64, o *entry[uringSend]) bool {
 	return err == nil
 }
 
-// orphanSends ends the sends of a ring the poller left (rebind): their
-// completions will never come, and what they sent is unknown, so they
-// fail (ECANCELED). Their buffers stay referenced until the poller
-// closes, as the kernel frees the old ring's requests in the background.
-func (p *uringPoller) orphanSends() {
-	p.ops.each(func(_ handle, o *entry[uringSend]) {
-		if !o.v.done {
-			o.v.done, o.v.res = true, -int32(unix.ECANCELED)
-			p.retired = append(p.retired, o.v.buf)
-			p.late = append(p.late, readyEvent{h: o.v.h, ev: evWrite})
+// queuedSends marks the sends still in the queue of ring r, which the
+// poller is leaving (rebind): the kernel never saw them.
+func (p *uringPoller) queuedSends(r *uring) {
+	r.queued(func(e *uringSQE) {
+		if e.opcode == uringOpSend {
+			if _, o := p.op(e.userData); o != nil {
+				o.v.queued = true
+			}
 		}
+	})
+}
+
+// moveSends takes the sends of the ring the poller left (rebind) to the
+// new one. Those the old ring never saw are submitted again; the others
+// will never complete, and what they sent is unknown, so they fail
+// (ECANCELED), their buffers referenced until the poller closes, as the
+// kernel frees the old ring's requests in the background.
+func (p *uringPoller) moveSends() {
+	p.ops.each(func(h handle, o *entry[uringSend]) {
+		if o.v.done {
+			return
+		}
+		if o.v.queued {
+			o.v.queued = false
+			if p.submitSend(uringDataOp|uint64(h), o) {
+				return
+			}
+		} else {
+			p.retired = append(p.retired, o.v.buf)
+		}
+		o.v.done, o.v.res = true, -int32(unix.ECANCELED)
+		p.late = append(p.late, readyEvent{h: o.v.h, ev: evWrite})
 	})
 }
 

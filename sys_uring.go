@@ -238,6 +238,13 @@ func (r *uring) enter(flags uintptr, minComplete uint32, arg *uringGetEventsArg,
 	return int(n), nil
 }
 
+// queued calls fn for each entry queued and not yet taken by the kernel.
+func (r *uring) queued(fn func(*uringSQE)) {
+	for i := atomic.LoadUint32(r.sqHead); i != r.tail; i++ {
+		fn(&r.sqes[i&r.sqMask])
+	}
+}
+
 // ready reports whether completions are waiting in the ring.
 func (r *uring) ready() bool { return atomic.LoadUint32(r.cqTail) != *r.cqHead }
 

@@ -5,6 +5,7 @@ package eventcore
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -190,4 +191,40 @@ func TestDetachRefusesWriteInFlight(t *testing.T) {
 		rawClose(fd)
 		drain(t, d, server)
 	})
+}
+
+// A handover (see TestUringHandover) moves the sends to the new ring. One
+// still queued, never submitted, is submitted there: here the first
+// handover, in the goroutine, finds the write's send queued. One the
+// kernel had taken never completes, and what it sent is unknown: the
+// write fails, and no more of its buffer goes out after its callback ran.
+func TestUringHandoverSend(t *testing.T) {
+	if !slices.Contains(Drivers(), "iouring") {
+		t.Skip("io_uring is not available here")
+	}
+	d := newTestDriver(t, "iouring")
+	s := d.Sockets()
+	client, server := stalledPair(t, d)
+	defer s.ReleaseRef(server)
+	var w ioResult
+	buf := bytes.Repeat([]byte("a"), 4<<20)
+	done := make(chan uint64)
+	go func() {
+		d.Core().ProcessEvents(0) // takes the loop over, on another thread
+		s.Write(client, buf, IOModeAll, w.cb)
+		d.Core().ProcessEvents(10 * time.Millisecond) // moves to a new ring
+		done <- ringSend(d, client)
+	}()
+	if <-done == 0 {
+		t.Fatal("no send in flight in the ring")
+	}
+	runUntil(t, d, "the write", func() bool { return w.done })
+	if w.status != IOStatusError || !errors.Is(d.LastError(client), unix.ECANCELED) {
+		t.Fatalf("write %+v (%v), want an error: ECANCELED", w, d.LastError(client))
+	}
+	for i := range buf {
+		buf[i] = 'b'
+	}
+	s.ReleaseRef(client)
+	drain(t, d, server)
 }
