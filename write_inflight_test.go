@@ -228,3 +228,34 @@ func TestUringHandoverSend(t *testing.T) {
 	s.ReleaseRef(client)
 	drain(t, d, server)
 }
+
+// A write that waits for room (a send through the ring on io_uring)
+// allocates nothing in steady state.
+func TestAllocsStalledWrite(t *testing.T) {
+	skipUnderRace(t)
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		s := d.Sockets()
+		c, srv := stalledPair(t, d)
+		msg, buf := make([]byte, 2<<20), make([]byte, 2<<20)
+		var w, r ioResult
+		wcb, rcb := w.cb, r.cb
+		cycle := func() {
+			w, r = ioResult{}, ioResult{}
+			s.Write(c, msg, IOModeAll, wcb)
+			d.Core().ProcessEvents(0)
+			s.Read(srv, buf, IOModeAll, rcb)
+			for !r.done || !w.done {
+				d.Core().ProcessEvents(hangLimit)
+			}
+		}
+		cycle()
+		if w.status != IOStatusOK || r.status != IOStatusOK {
+			t.Fatalf("write %+v, read %+v", w, r)
+		}
+		if n := testing.AllocsPerRun(50, cycle); n != 0 {
+			t.Errorf("stalled write: %v allocations", n)
+		}
+		s.ReleaseRef(c)
+		s.ReleaseRef(srv)
+	})
+}
