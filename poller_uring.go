@@ -92,9 +92,9 @@ type uringPoller struct {
 	free []uint32   // released indices in regs
 	byFD []uint32   // descriptor → its index in regs + 1
 
-	ops     table[uringSend] // sends in flight (poller_uring_send.go)
-	retired [][]byte         // buffers of sends a left ring may still read
-	late    []readyEvent     // sends ended by a rebind, to report
+	ops     table[uringOp] // operations in flight (poller_uring_ops.go)
+	retired [][]byte       // buffers of operations a left ring may still use
+	late    []readyEvent   // operations ended by a rebind, to report
 
 	ts  unix.Timespec
 	arg uringGetEventsArg
@@ -143,7 +143,7 @@ func (p *uringPoller) rebind() error {
 	if err != nil {
 		return err
 	}
-	p.queuedSends(p.r)
+	p.queuedOps(p.r)
 	p.r.close()
 	p.r, p.bound = r, false
 	if err := p.bind(); err != nil {
@@ -155,7 +155,7 @@ func (p *uringPoller) rebind() error {
 			p.pollAdd(reg.fd, reg.data(uint32(i)))
 		}
 	}
-	p.moveSends()
+	p.moveOps()
 	return nil
 }
 
@@ -304,7 +304,7 @@ func (p *uringPoller) reap(evs []readyEvent) []readyEvent {
 			}
 			continue
 		case c.userData&uringDataOp != 0:
-			evs = p.sendDone(evs, c)
+			evs = p.completeOp(evs, c)
 			continue
 		}
 		i := uint32(c.userData) - 1

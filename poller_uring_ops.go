@@ -1,0 +1,196 @@
+//go:build linux
+
+package eventcore
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Requests of the loop's own, beside the readiness polls: the poller
+// carries some operations out itself (a send, poller_uring_send.go), and
+// each is an entry of its ops table, whose handle, tagged with uringDataOp,
+// is the request's user_data. The entry references the memory the kernel
+// uses (op.buf) until the completion arrives, or until a cancel has seen it
+// arrive; a completion reaped after the entry was freed names a stale
+// generation and is dropped. A kind of operation adds its prep (what goes
+// into the submission) and its completion (what the loop is told) to the
+// switches below.
+
+// uringDataOp tags the user_data of an operation (an ops handle, whose kind
+// bits are zero); registrations' generations stay below bit 62.
+const uringDataOp = 1 << 62
+
+// uringCancelWait bounds each wait of a cancel for the cancelled request's
+// completion; it waits again until that arrives.
+const uringCancelWait = 10_000_000 // ns
+
+type uringOpKind uint8
+
+const (
+	uringOpKindSend uringOpKind = iota + 1
+)
+
+// uringOp is one operation in flight, or completed and not yet taken.
+type uringOp struct {
+	kind   uringOpKind
+	h      handle // what the completion is reported for
+	fd     sysFD
+	buf    []byte // what the kernel reads or fills until it completes
+	res    int32  // the completion's result: a count, or -errno
+	done   bool
+	queued bool // rebind: still in the left ring's queue, never submitted
+}
+
+// startOp queues operation o and returns its id, or 0 if the ring could
+// not take it.
+func (p *uringPoller) startOp(o uringOp) uint64 {
+	oh, e := p.ops.alloc(kindNone)
+	if e == nil {
+		return 0
+	}
+	e.v = o
+	id := uringDataOp | uint64(oh)
+	if !p.submitOp(id, e) {
+		p.ops.release(oh, e)
+		return 0
+	}
+	return id
+}
+
+// submitOp queues the request of operation o, whose user data is id.
+func (p *uringPoller) submitOp(id uint64, o *entry[uringOp]) bool {
+	e := p.sqe()
+	if e == nil {
+		return false
+	}
+	*e = uringSQE{fd: int32(o.v.fd), userData: id}
+	if len(o.v.buf) > 0 {
+		e.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(o.v.buf))))
+		e.len = uint32(min(len(o.v.buf), 1<<30))
+	}
+	switch o.v.kind {
+	case uringOpKindSend:
+		prepSend(e)
+	}
+	return true
+}
+
+// op returns the live operation id names, nil if none.
+func (p *uringPoller) op(id uint64) (handle, *entry[uringOp]) {
+	h := handle(id &^ uringDataOp)
+	return h, p.ops.get(h, kindNone)
+}
+
+// opResult tells whether operation id completed, and then its result, and
+// forgets it.
+func (p *uringPoller) opResult(id uint64) (res int32, done bool) {
+	h, o := p.op(id)
+	if o == nil {
+		return -int32(unix.ECANCELED), true // not one of ours: cannot happen
+	}
+	if !o.v.done {
+		return 0, false
+	}
+	res = o.v.res
+	p.ops.release(h, o)
+	return res, true
+}
+
+// cancelOp cancels operation id and forgets it. Until its completion is
+// posted the kernel may still use the buffer, so the cancel runs the ring
+// until then; under DEFER_TASKRUN it takes effect in the enter that
+// submits it. Should the ring fail meanwhile, the buffer stays referenced
+// until the poller closes.
+func (p *uringPoller) cancelOp(id uint64) {
+	h, o := p.op(id)
+	if o == nil {
+		return
+	}
+	if !o.v.done && !p.cancelled(id, o) {
+		p.retired = append(p.retired, o.v.buf)
+	}
+	p.ops.release(h, o)
+}
+
+// cancelled submits the cancel of operation id and reports whether its
+// completion has come.
+func (p *uringPoller) cancelled(id uint64, o *entry[uringOp]) bool {
+	e := p.sqe()
+	if e == nil {
+		return false
+	}
+	e.opcode = uringOpAsyncCancel
+	e.fd = -1
+	e.addr = id
+	e.userData = uringDataIgnore
+	err := p.enter(uringEnterGetEvents, 0, nil, false)
+	for err == nil && !o.v.done && !p.r.posted(id) {
+		head, tail := p.r.completions()
+		p.ts = unix.NsecToTimespec(uringCancelWait)
+		p.arg.ts = uint64(uintptr(unsafe.Pointer(&p.ts)))
+		switch err = p.enter(uringEnterGetEvents, tail-head+1, &p.arg, true); err {
+		case unix.ETIME, unix.EINTR:
+			err = nil
+		}
+	}
+	return err == nil
+}
+
+// queuedOps marks the operations still in the queue of ring r, which the
+// poller is leaving (rebind): the kernel never saw them.
+func (p *uringPoller) queuedOps(r *uring) {
+	r.queued(func(e *uringSQE) {
+		if e.userData&uringDataOp != 0 {
+			if _, o := p.op(e.userData); o != nil {
+				o.v.queued = true
+			}
+		}
+	})
+}
+
+// moveOps takes the operations of the ring the poller left (rebind) to the
+// new one. Those the old ring never saw are submitted again; the others
+// will never complete, and what they did is unknown, so they fail
+// (ECANCELED), their buffers referenced until the poller closes, as the
+// kernel frees the old ring's requests in the background.
+func (p *uringPoller) moveOps() {
+	p.ops.each(func(h handle, o *entry[uringOp]) {
+		if o.v.done {
+			return
+		}
+		if o.v.queued {
+			o.v.queued = false
+			if p.submitOp(uringDataOp|uint64(h), o) {
+				return
+			}
+		} else {
+			p.retired = append(p.retired, o.v.buf)
+		}
+		o.v.res = -int32(unix.ECANCELED)
+		p.late = p.opDone(p.late, o)
+	})
+}
+
+// completeOp records the completion c of an operation; a completion of an
+// operation since cancelled is dropped.
+func (p *uringPoller) completeOp(evs []readyEvent, c *uringCQE) []readyEvent {
+	_, o := p.op(c.userData)
+	if o == nil || o.v.done {
+		return evs
+	}
+	o.v.res = c.res
+	return p.opDone(evs, o)
+}
+
+// opDone marks operation o done, with its result in o.v.res, and tells the
+// loop.
+func (p *uringPoller) opDone(evs []readyEvent, o *entry[uringOp]) []readyEvent {
+	o.v.done = true
+	switch o.v.kind {
+	case uringOpKindSend:
+		evs = append(evs, readyEvent{h: o.v.h, ev: evWrite})
+	}
+	return evs
+}
