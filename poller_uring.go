@@ -93,6 +93,7 @@ type uringPoller struct {
 	byFD []uint32   // descriptor → its index in regs + 1
 
 	ops     table[uringOp] // operations in flight (poller_uring_ops.go)
+	rx      *uringRecv     // receives into the buffer ring (poller_uring_recv.go), nil until used
 	retired [][]byte       // buffers of operations a left ring may still use
 	late    []readyEvent   // operations ended by a rebind, to report
 
@@ -104,9 +105,10 @@ type uringPoller struct {
 // uringReg is one watched descriptor: gen tells its completions from those
 // of an earlier registration in the same slot.
 type uringReg struct {
-	h   handle
-	fd  int32
-	gen uint32
+	h    handle
+	fd   int32
+	gen  uint32
+	mask uint32 // what the poll watches
 }
 
 func newUringPoller() (poller, error) {
@@ -119,7 +121,7 @@ func newUringPoller() (poller, error) {
 		r.close()
 		return nil, err
 	}
-	p.pollAdd(int32(p.wfd.r), uringDataWake)
+	p.pollAdd(int32(p.wfd.r), uringDataWake, unix.POLLIN)
 	return p, nil
 }
 
@@ -143,19 +145,21 @@ func (p *uringPoller) rebind() error {
 	if err != nil {
 		return err
 	}
+	p.late = p.collect(p.late) // what the left ring posted
 	p.queuedOps(p.r)
 	p.r.close()
 	p.r, p.bound = r, false
 	if err := p.bind(); err != nil {
 		return err
 	}
-	p.pollAdd(int32(p.wfd.r), uringDataWake)
+	p.pollAdd(int32(p.wfd.r), uringDataWake, unix.POLLIN)
 	for i := range p.regs {
 		if reg := &p.regs[i]; reg.fd >= 0 {
-			p.pollAdd(reg.fd, reg.data(uint32(i)))
+			p.pollAdd(reg.fd, reg.data(uint32(i)), reg.mask)
 		}
 	}
 	p.moveOps()
+	p.recvMoved()
 	return nil
 }
 
@@ -185,8 +189,10 @@ func (p *uringPoller) sqe() *uringSQE {
 	return e
 }
 
-// pollAdd queues a multishot poll of fd.
-func (p *uringPoller) pollAdd(fd int32, data uint64) bool {
+// pollAdd queues a multishot poll of fd for the events in mask. (The
+// wake-up eventfd's is for POLLIN only: reading the eventfd wakes its
+// pollers for POLLOUT, and each drain would make another completion.)
+func (p *uringPoller) pollAdd(fd int32, data uint64, mask uint32) bool {
 	e := p.sqe()
 	if e == nil {
 		return false
@@ -194,12 +200,7 @@ func (p *uringPoller) pollAdd(fd int32, data uint64) bool {
 	e.opcode = uringOpPollAdd
 	e.fd = fd
 	e.len = uringPollAddMulti
-	e.opFlags = uringPollMask
-	if data == uringDataWake {
-		// Not POLLOUT: reading the eventfd wakes its pollers for
-		// POLLOUT, and each drain would make another completion.
-		e.opFlags = unix.POLLIN
-	}
+	e.opFlags = mask
 	e.userData = data
 	return true
 }
@@ -219,8 +220,8 @@ func (p *uringPoller) add(fd int, h handle) error {
 		p.regs = append(p.regs, uringReg{})
 	}
 	reg := &p.regs[i]
-	reg.h, reg.fd = h, int32(fd)
-	if !p.pollAdd(reg.fd, reg.data(i)) {
+	reg.h, reg.fd, reg.mask = h, int32(fd), uringPollMask
+	if !p.pollAdd(reg.fd, reg.data(i), reg.mask) {
 		p.release(i)
 		return p.err
 	}
@@ -285,12 +286,18 @@ func (p *uringPoller) wait(evs []readyEvent, timeout time.Duration, hold bool) (
 	return p.reap(evs), nil
 }
 
-// reap turns the waiting completions into events.
+// reap turns the waiting completions into events, after those taken
+// earlier (late).
 func (p *uringPoller) reap(evs []readyEvent) []readyEvent {
 	if len(p.late) > 0 {
 		evs = append(evs, p.late...)
 		p.late = p.late[:0]
 	}
+	return p.collect(evs)
+}
+
+// collect turns the completions in the ring into events.
+func (p *uringPoller) collect(evs []readyEvent) []readyEvent {
 	head, tail := p.r.completions()
 	for ; head != tail; head++ {
 		c := p.r.cqe(head)
@@ -300,7 +307,7 @@ func (p *uringPoller) reap(evs []readyEvent) []readyEvent {
 		case c.userData == uringDataWake:
 			p.wfd.drain()
 			if c.flags&uringCQEFMore == 0 {
-				p.pollAdd(int32(p.wfd.r), uringDataWake)
+				p.pollAdd(int32(p.wfd.r), uringDataWake, unix.POLLIN)
 			}
 			continue
 		case c.userData&uringDataOp != 0:
@@ -315,7 +322,7 @@ func (p *uringPoller) reap(evs []readyEvent) []readyEvent {
 		if c.flags&uringCQEFMore == 0 {
 			// The kernel ended the poll (a full completion ring, no
 			// memory): watch again; arming it reports what is ready.
-			p.pollAdd(reg.fd, c.userData)
+			p.pollAdd(reg.fd, c.userData, reg.mask)
 		}
 		if c.res <= 0 {
 			continue
@@ -359,6 +366,7 @@ func (p *uringPoller) reportsCurrentState() bool { return false }
 func (p *uringPoller) reportsUrgent() bool { return true }
 
 func (p *uringPoller) close() {
+	p.recvClose()
 	p.wfd.close()
 	p.r.close()
 }
