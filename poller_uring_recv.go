@@ -35,7 +35,12 @@ import (
 // lost or doubled whatever reads a program mixes. A socket with no read
 // waiting when data comes (its program stopped reading, or cancelled)
 // stops its receive (ASYNC_CANCEL, without waiting): it holds what came
-// until then, and the receive is armed again when a read waits. A receive
+// until then, and the receive is armed again when a read waits. What such
+// a socket holds pins ring buffers; when the ring runs dry (a receive meets
+// ENOBUFS, or one is to be armed with no buffer in the ring), the pieces of
+// every socket with no read waiting are copied to memory of their own
+// (spill), so that a program that stops reading one connection cannot
+// starve the others: only then does the loop allocate. A receive
 // that ends for want of buffers (ENOBUFS) or for another reason than the
 // end, an error or our cancel (a full completion ring) is armed again as
 // soon as a read waits and buffers are back (pending).
@@ -71,18 +76,22 @@ const uringRecvGroup = 0
 var uringNoRecvRing atomic.Bool
 
 type uringRecv struct {
-	br      *uringBufRing
-	bufs    [][]byte // by buffer id
-	fill    []uint32 // where the kernel's next bytes go in each buffer
-	refs    []int32  // pieces of each buffer the loop holds
-	out     []bool   // with the kernel
-	taken   []bool   // a piece handed over by TakeLoan: replace before it goes back
-	inRing  int      // buffers with the kernel
-	segs    []uringSeg
-	freeSeg uint32    // first free segment + 1
-	socks   []uringRx // by descriptor
-	pending []int32   // descriptors whose receive is to be armed again
+	br       *uringBufRing
+	bufs     [][]byte // by buffer id
+	fill     []uint32 // where the kernel's next bytes go in each buffer
+	refs     []int32  // pieces of each buffer the loop holds
+	out      []bool   // with the kernel
+	taken    []bool   // a piece handed over by TakeLoan: replace before it goes back
+	inRing   int      // buffers with the kernel
+	segs     []uringSeg
+	freeSeg  uint32    // first free segment + 1
+	socks    []uringRx // by descriptor
+	pending  []int32   // descriptors whose receive is to be armed again
+	spilling bool
 }
+
+// uringSpilled is the bid of a piece copied out of the ring (spill).
+const uringSpilled = 1<<16 - 1
 
 // uringSeg is a piece of a buffer that a receive filled.
 type uringSeg struct {
@@ -216,11 +225,12 @@ func (p *uringPoller) pollIn(fd sysFD, on bool) {
 // arm starts fd's receive, or leaves it pending while the ring has no
 // buffer.
 func (p *uringPoller) arm(fd sysFD) {
-	rx := &p.rx.socks[fd]
 	if p.rx.inRing == 0 {
 		p.pend(fd)
+		p.spill()
 		return
 	}
+	rx := &p.rx.socks[fd]
 	rx.op = p.startOp(uringOp{kind: uringOpKindRecv, h: rx.h, fd: fd})
 	if rx.op == 0 {
 		p.pend(fd)
@@ -301,10 +311,11 @@ func (p *uringPoller) recvCQE(evs []readyEvent, h handle, o *entry[uringOp], c *
 		}
 	}
 	if c.flags&uringCQEFMore == 0 {
+		fd := o.v.fd
 		p.ops.release(h, o)
 		if rx != nil {
 			rx.op, rx.stopping = 0, false
-			p.recvEnded(o.v.fd, rx, c.res)
+			p.recvEnded(fd, rx, c.res)
 		}
 	} else if rx != nil && !rx.want && !rx.stopping {
 		p.stop(rx)
@@ -320,7 +331,12 @@ func (p *uringPoller) recvEnded(fd sysFD, rx *uringRx, res int32) {
 	switch {
 	case res == 0:
 		rx.end = 1
-	case res > 0, res == -int32(unix.ENOBUFS), res == -int32(unix.ECANCELED):
+	case res == -int32(unix.ENOBUFS):
+		if rx.want {
+			p.pend(fd)
+		}
+		p.spill()
+	case res > 0, res == -int32(unix.ECANCELED):
 		if rx.want {
 			p.pend(fd)
 		}
@@ -381,6 +397,9 @@ func (p *uringPoller) recvRelease(s uint32, taken bool) {
 	bid := b.segs[s-1].bid
 	b.segs[s-1] = uringSeg{next: b.freeSeg}
 	b.freeSeg = s
+	if bid == uringSpilled {
+		return
+	}
 	b.refs[bid]--
 	if taken {
 		b.taken[bid] = true
@@ -389,6 +408,44 @@ func (p *uringPoller) recvRelease(s uint32, taken bool) {
 	if len(b.pending) > 0 {
 		p.recvRearm()
 	}
+}
+
+// spill copies the pieces that sockets with no read waiting hold out of
+// the ring's buffers, and gives those back.
+func (p *uringPoller) spill() {
+	b := p.rx
+	if b.spilling {
+		return
+	}
+	b.spilling = true
+	for fd := range b.socks {
+		rx := &b.socks[fd]
+		if rx.h == 0 || rx.want || rx.head == 0 {
+			continue
+		}
+		n := 0
+		for s := rx.head; s != 0; s = b.segs[s-1].next {
+			if b.segs[s-1].bid != uringSpilled {
+				n += len(b.segs[s-1].data)
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		own := make([]byte, 0, n)
+		for s := rx.head; s != 0; s = b.segs[s-1].next {
+			seg := &b.segs[s-1]
+			if bid := seg.bid; bid != uringSpilled {
+				at := len(own)
+				own = append(own, seg.data...)
+				seg.data, seg.bid = own[at:len(own):len(own)], uringSpilled
+				b.refs[bid]--
+				p.recycle(bid)
+			}
+		}
+	}
+	b.spilling = false
+	p.recvRearm()
 }
 
 // recycle gives buffer bid back to the ring if nothing uses it.
