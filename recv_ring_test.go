@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Loaned reads through the io_uring driver's receives (poller_uring_recv.go):
@@ -219,17 +221,28 @@ func streamLoaned(t *testing.T, d *Driver, c, srv StreamSocket, n int) func() bo
 	}
 }
 
-// A ring of two small buffers: receives keep meeting ENOBUFS, and are
-// armed again as buffers come back.
+// A ring of two small buffers shared by three streams: receives keep
+// meeting ENOBUFS, also those of sockets that hold no piece (the others
+// took the buffers), and are armed again as buffers come back.
 func TestRingRecvOutOfBuffers(t *testing.T) {
 	d := ringDriver(t, 2, WithLoanSize(512))
 	s := d.Sockets()
-	c, srv := streamPair(t, d, MustParseAddr("127.0.0.1:0"))
-	defer s.ReleaseRef(c)
-	defer s.ReleaseRef(srv)
-	done := streamLoaned(t, d, c, srv, 1<<20)
-	ringRx(t, d, srv)
-	runUntil(t, d, "a megabyte through two buffers", done)
+	var dones []func() bool
+	for range 3 {
+		c, srv := streamPair(t, d, MustParseAddr("127.0.0.1:0"))
+		defer s.ReleaseRef(c)
+		defer s.ReleaseRef(srv)
+		dones = append(dones, streamLoaned(t, d, c, srv, 256<<10))
+		ringRx(t, d, srv)
+	}
+	runUntil(t, d, "three streams through two buffers", func() bool {
+		for _, done := range dones {
+			if !done() {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // A connection whose program stopped reading does not starve the others:
@@ -356,12 +369,26 @@ func TestRingRecvShutdownAndClose(t *testing.T) {
 		t.Fatal("no receive armed")
 	}
 	s.ReleaseRef(sock3)
-	for deadline := time.Now().Add(hangLimit); !peerClosed(fds3[1]); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(hangLimit); !endSeen(t, fds3[1]); {
 		if time.Now().After(deadline) {
 			t.Fatal("a socket with a receive armed stayed open after its release")
 		}
 	}
 	rawClose(fds3[1])
+}
+
+// endSeen waits a little for the end of the stream on fd, which no one
+// writes to, and reports whether it came.
+func endSeen(t *testing.T, fd uintptr) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	if n, _ := unix.Poll(pfd, 10); n <= 0 {
+		return false // nothing yet, or interrupted
+	}
+	n, err := unix.Read(int(fd), make([]byte, 1))
+	if err != nil || n != 0 {
+		t.Fatalf("read from the peer of a released socket: %d, %v", n, err)
+	}
+	return true
 }
 
 // A loop taken over by another goroutine moves to a new ring: what the
