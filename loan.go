@@ -2,10 +2,12 @@ package eventcore
 
 // Loaned reads (Sockets.ReadLoaned): the loop reads into a buffer of its
 // own and lends it to the callback, so a connection that waits for data
-// holds no buffer. On every driver the read is made when the descriptor is
-// readable (reported by the poller, or, on Windows, by a zero-byte
-// overlapped receive), into the loop's buffer; no caller buffer is ever
-// with the kernel, so a cancel loses nothing.
+// holds no buffer. On readiness drivers the read is made when the
+// descriptor is readable (reported by the poller, or, on Windows, by a
+// zero-byte overlapped receive), into the loop's buffer; on io_uring the
+// kernel receives into the loop's buffer ring, and the loan is a piece of
+// one of its buffers (fdio_ringrecv.go, poller_uring_recv.go). No caller
+// buffer is ever with the kernel, so a cancel loses nothing.
 //
 // The loop keeps its buffers in a stack: a loan takes the top one and puts
 // it back when its callback returns. Usually the stack holds one buffer, used
