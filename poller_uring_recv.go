@@ -33,9 +33,11 @@ import (
 // then on: a loaned read lends its head piece, a Read copies (and may
 // leave part of a piece), WaitForData looks; so data is never reordered,
 // lost or doubled whatever reads a program mixes. A socket with no read
-// waiting when data comes (its program stopped reading, or cancelled)
-// stops its receive (ASYNC_CANCEL, without waiting): it holds what came
-// until then, and the receive is armed again when a read waits. What such
+// waiting that holds more than a buffer's worth (its program stopped
+// reading, or waits for a write to drain) stops its receive (ASYNC_CANCEL,
+// without waiting): it holds what came until then, and the receive is
+// armed again when a read waits. (Stopping at the first byte would cost a
+// cancel and a re-arm each time a server waits for a write.) What such
 // a socket holds pins ring buffers; when the ring runs dry (a receive meets
 // ENOBUFS, or one is to be armed with no buffer in the ring), the pieces of
 // every socket with no read waiting are copied to memory of their own
@@ -106,6 +108,7 @@ type uringRx struct {
 	op         uint64 // the armed receive, 0 if none
 	head, tail uint32 // received pieces not yet read: segment + 1
 	end        int32  // after them: 0 nothing, 1 the end of the stream, -errno
+	held       uint32 // bytes in the pieces
 	want       bool   // a read waits for data
 	stopping   bool   // a cancel of op is on its way
 	pending    bool   // in uringRecv.pending
@@ -300,6 +303,7 @@ func (p *uringPoller) recvCQE(evs []readyEvent, h handle, o *entry[uringOp], c *
 		}
 		s := p.newSeg(data, bid)
 		if rx != nil {
+			rx.held += uint32(c.res)
 			if rx.tail != 0 {
 				b.segs[rx.tail-1].next = s
 			} else {
@@ -317,7 +321,7 @@ func (p *uringPoller) recvCQE(evs []readyEvent, h handle, o *entry[uringOp], c *
 			rx.op, rx.stopping = 0, false
 			p.recvEnded(fd, rx, c.res)
 		}
-	} else if rx != nil && !rx.want && !rx.stopping {
+	} else if rx != nil && !rx.want && !rx.stopping && int(rx.held) > len(p.rx.bufs[0]) {
 		p.stop(rx)
 	}
 	if rx != nil && !had && rx.want && (rx.head != 0 || rx.end != 0) {
@@ -479,6 +483,7 @@ func (p *uringPoller) recvTake(fd sysFD) (uint32, []byte, error) {
 		rx.tail = 0
 	}
 	rx.want = false
+	rx.held -= uint32(len(seg.data))
 	return s, seg.data, nil
 }
 
@@ -504,6 +509,7 @@ func (p *uringPoller) recvRead(fd sysFD, buf []byte) (int, error) {
 	if n == 0 {
 		return 0, rx.status()
 	}
+	rx.held -= uint32(n)
 	rx.want = false
 	return n, nil
 }
