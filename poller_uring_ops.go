@@ -98,24 +98,29 @@ func (p *uringPoller) opResult(id uint64) (res int32, done bool) {
 	return res, true
 }
 
-// cancelOp cancels operation id and forgets it. Until its completion is
-// posted the kernel may still use the buffer, so the cancel runs the ring
-// until then; under DEFER_TASKRUN it takes effect in the enter that
-// submits it. Should the ring fail meanwhile, the buffer stays referenced
-// until the poller closes.
-func (p *uringPoller) cancelOp(id uint64) {
+// cancelOp cancels operation id, forgets it, and returns its result
+// (-ECANCELED if the cancel came first). Until its completion is posted
+// the kernel may still use the buffer, so the cancel runs the ring until
+// then; under DEFER_TASKRUN it takes effect in the enter that submits it.
+// Should the ring fail meanwhile, the buffer stays referenced until the
+// poller closes.
+func (p *uringPoller) cancelOp(id uint64) int32 {
 	h, o := p.op(id)
 	if o == nil {
-		return
+		return -int32(unix.ECANCELED)
 	}
 	if !o.v.done && !p.cancelled(id, o) {
 		p.retired = append(p.retired, o.v.buf)
+		o.v.res = -int32(unix.ECANCELED)
 	}
+	res := o.v.res
 	p.ops.release(h, o)
+	return res
 }
 
 // cancelled submits the cancel of operation id and reports whether its
-// completion has come.
+// completion has come, recording its result in o. (The completion stays
+// in the ring, and the reap drops it.)
 func (p *uringPoller) cancelled(id uint64, o *entry[uringOp]) bool {
 	e := p.sqe()
 	if e == nil {
@@ -126,7 +131,11 @@ func (p *uringPoller) cancelled(id uint64, o *entry[uringOp]) bool {
 	e.addr = id
 	e.userData = uringDataIgnore
 	err := p.enter(uringEnterGetEvents, 0, nil, false)
-	for err == nil && !o.v.done && !p.r.posted(id) {
+	for err == nil && !o.v.done {
+		if res, ok := p.r.posted(id); ok {
+			o.v.res, o.v.done = res, true
+			break
+		}
 		head, tail := p.r.completions()
 		p.ts = unix.NsecToTimespec(uringCancelWait)
 		p.arg.ts = uint64(uintptr(unsafe.Pointer(&p.ts)))

@@ -30,4 +30,9 @@ func (p *uringPoller) sent(id uint64) (int, bool, error) {
 	return int(res), true, nil
 }
 
-func (p *uringPoller) cancelSend(id uint64) { p.cancelOp(id) }
+func (p *uringPoller) cancelSend(id uint64) int {
+	if res := p.cancelOp(id); res > 0 {
+		return int(res)
+	}
+	return 0
+}
