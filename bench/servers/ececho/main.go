@@ -117,10 +117,8 @@ func (sv *server) read(sock eventcore.StreamSocket, st eventcore.IOStatus, data 
 	var buf []byte
 	if n := len(sv.free); n > 0 {
 		buf, sv.free = sv.free[n-1], sv.free[:n-1]
-	} else {
-		buf = make([]byte, 0, eventcore.DefaultLoanSize)
 	}
-	buf = append(buf[:0], data...)
+	buf = append(buf[:0], data...) // grows a copy too small for it
 	sv.pending[sock] = buf
 	sv.s.Write(sock, buf, eventcore.IOModeAll, sv.onWrote)
 }
