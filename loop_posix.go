@@ -40,6 +40,7 @@ type sysLoop struct {
 	sigchldUsers  int                   // processes watched through SIGCHLD
 	pollerExits   procWatcher           // the poller, if it watches process exits
 	sends         sendRing              // the poller, if it sends by itself (fdio_ring.go)
+	fileOps       fileRing              // the poller, if it does file I/O by itself (files_ring.go)
 	noPidfd       bool                  // tests: do without pidfd where it works
 	noPollerExits bool                  // tests: do without pollerExits
 
@@ -57,6 +58,7 @@ func (l *loop) initPosix(p poller) {
 	}
 	l.pollerExits, _ = p.(procWatcher)
 	l.sends, _ = p.(sendRing)
+	l.fileOps, _ = p.(fileRing)
 	l.canHold = p.canHold()
 	l.initWatchState()
 	l.xq.wake = p.wake
@@ -291,6 +293,9 @@ func (l *loop) onReady(h handle, ev readyBits) {
 		return
 	case kindWatcher, kindWatchNode:
 		l.sysWatchReady(h)
+		return
+	case kindFile:
+		l.fileDone(h)
 		return
 	}
 	e := l.fdEntry(h)

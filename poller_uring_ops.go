@@ -30,6 +30,7 @@ type uringOpKind uint8
 
 const (
 	uringOpKindSend uringOpKind = iota + 1
+	uringOpKindFile // a step of a file job (poller_uring_files.go)
 )
 
 // uringOp is one operation in flight, or completed and not yet taken.
@@ -38,6 +39,8 @@ type uringOp struct {
 	h      handle // what the completion is reported for
 	fd     sysFD
 	buf    []byte // what the kernel reads or fills until it completes
+	opcode uint8  // a file step's request
+	off    uint64 // a file step's offset, or a truncation's length
 	res    int32  // the completion's result: a count, or -errno
 	done   bool
 	queued bool // rebind: still in the left ring's queue, never submitted
@@ -73,6 +76,8 @@ func (p *uringPoller) submitOp(id uint64, o *entry[uringOp]) bool {
 	switch o.v.kind {
 	case uringOpKindSend:
 		prepSend(e)
+	case uringOpKindFile:
+		prepFile(e, &o.v)
 	}
 	return true
 }
@@ -96,6 +101,18 @@ func (p *uringPoller) opResult(id uint64) (res int32, done bool) {
 	res = o.v.res
 	p.ops.release(h, o)
 	return res, true
+}
+
+// opOutcome is opResult as a count or an error.
+func (p *uringPoller) opOutcome(id uint64) (int, bool, error) {
+	res, done := p.opResult(id)
+	if !done {
+		return 0, false, nil
+	}
+	if res < 0 {
+		return 0, true, unix.Errno(-res)
+	}
+	return int(res), true, nil
 }
 
 // cancelOp cancels operation id, forgets it, and returns its result
@@ -200,6 +217,8 @@ func (p *uringPoller) opDone(evs []readyEvent, o *entry[uringOp]) []readyEvent {
 	switch o.v.kind {
 	case uringOpKindSend:
 		evs = append(evs, readyEvent{h: o.v.h, ev: evWrite})
+	case uringOpKindFile:
+		evs = append(evs, readyEvent{h: o.v.h})
 	}
 	return evs
 }
