@@ -30,7 +30,7 @@ type uringOpKind uint8
 
 const (
 	uringOpKindSend uringOpKind = iota + 1
-	uringOpKindFile // a step of a file job (poller_uring_files.go)
+	uringOpKindFile             // a step of a file job (poller_uring_files.go)
 )
 
 // uringOp is one operation in flight, or completed and not yet taken.
