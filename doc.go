@@ -60,7 +60,9 @@
 // as this driver sets it up, so the goroutine that first waits on the
 // loop, or closes a descriptor of it, is locked to its OS thread
 // (runtime.LockOSThread) for good; a goroutine that takes the loop over
-// moves it to a ring of its own thread, and is locked too.
+// moves it to a ring of its own thread, and is locked too. Files' reads,
+// writes, closes and truncations are requests of the ring, not worker-pool
+// jobs (see [Files]).
 //
 // # Windows
 //
