@@ -290,7 +290,11 @@ func TestFileRingHandover(t *testing.T) {
 	fs := d.Files()
 	f, _, _ := ringFIFO(t, d)
 	var r fileResult
-	fs.Read(f, 0, make([]byte, 16), IOModeOnce, r.cb)
+	var rerr error
+	fs.Read(f, 0, make([]byte, 16), IOModeOnce, func(f File, st IOStatus, n int) {
+		r.cb(f, st, n)
+		rerr = d.LastError(f) // on the goroutine that has the loop now
+	})
 	d.Core().ProcessEvents(0)
 	done := make(chan bool)
 	go func() {
@@ -303,9 +307,10 @@ func TestFileRingHandover(t *testing.T) {
 	if !<-done {
 		t.Fatal("the read held by the left ring did not complete")
 	}
-	if r.status != IOStatusError || !errors.Is(d.LastError(f), unix.ECANCELED) {
-		t.Fatalf("read across the handover: %+v (%v)", r, d.LastError(f))
+	if r.status != IOStatusError || !errors.Is(rerr, unix.ECANCELED) {
+		t.Fatalf("read across the handover: %+v (%v)", r, rerr)
 	}
+	d.Core().ProcessEvents(0) // takes the loop back, to a third ring
 	g, err := fs.Open(tempFile(t, []byte("hello")), FileRead)
 	if err != nil {
 		t.Fatal(err)
