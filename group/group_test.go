@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/eventcore-go/eventcore"
+	"github.com/eventcore-go/eventcore/internal/leakcheck"
 )
 
 // hangLimit only keeps a broken test from hanging: no timing assertion.
@@ -65,6 +66,15 @@ func checkNoLeaks(t *testing.T) {
 			t.Errorf("%d goroutines leaked:\n%s", n-gs, buf[:runtime.Stack(buf, true)])
 		}
 	})
+}
+
+// openFDs counts this process's open descriptors (handles on Windows).
+func openFDs(t *testing.T) int {
+	n := leakcheck.OpenFDs()
+	if n < 0 {
+		t.Skip("cannot count open descriptors here")
+	}
+	return n
 }
 
 // waitFor waits until cond holds.

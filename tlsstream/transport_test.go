@@ -88,8 +88,9 @@ func TestKeepAliveReadsNoEmptySocket(t *testing.T) {
 			t.Fatal(err)
 		}
 		// One read that finds nothing may follow the handshake, whose last
-		// read need not have been short.
-		if reads < rounds || empty > 1 {
+		// read need not have been short; and that read (not counted) may
+		// have taken the first request with the client's Finished.
+		if reads < rounds-1 || empty > 1 {
 			t.Fatalf("%d socket reads for %d requests, %d of them found nothing", reads, rounds, empty)
 		}
 		if srv != nil {
