@@ -102,6 +102,17 @@ func listenOne(t testing.TB, d *eventcore.Driver, l *Layer, cfg *tls.Config) *on
 	return o
 }
 
+// dialRaw connects a plain TCP peer to o's server: one that sends what it
+// likes.
+func (o *oneServer) dialRaw(t testing.TB) *net.TCPConn {
+	t.Helper()
+	raw, err := net.Dial("tcp", o.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw.(*net.TCPConn)
+}
+
 func (o *oneServer) wait(t testing.TB, d *eventcore.Driver) {
 	t.Helper()
 	runUntil(t, d, "the handshake's end", func() bool { return o.accepted })
@@ -154,10 +165,7 @@ func TestHostileGarbageHello(t *testing.T) {
 	forEachDriver(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer) {
 		o := listenOne(t, d, l, p.serverConfig(0))
 		defer d.Sockets().ReleaseRef(o.lst)
-		raw, err := net.Dial("tcp", o.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		raw := o.dialRaw(t)
 		defer raw.Close()
 		raw.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 		o.wait(t, d)
@@ -172,14 +180,11 @@ func TestHostileTruncatedRecord(t *testing.T) {
 		subtest(t, d, "Hello", func(t *testing.T) {
 			o := listenOne(t, d, l, p.serverConfig(v))
 			defer d.Sockets().ReleaseRef(o.lst)
-			raw, err := net.Dial("tcp", o.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := o.dialRaw(t)
 			defer raw.Close()
 			// A ClientHello's record header and a few of its bytes.
 			raw.Write([]byte{22, 3, 1, 1, 0, 1, 0, 0})
-			raw.(*net.TCPConn).CloseWrite()
+			raw.CloseWrite()
 			o.wait(t, d)
 			expectFailedHandshake(t, o, func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) })
 		})
@@ -210,12 +215,9 @@ func TestHostileResetMidHandshake(t *testing.T) {
 	forEachDriver(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer) {
 		o := listenOne(t, d, l, p.serverConfig(0))
 		defer d.Sockets().ReleaseRef(o.lst)
-		raw, err := net.Dial("tcp", o.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		raw := o.dialRaw(t)
 		raw.Write([]byte{22, 3, 1, 1, 0, 1})
-		raw.(*net.TCPConn).SetLinger(0) // Close sends a reset
+		raw.SetLinger(0) // Close sends a reset
 		raw.Close()
 		o.wait(t, d)
 		expectFailedHandshake(t, o, func(err error) bool { return err != nil })
@@ -227,10 +229,7 @@ func TestHostileStall(t *testing.T) {
 	forEachDriver(t, Config{HandshakeTimeout: 50 * time.Millisecond}, func(t *testing.T, d *eventcore.Driver, l *Layer) {
 		for _, sent := range [][]byte{nil, {22, 3, 1, 1, 0, 1}} {
 			o := listenOne(t, d, l, p.serverConfig(0))
-			raw, err := net.Dial("tcp", o.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := o.dialRaw(t)
 			raw.Write(sent)
 			o.wait(t, d)
 			expectFailedHandshake(t, o, func(err error) bool { return err == ErrHandshakeTimeout })
@@ -253,10 +252,7 @@ func TestHostileAlert(t *testing.T) {
 		subtest(t, d, "Hello", func(t *testing.T) {
 			o := listenOne(t, d, l, p.serverConfig(v))
 			defer d.Sockets().ReleaseRef(o.lst)
-			raw, err := net.Dial("tcp", o.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := o.dialRaw(t)
 			defer raw.Close()
 			raw.Write([]byte{21, 3, 1, 0, 2, 2, 40}) // a fatal handshake_failure
 			o.wait(t, d)
@@ -392,10 +388,7 @@ func TestHostileOversizedRecord(t *testing.T) {
 		subtest(t, d, "Hello", func(t *testing.T) {
 			o := listenOne(t, d, l, p.serverConfig(v))
 			defer d.Sockets().ReleaseRef(o.lst)
-			raw, err := net.Dial("tcp", o.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := o.dialRaw(t)
 			defer raw.Close()
 			raw.Write([]byte{22, 3, 1, 0xff, 0xff})
 			o.wait(t, d)

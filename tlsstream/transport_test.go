@@ -1,10 +1,11 @@
 package tlsstream
 
 import (
-	"bytes"
 	"crypto/tls"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/eventcore-go/eventcore"
@@ -67,23 +68,7 @@ func TestKeepAliveReadsNoEmptySocket(t *testing.T) {
 			s.WaitForData(onData)
 		})
 		defer d.Sockets().ReleaseRef(lst)
-		peer := goResult(func() error {
-			c, err := tls.Dial("tcp", addr, p.clientConfig(v))
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			msg, got := bytes.Repeat([]byte("request "), 8), make([]byte, 64)
-			for i := range rounds {
-				if _, err := c.Write(msg); err != nil {
-					return err
-				}
-				if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
-					return fmt.Errorf("answer %d: %q, %v", i, got, err)
-				}
-			}
-			return nil
-		})
+		peer := pingPong(addr, p.clientConfig(v), slices.Repeat([]string{strings.Repeat("request ", 8)}, rounds)...)
 		if err := waitPeer(t, d, peer); err != nil {
 			t.Fatal(err)
 		}
@@ -129,23 +114,7 @@ func TestImmediateReadSeesNewData(t *testing.T) {
 			})
 		})
 		defer d.Sockets().ReleaseRef(lst)
-		peer := goResult(func() error {
-			c, err := tls.Dial("tcp", addr, p.clientConfig(v))
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			got := make([]byte, 5)
-			for _, msg := range []string{"first", "again"} {
-				if _, err := io.WriteString(c, msg); err != nil {
-					return err
-				}
-				if _, err := io.ReadFull(c, got); err != nil || string(got) != msg {
-					return fmt.Errorf("answer to %q: %q, %v", msg, got, err)
-				}
-			}
-			return nil
-		})
+		peer := pingPong(addr, p.clientConfig(v), "first", "again")
 		runUntil(t, d, "the first answer", func() bool { return answered == 1 })
 		if !srv.drained {
 			t.Fatal("the stream does not know its socket empty after a short read")
@@ -168,5 +137,27 @@ func TestImmediateReadSeesNewData(t *testing.T) {
 			t.Fatal(err)
 		}
 		srv.Close()
+	})
+}
+
+// pingPong runs a crypto/tls client on a goroutine that sends each
+// message and waits for it to come back before the next.
+func pingPong(addr string, cfg *tls.Config, msgs ...string) func() (bool, error) {
+	return goResult(func() error {
+		c, err := tls.Dial("tcp", addr, cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for i, m := range msgs {
+			if _, err := io.WriteString(c, m); err != nil {
+				return err
+			}
+			got := make([]byte, len(m))
+			if _, err := io.ReadFull(c, got); err != nil || string(got) != m {
+				return fmt.Errorf("answer %d: %q, %v", i, got, err)
+			}
+		}
+		return nil
 	})
 }
