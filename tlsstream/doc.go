@@ -73,8 +73,9 @@
 // server connections (live heap, after a collection): about 7.7 KB each,
 // of which crypto/tls's record buffer 2.3 KB and handshake buffer 1.8 KB
 // (both keep the size of the largest handshake record read: here Go's
-// client hello of about 1.6 KB, 1.2 KB of it a post-quantum key share; no
-// way of feeding crypto/tls makes them smaller), the AES-GCM state of both
+// client hello of about 1.6 KB, 1.2 KB of it a post-quantum key share;
+// however the transport's reads are sized, the record buffer grows to
+// hold a whole record and 512 bytes more), the AES-GCM state of both
 // directions 1.8 KB, the tls.Conn 0.9 KB and the session secrets 0.2 KB;
 // the Stream itself is 240 bytes.
 //
