@@ -25,18 +25,27 @@ func Goroutines() map[uint64]bool {
 // not among before, once there are none or after limit; "" when there
 // are none.
 func Stray(before map[uint64]bool, pkg string, limit time.Duration) string {
+	return Wait(limit, func(g string) bool {
+		return !before[goroutineID(g)] && strings.Contains(g, pkg) && !strings.Contains(g, "_test.go")
+	})
+}
+
+// Wait returns the stacks of the goroutines, other than the caller's, that
+// stray reports, once there are none or after limit; "" when there are
+// none.
+func Wait(limit time.Duration, stray func(stack string) bool) string {
 	deadline := time.Now().Add(limit)
 	for {
 		var found []string
 		for i, g := range stacks() {
-			if i > 0 && !before[goroutineID(g)] && strings.Contains(g, pkg) && !strings.Contains(g, "_test.go") { // the first is the caller's
+			if i > 0 && stray(g) { // the first is the caller's
 				found = append(found, g)
 			}
 		}
 		if len(found) == 0 {
 			return ""
 		}
-		if time.Now().After(deadline) {
+		if !time.Now().Before(deadline) {
 			return strings.Join(found, "\n\n")
 		}
 		time.Sleep(10 * time.Millisecond)
