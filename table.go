@@ -73,15 +73,15 @@ func (t *table[T]) at(idx uint32) *entry[T] {
 // get returns the live entry h names if it is of kind k, else nil.
 func (t *table[T]) get(h handle, k kind) *entry[T] {
 	t.own.check(k)
-	if h.kind() != k {
-		return nil
-	}
-	idx, ok := h.index()
-	if !ok || idx >= t.n {
+	// Kept small enough to inline: a handle naming no slot has index
+	// 0xffffffff here, past t.n, and comparing the whole handle with the
+	// one the slot would issue checks its kind and generation at once.
+	idx, _ := h.index()
+	if idx >= t.n {
 		return nil
 	}
 	e := t.at(idx)
-	if e.gen != h.gen() || e.refs <= 0 || e.kind != k {
+	if makeHandle(k, idx, e.gen) != h || e.refs <= 0 || e.kind != k {
 		return nil
 	}
 	return e
