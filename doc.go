@@ -60,7 +60,16 @@
 // as this driver sets it up, so the goroutine that first waits on the
 // loop, or closes a descriptor of it, is locked to its OS thread
 // (runtime.LockOSThread) for good; a goroutine that takes the loop over
-// moves it to a ring of its own thread, and is locked too.
+// moves it to a ring of its own thread, and is locked too. A stream
+// socket's write that may wait (not [IOModeImmediate]) is a send request
+// of the ring from its start, sent with the loop's next submission; its
+// callback runs when the send completes. Files' reads, writes, closes and
+// truncations are requests of the ring, not worker-pool jobs (see
+// [Files]). A wake-up from another goroutine ([Core.RunInOwnerThread],
+// [Events.Trigger]) wakes the loop's locked thread, which costs a thread
+// switch (microseconds) where the epoll driver's loop is woken as a
+// goroutine is; for a loop fed mostly by other goroutines, epoll is the
+// better choice.
 //
 // # Windows
 //

@@ -237,6 +237,9 @@ func (l *loop) serviceStreamWrite(h handle, e *entry[fdObj]) {
 	if l.writeInFlight(e) {
 		return // an overlapped write continues it
 	}
+	if op.mode != IOModeImmediate && l.sendFirst(h, e) {
+		return
+	}
 	for {
 		n, err := l.sysWrite(h, e, op.buf[op.done:])
 		switch {
@@ -351,8 +354,16 @@ func (l *loop) sockShutdown(h handle, read, write bool) error {
 	if !read && !write {
 		return nil
 	}
+	if write && e.v.wr.active {
+		// A send the poller runs is settled first: what it sent goes
+		// before the end of the stream, and counts.
+		l.cancelSys(e, true)
+	}
 	if err := sysShutdown(e.v.fd, read, write); err != nil {
 		e.err = err
+		if e.v.wr.active {
+			l.deferService(h) // the write goes on without the settled send
+		}
 		return err
 	}
 	// Both directions are marked before any callback runs, so that an
@@ -366,10 +377,14 @@ func (l *loop) sockShutdown(h handle, read, write bool) error {
 		e.v.flags |= fdShutWrite
 		halfClosed(e, false)
 	}
-	if write && e.v.wr.active {
-		e.err = ErrClosed
-		l.cancelSys(e, true)
-		l.complete(h, &e.v.wr, IOStatusDisconnected, Addr{})
+	if op := &e.v.wr; write && op.active {
+		st := IOStatusDisconnected
+		if op.done == len(op.buf) || op.mode == IOModeOnce && op.done > 0 {
+			st = IOStatusOK // the settled send wrote it all
+		} else {
+			e.err = ErrClosed
+		}
+		l.complete(h, op, st, Addr{})
 		if e = l.fds.get(h, kindStreamSocket); e == nil {
 			return nil
 		}

@@ -3,13 +3,20 @@
 package eventcore
 
 // Writes the poller carries out itself. A completion poller (io_uring, see
-// poller_uring_send.go) takes what a stream socket's non-blocking send
-// left and hands it to the kernel, instead of waiting to be told that the
-// socket is writable: the kernel sends it when there is room and reports
-// how much it sent, and the loop goes on from there (sendDone). The
-// poller's operation keeps the buffer referenced until the kernel is done
-// with it. A readiness poller offers no sendRing; these hooks then do
-// nothing, and the poller reports the socket when it becomes writable.
+// poller_uring_send.go) takes a stream socket's write that may wait (not
+// IOModeImmediate) as it starts, and hands it to the kernel with its next
+// submission, instead of the loop making a non-blocking send now: the
+// kernel sends it, when there is room, and reports how much it sent, and
+// the loop goes on from there (sendDone). The poller's operation keeps the
+// buffer referenced until the kernel is done with it. A readiness poller
+// offers no sendRing; these hooks then do nothing, and the loop sends
+// itself when the poller reports the socket writable.
+//
+// A write whose send is in flight when the socket's writing is shut down
+// is settled first: the send is cancelled, what it sent counts, and the
+// end of the stream follows it. So a program that writes and shuts down
+// at once sends what it wrote, as it would where the write completed at
+// once, if the socket had room for it.
 
 // sendRing is what a poller that sends by itself offers.
 type sendRing interface {
@@ -21,9 +28,16 @@ type sendRing interface {
 	// and forgets it.
 	sent(op uint64) (n int, done bool, err error)
 	// cancelSend gives the operation up, and forgets it. It returns once
-	// the kernel is done with the buffer: what it has not sent by then,
-	// it never sends.
-	cancelSend(op uint64)
+	// the kernel is done with the buffer, with how much it sent: what it
+	// has not sent by then, it never sends.
+	cancelSend(op uint64) (sent int)
+}
+
+// sendFirst hands the write just started on h to the poller, if it sends
+// by itself, and reports whether it took it.
+func (l *loop) sendFirst(h handle, e *entry[fdObj]) bool {
+	l.awaitWrite(h, e, Addr{})
+	return e.v.sys.wrOp != 0
 }
 
 func (l *loop) awaitWrite(h handle, e *entry[fdObj], _ Addr) {
@@ -36,15 +50,15 @@ func (l *loop) awaitWrite(h handle, e *entry[fdObj], _ Addr) {
 
 func (l *loop) writeInFlight(e *entry[fdObj]) bool { return e.v.sys.wrOp != 0 }
 
-// cancelSys gives up the send serving e's pending write, if any: the write
-// is ending without it. A read ending so leaves the poller's receive with
-// no read waiting.
+// cancelSys gives up the send serving e's pending write, if any, adding
+// what it sent to the write's count. A read ending so leaves the poller's
+// receive with no read waiting.
 func (l *loop) cancelSys(e *entry[fdObj], write bool) {
 	if !write && e.v.flags&fdRingRecv != 0 {
 		l.recvs.recvIdle(e.v.fd) // what was received stays for the next read
 	}
 	if write && e.v.sys.wrOp != 0 {
-		l.sends.cancelSend(e.v.sys.wrOp)
+		e.v.wr.done += l.sends.cancelSend(e.v.sys.wrOp)
 		e.v.sys.wrOp = 0
 	}
 }

@@ -40,10 +40,20 @@ const (
 //
 // Reads and writes name their offset, so one read and one write may be
 // pending at a time on the same file. On readiness drivers they run on the
-// driver's worker pool (see [WithWorkers]) and complete from ProcessEvents;
-// callbacks never run before the call that started the operation returns,
-// except for a misuse reported at once. For files, IOModeImmediate behaves
-// as IOModeOnce: a file is always "ready".
+// driver's worker pool (see [WithWorkers]); on iouring they are requests of
+// the ring (reads, writes, closes, and truncations where the kernel has
+// them, Linux 6.9; the worker pool truncates elsewhere), an IOModeAll
+// transfer one request per system call's worth. Either way they complete
+// from ProcessEvents; callbacks never run before the call that started the
+// operation returns, except for a misuse reported at once. For files,
+// IOModeImmediate behaves as IOModeOnce: a file is always "ready".
+//
+// On iouring, a loop taken over by another goroutine moves to a new ring
+// (see the package documentation): a read or write the kernel had taken from the old one
+// completes with IOStatusError, LastError ECANCELED, having transferred an
+// unknown part of its buffer; the old ring may still finish it in the
+// background, so a caller that got that status should not reuse the
+// buffer at once.
 type Files struct{ l *loop }
 
 // Open opens path synchronously. It fails with the system's error
@@ -108,7 +118,8 @@ func (f Files) Write(file File, offset int64, buf []byte, mode IOMode, cb FileIO
 // again, so the caller may reuse it at once. A read not yet started is
 // dropped; one in progress stops after the system call in flight, which
 // CancelRead waits for (a read of a regular file, so a short wait; the
-// winapi driver waits for the kernel to acknowledge the cancellation). The
+// winapi and iouring drivers wait for the kernel to acknowledge the
+// cancellation). The
 // buffer may hold part of the file's data then.
 func (f Files) CancelRead(file File) { f.l.fileCancel(file.h, false) }
 

@@ -4,6 +4,7 @@ package eventcore
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -122,10 +123,29 @@ func TestFileCancelRunningWriteKeepsBuffer(t *testing.T) {
 		}
 		buf := bytes.Repeat([]byte("a"), 1<<20) // much more than the pipe holds
 		d.Files().Write(f, 0, buf, IOModeAll, func(File, IOStatus, int) { t.Error("cancelled write called back") })
-		// The worker is in write(2) once the pipe holds data.
-		var first [1]byte
-		if _, err := rd.Read(first[:]); err != nil || first[0] != 'a' {
-			t.Fatalf("first byte %q, %v", first[:], err)
+		// The write is in its system call (a worker's write(2), or the
+		// kernel's request, which the loop submits) once the pipe holds
+		// data.
+		first := make(chan error, 1)
+		go func() {
+			var b [1]byte
+			_, err := rd.Read(b[:])
+			if err == nil && b[0] != 'a' {
+				err = fmt.Errorf("first byte %q", b[:])
+			}
+			first <- err
+		}()
+		var err1 error
+		runUntil(t, d, "the write's first byte", func() bool {
+			select {
+			case err1 = <-first:
+				return true
+			default:
+				return false
+			}
+		})
+		if err1 != nil {
+			t.Fatal(err1)
 		}
 		foreign := make(chan bool, 1)
 		go func() {

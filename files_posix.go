@@ -8,9 +8,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Files on readiness drivers: a regular file is always "ready", so its
-// reads and writes (pread/pwrite), truncations, closes and asynchronous
-// opens run on the worker pool and complete on the loop. A job uses the
+// Files on POSIX: a regular file is always "ready", so on readiness
+// drivers its reads and writes (pread/pwrite), truncations, closes and
+// asynchronous opens run on the worker pool and complete on the loop. A
+// poller that does file I/O by itself (io_uring) carries a job's steps
+// instead (files_ring.go); the job, its IOMode loop (step), its status and
+// its finish are the same either way. A job uses the
 // caller's buffer and the file's descriptor only inside its gate (see
 // jobGate): once a cancel returns, the job touches neither again, so the
 // loop may close the descriptor as soon as every job using it has finished
@@ -55,7 +58,9 @@ const (
 type fileJob struct {
 	gate   jobGate
 	kind   fileJobKind
-	busy   bool // submitted and not yet finished (loop-owned)
+	busy   bool   // submitted and not yet finished (loop-owned)
+	ring   uint64 // the poller's operation carrying the step in flight, if any
+	began  bool   // a step went to the kernel through the poller
 	fd     int
 	append bool // a write goes to the end (write, not pwrite)
 	h      handle
@@ -233,7 +238,7 @@ func (l *loop) fileSubmit(e *entry[fileObj], op *fileOp, j *fileJob, cb FileIOCa
 	j.fd, j.append, j.busy = e.v.fd, e.v.append, true
 	*op = fileOp{job: j, cb: cb}
 	l.waiters++
-	l.workers.submit(j)
+	l.fileRun(j)
 }
 
 // fileCancel drops the pending read or write: a job not yet started never
@@ -249,7 +254,7 @@ func (l *loop) fileCancel(h handle, write bool) {
 		op = &e.v.wr
 	}
 	if op.job != nil {
-		op.job.gate.cancel()
+		l.fileStop(op.job)
 		*op = fileOp{}
 		l.waiters--
 		l.fileMaybeClose(h, e)
@@ -263,7 +268,7 @@ func (l *loop) fileMaybeClose(h handle, e *entry[fileObj]) {
 	}
 	e.v.closeJob = &fileJob{kind: fileJobClose, h: h, fd: e.v.fd, busy: true}
 	l.clearByFD(e.v.fd, h)
-	l.workers.submit(e.v.closeJob)
+	l.fileRun(e.v.closeJob)
 }
 
 // fileFree drops the entry; its pending operations are cancelled, and the
@@ -271,7 +276,7 @@ func (l *loop) fileMaybeClose(h handle, e *entry[fileObj]) {
 func (l *loop) fileFree(h handle, e *entry[fileObj]) {
 	for _, op := range [2]*fileOp{&e.v.rd, &e.v.wr} {
 		if op.job != nil {
-			op.job.gate.cancel()
+			l.fileStop(op.job)
 			l.waiters--
 		}
 	}
@@ -282,7 +287,7 @@ func (l *loop) fileFree(h handle, e *entry[fileObj]) {
 	case e.v.closeJob == nil:
 		l.clearByFD(e.v.fd, h)
 		unix.Close(e.v.fd)
-	case !e.v.closeJob.gate.cancel():
+	case !l.fileStop(e.v.closeJob):
 		unix.Close(e.v.fd) // the close job had not started
 	}
 	l.files.release(h, e)
@@ -332,21 +337,27 @@ func (j *fileJob) transfer() {
 			n, err = unix.Pwrite(j.fd, p, off)
 		}
 		j.gate.leave()
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			j.err = err
-			return
-		}
-		if n == 0 { // end of file (a write of 0 bytes does not happen for len(p) > 0)
-			return
-		}
-		j.n += n
-		if j.mode != IOModeAll {
+		if !j.step(n, err) {
 			return
 		}
 	}
+}
+
+// step takes the outcome of one system call of the job (n bytes moved, or
+// err) and reports whether another is due: the rest of an IOModeAll
+// transfer, or the same call again after EINTR.
+func (j *fileJob) step(n int, err error) bool {
+	switch {
+	case err == unix.EINTR:
+		return true
+	case err != nil:
+		j.err = err
+		return false
+	case n == 0: // end of file (a write of 0 bytes does not happen for len(p) > 0)
+		return false
+	}
+	j.n += n
+	return j.mode == IOModeAll && j.n < len(j.buf)
 }
 
 func (j *fileJob) status() IOStatus {

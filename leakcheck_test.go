@@ -3,15 +3,15 @@ package eventcore
 import (
 	"fmt"
 	"os"
-	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/eventcore-go/eventcore/internal/leakcheck"
 )
 
-// Goroutine leak checks, without a dependency: after every driver test
+// Goroutine leak checks (internal/leakcheck): after every driver test
 // (testOn) no goroutine of this package that the test started may be left,
 // and when all tests are done no goroutine but the runtime's and
 // os/signal's may be left.
@@ -19,7 +19,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 {
-		if stray := waitForStrayGoroutines(hangLimit, func(g string) bool { return !benign(g) }); stray != "" {
+		if stray := leakcheck.Wait(hangLimit, func(g string) bool { return !benign(g) }); stray != "" {
 			fmt.Fprintf(os.Stderr, "goroutines left after the tests:\n%s\n", stray)
 			code = 1
 		}
@@ -36,7 +36,7 @@ var testBaselines sync.Map // testing.TB → map[uint64]bool
 // goroutines there are. Every driver made for a test calls it first
 // (newTestDriver, the stand-ins).
 func beforeDriver(t testing.TB) {
-	if _, had := testBaselines.LoadOrStore(t, goroutineIDs()); !had {
+	if _, had := testBaselines.LoadOrStore(t, leakcheck.Goroutines()); !had {
 		t.Cleanup(func() { testBaselines.Delete(t) })
 	}
 }
@@ -59,60 +59,7 @@ func checkNoDriverGoroutines(t *testing.T) {
 // package, not of the tests, that are not among before, once they stop
 // changing or after limit; "" when there are none.
 func driverGoroutinesSince(before map[uint64]bool, limit time.Duration) string {
-	return waitForStrayGoroutines(limit, func(g string) bool {
-		return !before[goroutineID(g)] && strings.Contains(g, "eventcore.") && !strings.Contains(g, "_test.go")
-	})
-}
-
-// waitForStrayGoroutines returns the stacks of the goroutines, other than
-// the caller's, that stray reports, once there are none or after limit;
-// "" when there are none.
-func waitForStrayGoroutines(limit time.Duration, stray func(string) bool) string {
-	deadline := time.Now().Add(limit)
-	for {
-		var found []string
-		for i, g := range goroutineStacks() {
-			if i > 0 && stray(g) { // the first is the caller's
-				found = append(found, g)
-			}
-		}
-		if len(found) == 0 {
-			return ""
-		}
-		if !time.Now().Before(deadline) {
-			return strings.Join(found, "\n\n")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// goroutineStacks returns the stack of every goroutine, the caller's first.
-func goroutineStacks() []string {
-	buf := make([]byte, 64<<10)
-	n := runtime.Stack(buf, true)
-	for n == len(buf) { // truncated: try again with room to spare
-		buf = make([]byte, 2*len(buf))
-		n = runtime.Stack(buf, true)
-	}
-	return strings.Split(string(buf[:n]), "\n\n")
-}
-
-// goroutineID returns the id of a goroutine from its stack, which begins
-// "goroutine 7 [running]:"; 0 if it does not.
-func goroutineID(stack string) uint64 {
-	rest, _ := strings.CutPrefix(stack, "goroutine ")
-	id, _ := strconv.ParseUint(rest[:strings.IndexFunc(rest+" ", func(r rune) bool { return r < '0' || r > '9' })], 10, 64)
-	return id
-}
-
-// goroutineIDs returns the ids of the goroutines there are now. Ids are
-// never reused, so one not among them started later.
-func goroutineIDs() map[uint64]bool {
-	ids := make(map[uint64]bool)
-	for _, g := range goroutineStacks() {
-		ids[goroutineID(g)] = true
-	}
-	return ids
+	return leakcheck.Stray(before, "eventcore.", limit)
 }
 
 // benign tells the goroutines that may outlive the tests: the runtime's
@@ -141,7 +88,7 @@ func TestGoroutineCheck(t *testing.T) {
 		return d
 	}
 	older := withWorker()
-	before := goroutineIDs()
+	before := leakcheck.Goroutines()
 	if stray := driverGoroutinesSince(before, 0); stray != "" {
 		t.Fatalf("goroutines there before the baseline reported:\n%s", stray)
 	}
@@ -150,7 +97,7 @@ func TestGoroutineCheck(t *testing.T) {
 	// long the check would wait.
 	if stray := driverGoroutinesSince(before, 0); stray == "" {
 		t.Fatal("a worker left running was not reported")
-	} else if strings.Contains(stray, fmt.Sprintf("goroutine %d ", goroutineID(goroutineStacks()[0]))) {
+	} else if strings.Contains(stray, "TestGoroutineCheck") {
 		t.Fatalf("the caller's goroutine reported:\n%s", stray)
 	}
 	leaky.Dispose()

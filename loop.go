@@ -14,10 +14,10 @@ import (
 type loop struct {
 	name     string
 	disposed bool
-	waiters  int // see Core.WaiterCount
-	depth    int // nesting of callbacks on the stack, see maxSyncDepth
-	running  int // ProcessEvents calls on the stack (a callback may call it)
-	epoch    time.Time
+	waiters  int   // see Core.WaiterCount
+	depth    int   // nesting of callbacks on the stack, see maxSyncDepth
+	running  int   // ProcessEvents calls on the stack (a callback may call it)
+	epoch    int64 // nanotime at creation
 	exit     atomicFlag
 	owner    ownerCheck // the checked mode's record of the owner goroutine
 
@@ -88,7 +88,7 @@ type loop struct {
 const maxSyncDepth = 8
 
 func newLoop(name string) *loop {
-	l := &loop{name: name, epoch: time.Now(), owner: newOwnerCheck()}
+	l := &loop{name: name, epoch: nanotime(), owner: newOwnerCheck()}
 	l.xq.init()
 	salt := rand.Uint32()
 	initTable(&l.timers, salt, l.owner)
@@ -109,7 +109,7 @@ func newLoop(name string) *loop {
 }
 
 // now is the loop's monotonic clock in nanoseconds.
-func (l *loop) now() int64 { return int64(time.Since(l.epoch)) }
+func (l *loop) now() int64 { return nanotime() - l.epoch }
 
 // header returns the common part of the live entry h names, nil if none.
 func (l *loop) header(h handle) *header {

@@ -13,8 +13,8 @@ import (
 // sysLoop is the readiness-driver part of a loop, shared by every poller.
 type sysLoop struct {
 	p    poller
-	lt   bool     // level-triggered poller: watched directions follow pending operations
-	byFD []handle // descriptor number → handle, to refuse adopting an fd twice
+	lt   bool          // level-triggered poller: watched directions follow pending operations
+	byFD fdMap[handle] // descriptor number → handle, to refuse adopting an fd twice
 
 	// ready is the poller's last batch, rpos its cursor (see "Batches" in
 	// loop.go).
@@ -41,6 +41,7 @@ type sysLoop struct {
 	pollerExits   procWatcher           // the poller, if it watches process exits
 	sends         sendRing              // the poller, if it sends by itself (fdio_ring.go)
 	recvs         recvRing              // the poller, if it receives by itself (fdio_ringrecv.go)
+	fileOps       fileRing              // the poller, if it does file I/O by itself (files_ring.go)
 	noPidfd       bool                  // tests: do without pidfd where it works
 	noPollerExits bool                  // tests: do without pollerExits
 
@@ -59,6 +60,7 @@ func (l *loop) initPosix(p poller) {
 	l.pollerExits, _ = p.(procWatcher)
 	l.sends, _ = p.(sendRing)
 	l.recvs, _ = p.(recvRing)
+	l.fileOps, _ = p.(fileRing)
 	l.canHold = p.canHold()
 	l.initWatchState()
 	l.xq.wake = p.wake
@@ -167,7 +169,7 @@ func (l *loop) sysPending() bool { return false }
 
 func (l *loop) sysDispose() {
 	l.disposeObjects()
-	l.byFD = nil
+	l.byFD = fdMap[handle]{}
 	l.ready, l.rpos = nil, 0
 	l.p.close()
 }
@@ -188,7 +190,7 @@ func (l *loop) newFD(k kind, fd int, flags fdFlags) (handle, *entry[fdObj], erro
 	return h, e, nil
 }
 
-func (l *loop) fdRegistered(fd int) bool { return fd < len(l.byFD) && l.byFD[fd] != 0 }
+func (l *loop) fdRegistered(fd int) bool { return l.byFD.get(fd) != 0 }
 
 // adoptable checks what every Adopt checks first: the loop is live, fd is a
 // descriptor number, and no handle of this loop owns it already.
@@ -206,16 +208,11 @@ func (l *loop) adoptable(fd uintptr) (int, error) {
 	return ifd, nil
 }
 
-func (l *loop) setByFD(fd int, h handle) {
-	for fd >= len(l.byFD) {
-		l.byFD = append(l.byFD, 0)
-	}
-	l.byFD[fd] = h
-}
+func (l *loop) setByFD(fd int, h handle) { *l.byFD.at(fd) = h }
 
 func (l *loop) clearByFD(fd int, h handle) {
-	if fd < len(l.byFD) && l.byFD[fd] == h {
-		l.byFD[fd] = 0
+	if p := l.byFD.ptr(fd); p != nil && *p == h {
+		*p = 0
 	}
 }
 
@@ -234,8 +231,8 @@ func (l *loop) detachSysFD(e *entry[fdObj]) sysFD {
 	l.cancelSys(e, true)
 	l.recvDrop(e)
 	l.p.del(int(fd))
-	if int(fd) < len(l.byFD) { // not yet there if registration failed
-		l.byFD[fd] = 0
+	if p := l.byFD.ptr(int(fd)); p != nil { // not yet there if registration failed
+		*p = 0
 	}
 	e.v.fd = -1
 	e.v.sys.interest = 0
@@ -299,6 +296,9 @@ func (l *loop) onReady(h handle, ev readyBits) {
 		return
 	case kindWatcher, kindWatchNode:
 		l.sysWatchReady(h)
+		return
+	case kindFile:
+		l.fileDone(h)
 		return
 	}
 	e := l.fdEntry(h)

@@ -31,7 +31,7 @@ type kqueuePoller struct {
 	n     int   // what collectReady found
 	err   error // and the error it met
 	zero  unix.Timespec
-	byFD  []handle
+	byFD  fdMap[handle]
 	procs map[int][]handle // pid → the handles watching its exit
 	evs   []unix.Kevent_t
 	chg   [2]unix.Kevent_t // add's change list, kept here so add allocates nothing
@@ -91,12 +91,7 @@ func (p *kqueuePoller) add(fd int, h handle) error {
 	return nil
 }
 
-func (p *kqueuePoller) setFD(fd int, h handle) {
-	for fd >= len(p.byFD) {
-		p.byFD = append(p.byFD, 0)
-	}
-	p.byFD[fd] = h
-}
+func (p *kqueuePoller) setFD(fd int, h handle) { *p.byFD.at(fd) = h }
 
 // ctlOne applies one change. It builds the kevent afresh: SetKevent leaves
 // fflags as they were, and a stale NOTE_* would change another filter's
@@ -180,8 +175,8 @@ func (p *kqueuePoller) modify(int, handle, readyBits) error { return nil }
 // keep alive). An event already queued for fd is dropped by wait, and
 // handles carry generations for one reported before.
 func (p *kqueuePoller) del(fd int) {
-	if fd >= 0 && fd < len(p.byFD) {
-		p.byFD[fd] = 0
+	if h := p.byFD.ptr(fd); h != nil {
+		*h = 0
 	}
 }
 
@@ -250,11 +245,11 @@ func (p *kqueuePoller) wait(evs []readyEvent, timeout time.Duration, _ bool) ([]
 		if e.Flags&unix.EV_ERROR != 0 {
 			r |= evError
 		}
-		fd := e.Ident
-		if fd >= uint64(len(p.byFD)) || p.byFD[fd] == 0 {
+		h := p.byFD.get(int(e.Ident))
+		if h == 0 {
 			continue
 		}
-		evs = append(evs, readyEvent{h: p.byFD[fd], ev: r})
+		evs = append(evs, readyEvent{h: h, ev: r})
 	}
 	return evs, nil
 }

@@ -74,7 +74,7 @@ const (
 )
 
 // user_data of the driver's own requests; a registration's is
-// gen<<32 | index+1, gen below 1<<30, a send's see uringDataOp.
+// gen<<32 | fd+1, gen below 1<<30; an operation's see uringDataOp.
 const (
 	uringDataIgnore = 0       // removals: their completions say nothing
 	uringDataWake   = 1 << 63 // the wake-up eventfd's poll
@@ -88,9 +88,7 @@ type uringPoller struct {
 	bound bool // the ring is enabled, by the thread locked to it
 	wfd   wakeFD
 
-	regs []uringReg // watched descriptors
-	free []uint32   // released indices in regs
-	byFD []uint32   // descriptor → its index in regs + 1
+	regs fdMap[uringReg] // watched descriptors
 
 	ops     table[uringOp] // operations in flight (poller_uring_ops.go)
 	rx      *uringRecv     // receives into the buffer ring (poller_uring_recv.go), nil until used
@@ -102,11 +100,11 @@ type uringPoller struct {
 	err error // what the last wait met
 }
 
-// uringReg is one watched descriptor: gen tells its completions from those
-// of an earlier registration in the same slot.
+// uringReg is a descriptor's registration: h is 0 while it has none, and
+// gen tells its completions from those of an earlier registration of the
+// same descriptor number.
 type uringReg struct {
 	h    handle
-	fd   int32
 	gen  uint32
 	mask uint32 // what the poll watches
 }
@@ -153,11 +151,11 @@ func (p *uringPoller) rebind() error {
 		return err
 	}
 	p.pollAdd(int32(p.wfd.r), uringDataWake, unix.POLLIN)
-	for i := range p.regs {
-		if reg := &p.regs[i]; reg.fd >= 0 {
-			p.pollAdd(reg.fd, reg.data(uint32(i)), reg.mask)
+	p.regs.each(func(fd int, reg *uringReg) {
+		if reg.h != 0 {
+			p.pollAdd(int32(fd), reg.data(fd), reg.mask)
 		}
-	}
+	})
 	p.moveOps()
 	p.recvMoved()
 	return nil
@@ -205,38 +203,37 @@ func (p *uringPoller) pollAdd(fd int32, data uint64, mask uint32) bool {
 	return true
 }
 
-func (r *uringReg) data(i uint32) uint64 { return uint64(r.gen)<<32 | uint64(i+1) }
+func (r *uringReg) data(fd int) uint64 { return uint64(r.gen)<<32 | uint64(fd+1) }
 
-func (p *uringPoller) add(fd int, h handle) error {
-	if fd < 0 || int(int32(fd)) != fd {
-		return unix.EBADF
-	}
-	var i uint32
-	if n := len(p.free); n > 0 {
-		i = p.free[n-1]
-		p.free = p.free[:n-1]
-	} else {
-		i = uint32(len(p.regs))
-		p.regs = append(p.regs, uringReg{})
-	}
-	reg := &p.regs[i]
-	reg.h, reg.fd, reg.mask = h, int32(fd), uringPollMask
-	if !p.pollAdd(reg.fd, reg.data(i), reg.mask) {
-		p.release(i)
-		return p.err
-	}
-	for fd >= len(p.byFD) {
-		p.byFD = append(p.byFD, 0)
-	}
-	p.byFD[fd] = i + 1
-	return nil
+// release ends the registration; its completions still to come then name
+// an older generation.
+func (r *uringReg) release() {
+	r.h = 0
+	r.gen = (r.gen + 1) & (1<<30 - 1)
 }
 
-func (p *uringPoller) release(i uint32) {
-	reg := &p.regs[i]
-	reg.h, reg.fd = 0, -1
-	reg.gen = (reg.gen + 1) & (1<<30 - 1)
-	p.free = append(p.free, i)
+// reg returns the live registration that user data data names, nil if
+// none.
+func (p *uringPoller) reg(data uint64) (int32, *uringReg) {
+	fd := int32(uint32(data)) - 1
+	reg := p.regs.ptr(int(fd))
+	if reg == nil || reg.h == 0 || reg.gen != uint32(data>>32) {
+		return fd, nil
+	}
+	return fd, reg
+}
+
+func (p *uringPoller) add(fd int, h handle) error {
+	if fd < 0 || int(int32(fd)) != fd || fd == 1<<31-1 {
+		return unix.EBADF
+	}
+	reg := p.regs.at(fd)
+	reg.h, reg.mask = h, uringPollMask
+	if !p.pollAdd(int32(fd), reg.data(fd), reg.mask) {
+		reg.release()
+		return p.err
+	}
+	return nil
 }
 
 func (p *uringPoller) modify(int, handle, readyBits) error { return nil }
@@ -247,19 +244,18 @@ func (p *uringPoller) modify(int, handle, readyBits) error { return nil }
 // IORING_OP_POLL_REMOVE would not do: it gives up (EALREADY) on a poll
 // whose completion is under way, and leaves it armed.
 func (p *uringPoller) del(fd int) {
-	if fd < 0 || fd >= len(p.byFD) || p.byFD[fd] == 0 {
+	reg := p.regs.ptr(fd)
+	if reg == nil || reg.h == 0 {
 		return
 	}
-	i := p.byFD[fd] - 1
-	p.byFD[fd] = 0
 	if e := p.sqe(); e != nil {
 		e.opcode = uringOpAsyncCancel
 		e.fd = -1
-		e.addr = p.regs[i].data(i)
+		e.addr = reg.data(fd)
 		e.userData = uringDataIgnore
 		p.enter(uringEnterGetEvents, 0, nil, false)
 	}
-	p.release(i)
+	reg.release()
 }
 
 func (p *uringPoller) wait(evs []readyEvent, timeout time.Duration, hold bool) ([]readyEvent, error) {
@@ -314,15 +310,14 @@ func (p *uringPoller) collect(evs []readyEvent) []readyEvent {
 			evs = p.completeOp(evs, c)
 			continue
 		}
-		i := uint32(c.userData) - 1
-		if i >= uint32(len(p.regs)) || p.regs[i].gen != uint32(c.userData>>32) {
+		fd, reg := p.reg(c.userData)
+		if reg == nil {
 			continue // a registration since removed
 		}
-		reg := &p.regs[i]
 		if c.flags&uringCQEFMore == 0 {
 			// The kernel ended the poll (a full completion ring, no
 			// memory): watch again; arming it reports what is ready.
-			p.pollAdd(reg.fd, c.userData, reg.mask)
+			p.pollAdd(fd, c.userData, reg.mask)
 		}
 		if c.res <= 0 {
 			continue

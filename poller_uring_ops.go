@@ -31,6 +31,7 @@ type uringOpKind uint8
 const (
 	uringOpKindSend uringOpKind = iota + 1
 	uringOpKindRecv             // multishot, poller_uring_recv.go
+	uringOpKindFile             // a step of a file job (poller_uring_files.go)
 )
 
 // uringOp is one operation in flight, or completed and not yet taken.
@@ -39,6 +40,8 @@ type uringOp struct {
 	h      handle // what the completion is reported for
 	fd     sysFD
 	buf    []byte // what the kernel reads or fills until it completes
+	opcode uint8  // a file step's request
+	off    uint64 // a file step's offset, or a truncation's length
 	res    int32  // the completion's result: a count, or -errno
 	done   bool
 	queued bool // rebind: still in the left ring's queue, never submitted
@@ -76,6 +79,8 @@ func (p *uringPoller) submitOp(id uint64, o *entry[uringOp]) bool {
 		prepSend(e)
 	case uringOpKindRecv:
 		prepRecv(e)
+	case uringOpKindFile:
+		prepFile(e, &o.v)
 	}
 	return true
 }
@@ -101,24 +106,41 @@ func (p *uringPoller) opResult(id uint64) (res int32, done bool) {
 	return res, true
 }
 
-// cancelOp cancels operation id and forgets it. Until its completion is
-// posted the kernel may still use the buffer, so the cancel runs the ring
-// until then; under DEFER_TASKRUN it takes effect in the enter that
-// submits it. Should the ring fail meanwhile, the buffer stays referenced
-// until the poller closes.
-func (p *uringPoller) cancelOp(id uint64) {
+// opOutcome is opResult as a count or an error.
+func (p *uringPoller) opOutcome(id uint64) (int, bool, error) {
+	res, done := p.opResult(id)
+	if !done {
+		return 0, false, nil
+	}
+	if res < 0 {
+		return 0, true, unix.Errno(-res)
+	}
+	return int(res), true, nil
+}
+
+// cancelOp cancels operation id, forgets it, and returns its result
+// (-ECANCELED if the cancel came first). Until its completion is posted
+// the kernel may still use the buffer, so the cancel runs the ring until
+// then; under DEFER_TASKRUN it takes effect in the enter that submits it.
+// Should the ring fail meanwhile, the buffer stays referenced until the
+// poller closes.
+func (p *uringPoller) cancelOp(id uint64) int32 {
 	h, o := p.op(id)
 	if o == nil {
-		return
+		return -int32(unix.ECANCELED)
 	}
 	if !o.v.done && !p.cancelled(id, o) {
 		p.retired = append(p.retired, o.v.buf)
+		o.v.res = -int32(unix.ECANCELED)
 	}
+	res := o.v.res
 	p.ops.release(h, o)
+	return res
 }
 
 // cancelled submits the cancel of operation id and reports whether its
-// completion has come.
+// completion has come, recording its result in o. (The completion stays
+// in the ring, and the reap drops it.)
 func (p *uringPoller) cancelled(id uint64, o *entry[uringOp]) bool {
 	e := p.sqe()
 	if e == nil {
@@ -129,7 +151,11 @@ func (p *uringPoller) cancelled(id uint64, o *entry[uringOp]) bool {
 	e.addr = id
 	e.userData = uringDataIgnore
 	err := p.enter(uringEnterGetEvents, 0, nil, false)
-	for err == nil && !o.v.done && !p.r.posted(id) {
+	for err == nil && !o.v.done {
+		if res, ok := p.r.posted(id); ok {
+			o.v.res, o.v.done = res, true
+			break
+		}
 		head, tail := p.r.completions()
 		p.ts = unix.NsecToTimespec(uringCancelWait)
 		p.arg.ts = uint64(uintptr(unsafe.Pointer(&p.ts)))
@@ -199,6 +225,8 @@ func (p *uringPoller) opDone(evs []readyEvent, o *entry[uringOp]) []readyEvent {
 		evs = append(evs, readyEvent{h: o.v.h, ev: evWrite})
 	case uringOpKindRecv:
 		p.recvLost(o)
+	case uringOpKindFile:
+		evs = append(evs, readyEvent{h: o.v.h})
 	}
 	return evs
 }

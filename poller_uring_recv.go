@@ -86,9 +86,9 @@ type uringRecv struct {
 	taken    []bool   // a piece handed over by TakeLoan: replace before it goes back
 	inRing   int      // buffers with the kernel
 	segs     []uringSeg
-	freeSeg  uint32    // first free segment + 1
-	socks    []uringRx // by descriptor
-	pending  []int32   // descriptors whose receive is to be armed again
+	freeSeg  uint32         // first free segment + 1
+	socks    fdMap[uringRx] // by descriptor
+	pending  []int32        // descriptors whose receive is to be armed again
 	spilling bool
 }
 
@@ -181,11 +181,11 @@ func (p *uringPoller) recvMoved() {
 		}
 	})
 	if err := p.recvRing(); err != nil {
-		for fd := range p.rx.socks {
-			if rx := &p.rx.socks[fd]; rx.h != 0 && rx.end == 0 {
+		p.rx.socks.each(func(_ int, rx *uringRx) {
+			if rx.h != 0 && rx.end == 0 {
 				rx.end = -int32(err.(unix.Errno))
 			}
-		}
+		})
 		return
 	}
 	p.recvRearm()
@@ -195,10 +195,7 @@ func (p *uringPoller) recvStart(fd sysFD, h handle, size int) bool {
 	if p.rx == nil && !p.recvSetup(size) {
 		return false
 	}
-	for int(fd) >= len(p.rx.socks) {
-		p.rx.socks = append(p.rx.socks, uringRx{})
-	}
-	p.rx.socks[fd] = uringRx{h: h}
+	*p.rx.socks.at(int(fd)) = uringRx{h: h}
 	p.pollIn(fd, false)
 	p.arm(fd)
 	return true
@@ -206,11 +203,10 @@ func (p *uringPoller) recvStart(fd sysFD, h handle, size int) bool {
 
 // pollIn sets whether fd's poll watches for data.
 func (p *uringPoller) pollIn(fd sysFD, on bool) {
-	if int(fd) >= len(p.byFD) || p.byFD[fd] == 0 {
+	reg := p.regs.ptr(int(fd))
+	if reg == nil || reg.h == 0 {
 		return
 	}
-	i := p.byFD[fd] - 1
-	reg := &p.regs[i]
 	reg.mask = uringPollMask
 	if !on {
 		reg.mask = unix.POLLOUT | unix.POLLERR | unix.POLLHUP
@@ -218,7 +214,7 @@ func (p *uringPoller) pollIn(fd sysFD, on bool) {
 	if e := p.sqe(); e != nil {
 		e.opcode = uringOpPollRemove
 		e.fd = -1
-		e.addr = reg.data(i)
+		e.addr = reg.data(int(fd))
 		e.len = uringPollUpdateEvents | uringPollAddMulti
 		e.opFlags = reg.mask
 		e.userData = uringDataIgnore
@@ -233,7 +229,7 @@ func (p *uringPoller) arm(fd sysFD) {
 		p.spill()
 		return
 	}
-	rx := &p.rx.socks[fd]
+	rx := p.rx.socks.at(int(fd))
 	rx.op = p.startOp(uringOp{kind: uringOpKindRecv, h: rx.h, fd: fd})
 	if rx.op == 0 {
 		p.pend(fd)
@@ -241,7 +237,7 @@ func (p *uringPoller) arm(fd sysFD) {
 }
 
 func (p *uringPoller) pend(fd sysFD) {
-	if rx := &p.rx.socks[fd]; !rx.pending {
+	if rx := p.rx.socks.at(int(fd)); !rx.pending {
 		rx.pending = true
 		p.rx.pending = append(p.rx.pending, fd)
 	}
@@ -254,11 +250,11 @@ func (p *uringPoller) recvRearm() {
 		n := len(p.rx.pending) - 1
 		fd := p.rx.pending[n]
 		p.rx.pending = p.rx.pending[:n]
-		rx := &p.rx.socks[fd]
+		rx := p.rx.socks.at(int(fd))
 		rx.pending = false
 		if rx.h != 0 && rx.want && rx.op == 0 && rx.end == 0 {
 			p.arm(fd)
-			if p.rx.socks[fd].pending {
+			if p.rx.socks.at(int(fd)).pending {
 				return // no room in the submission queue
 			}
 		}
@@ -275,11 +271,11 @@ func prepRecv(e *uringSQE) {
 // rxOf returns the receive state that operation o, whose id is id, serves,
 // nil if o is not (or no longer) its receive.
 func (p *uringPoller) rxOf(o *entry[uringOp], id uint64) *uringRx {
-	if p.rx == nil || int(o.v.fd) >= len(p.rx.socks) {
+	if p.rx == nil {
 		return nil
 	}
-	rx := &p.rx.socks[o.v.fd]
-	if rx.h != o.v.h || rx.op != id {
+	rx := p.rx.socks.ptr(int(o.v.fd))
+	if rx == nil || rx.h != o.v.h || rx.op != id {
 		return nil
 	}
 	return rx
@@ -352,11 +348,11 @@ func (p *uringPoller) recvEnded(fd sysFD, rx *uringRx, res int32) {
 // recvLost takes the end of receive o, which a rebind left in the old
 // ring; recvMoved releases it.
 func (p *uringPoller) recvLost(o *entry[uringOp]) {
-	if p.rx == nil || int(o.v.fd) >= len(p.rx.socks) {
+	if p.rx == nil {
 		return
 	}
-	rx := &p.rx.socks[o.v.fd]
-	if rx.h != o.v.h || rx.op == 0 {
+	rx := p.rx.socks.ptr(int(o.v.fd))
+	if rx == nil || rx.h != o.v.h || rx.op == 0 {
 		return
 	}
 	if _, ro := p.op(rx.op); ro != o {
@@ -422,10 +418,9 @@ func (p *uringPoller) spill() {
 		return
 	}
 	b.spilling = true
-	for fd := range b.socks {
-		rx := &b.socks[fd]
+	b.socks.each(func(_ int, rx *uringRx) {
 		if rx.h == 0 || rx.want || rx.head == 0 {
-			continue
+			return
 		}
 		n := 0
 		for s := rx.head; s != 0; s = b.segs[s-1].next {
@@ -434,7 +429,7 @@ func (p *uringPoller) spill() {
 			}
 		}
 		if n == 0 {
-			continue
+			return
 		}
 		own := make([]byte, 0, n)
 		for s := rx.head; s != 0; s = b.segs[s-1].next {
@@ -447,7 +442,7 @@ func (p *uringPoller) spill() {
 				p.recycle(bid)
 			}
 		}
-	}
+	})
 	b.spilling = false
 	p.recvRearm()
 }
@@ -473,7 +468,7 @@ func (p *uringPoller) recycle(bid uint16) {
 // and its bytes; or, with none, why: EAGAIN (none yet), nil (the end of
 // the stream) or an error.
 func (p *uringPoller) recvTake(fd sysFD) (uint32, []byte, error) {
-	rx := &p.rx.socks[fd]
+	rx := p.rx.socks.at(int(fd))
 	s := rx.head
 	if s == 0 {
 		return 0, nil, rx.status()
@@ -490,7 +485,7 @@ func (p *uringPoller) recvTake(fd sysFD) (uint32, []byte, error) {
 // recvRead copies what fd received into buf, up to its length, as read(2)
 // would.
 func (p *uringPoller) recvRead(fd sysFD, buf []byte) (int, error) {
-	rx := &p.rx.socks[fd]
+	rx := p.rx.socks.at(int(fd))
 	n := 0
 	for rx.head != 0 && n < len(buf) {
 		seg := &p.rx.segs[rx.head-1]
@@ -525,31 +520,31 @@ func (rx *uringRx) status() error {
 }
 
 func (p *uringPoller) recvReady(fd sysFD) bool {
-	rx := &p.rx.socks[fd]
+	rx := p.rx.socks.at(int(fd))
 	return rx.head != 0 || rx.end != 0
 }
 
 // recvWant notes that a read of fd waits, and arms its receive if it is
 // not.
 func (p *uringPoller) recvWant(fd sysFD) {
-	rx := &p.rx.socks[fd]
+	rx := p.rx.socks.at(int(fd))
 	rx.want = true
 	if rx.op == 0 && rx.end == 0 && rx.head == 0 {
 		p.arm(fd)
 	}
 }
 
-func (p *uringPoller) recvIdle(fd sysFD) { p.rx.socks[fd].want = false }
+func (p *uringPoller) recvIdle(fd sysFD) { p.rx.socks.at(int(fd)).want = false }
 
 // recvCancel cancels fd's receive and runs the ring until its last
 // completion is in, and reports whether received data waits to be read.
 func (p *uringPoller) recvCancel(fd sysFD) bool {
-	rx := &p.rx.socks[fd]
+	rx := p.rx.socks.at(int(fd))
 	rx.want = false
 	if rx.op != 0 && !rx.stopping {
 		p.stop(rx)
 	}
-	for p.rx.socks[fd].op != 0 {
+	for p.rx.socks.at(int(fd)).op != 0 {
 		head, tail := p.r.completions()
 		p.ts = unix.NsecToTimespec(uringCancelWait)
 		p.arg.ts = uint64(uintptr(unsafe.Pointer(&p.ts)))
@@ -558,24 +553,24 @@ func (p *uringPoller) recvCancel(fd sysFD) bool {
 		default:
 			// The ring failed: the receive's buffers stay referenced
 			// until the poller closes.
-			return p.rx.socks[fd].head != 0
+			return p.rx.socks.at(int(fd)).head != 0
 		}
 		p.late = p.collect(p.late)
 	}
-	return p.rx.socks[fd].head != 0
+	return p.rx.socks.at(int(fd)).head != 0
 }
 
 // recvForget cancels fd's receive and drops what it received: the socket
 // is closing, or shut down for reading.
 func (p *uringPoller) recvForget(fd sysFD) {
 	p.recvCancel(fd)
-	rx := &p.rx.socks[fd]
+	rx := p.rx.socks.at(int(fd))
 	for s := rx.head; s != 0; {
 		next := p.rx.segs[s-1].next
 		p.recvRelease(s, false)
 		s = next
 	}
-	p.rx.socks[fd] = uringRx{pending: rx.pending}
+	*rx = uringRx{pending: rx.pending}
 }
 
 // recvClose releases the buffer ring.

@@ -19,15 +19,11 @@ func prepSend(e *uringSQE) {
 	e.opFlags = unix.MSG_NOSIGNAL
 }
 
-func (p *uringPoller) sent(id uint64) (int, bool, error) {
-	res, done := p.opResult(id)
-	if !done {
-		return 0, false, nil
-	}
-	if res < 0 {
-		return 0, true, unix.Errno(-res)
-	}
-	return int(res), true, nil
-}
+func (p *uringPoller) sent(id uint64) (int, bool, error) { return p.opOutcome(id) }
 
-func (p *uringPoller) cancelSend(id uint64) { p.cancelOp(id) }
+func (p *uringPoller) cancelSend(id uint64) int {
+	if res := p.cancelOp(id); res > 0 {
+		return int(res)
+	}
+	return 0
+}

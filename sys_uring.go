@@ -263,16 +263,16 @@ func (r *uring) completions() (head, tail uint32) {
 
 func (r *uring) cqe(i uint32) *uringCQE { return &r.cqes[i&r.cqMask] }
 
-// posted reports whether a completion with user data data waits in the
-// ring.
-func (r *uring) posted(data uint64) bool {
+// posted finds the completion with user data data among those waiting
+// in the ring, and returns its result.
+func (r *uring) posted(data uint64) (res int32, ok bool) {
 	head, tail := r.completions()
 	for ; head != tail; head++ {
-		if r.cqe(head).userData == data {
-			return true
+		if c := r.cqe(head); c.userData == data {
+			return c.res, true
 		}
 	}
-	return false
+	return 0, false
 }
 
 func (r *uring) done(tail uint32) { atomic.StoreUint32(r.cqHead, tail) }

@@ -71,17 +71,22 @@ func (t *table[T]) at(idx uint32) *entry[T] {
 }
 
 // get returns the live entry h names if it is of kind k, else nil.
+//
+// It is written to be inlined, being on every path through the API: the
+// handle's slot index wraps past t.n when it names no slot, the entry is
+// found without calling at, and a released slot (kind kindNone until its
+// next alloc, and a generation the handles issued before do not have) is
+// told by its kind alone.
 func (t *table[T]) get(h handle, k kind) *entry[T] {
-	t.own.check(k)
-	if h.kind() != k {
+	if checkedMode {
+		t.own.check(k)
+	}
+	idx, _ := h.index()
+	if h.kind() != k || idx >= t.n {
 		return nil
 	}
-	idx, ok := h.index()
-	if !ok || idx >= t.n {
-		return nil
-	}
-	e := t.at(idx)
-	if e.gen != h.gen() || e.refs <= 0 || e.kind != k {
+	e := &t.chunks[idx>>chunkBits][idx&(chunkSize-1)]
+	if e.gen != h.gen() || e.kind != k {
 		return nil
 	}
 	return e

@@ -66,7 +66,8 @@ const DefaultDNSWorkers = 8
 
 // WithWorkers sets how many goroutines at most a driver uses for file work
 // that has no asynchronous form on its platform: reads, writes,
-// truncations and closes on readiness drivers, and opening files
+// truncations and closes on readiness drivers (iouring: truncations only
+// where the kernel lacks IORING_OP_FTRUNCATE), and opening files
 // asynchronously everywhere. Values below 1 mean 1. DNS lookups have a
 // pool of their own (see [WithDNSWorkers]), so they never delay file work.
 func WithWorkers(n int) Option { return func(c *config) { c.workers = max(n, 1) } }

@@ -109,6 +109,53 @@ func TestCancelWriteInFlight(t *testing.T) {
 	})
 }
 
+// A write followed at once by a shutdown of writing is sent before the
+// end of the stream, whether it completed when it started (readiness
+// drivers, with room in the socket) or went to the ring, whose send the
+// shutdown settles.
+func TestWriteThenShutdown(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		s := d.Sockets()
+		client, server := streamPair(t, d, MustParseAddr("127.0.0.1:0"))
+		defer s.ReleaseRef(client)
+		defer s.ReleaseRef(server)
+		msg := bytes.Repeat([]byte("a"), 1000)
+		var w ioResult
+		s.Write(client, msg, IOModeAll, w.cb)
+		if err := s.Shutdown(client, false, true); err != nil {
+			t.Fatal(err)
+		}
+		if !w.done || w.status != IOStatusOK || w.n != len(msg) {
+			t.Fatalf("the write, once writing was shut down: %+v", w)
+		}
+		if n := drain(t, d, server); n != len(msg) {
+			t.Fatalf("the peer got %d bytes of %d", n, len(msg))
+		}
+	})
+}
+
+// A write still pending when writing is shut down reports, as it ends,
+// the bytes that the peer gets, a send in the ring included.
+func TestShutdownCountsWhatWasSent(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		s := d.Sockets()
+		client, server := stalledPair(t, d)
+		defer s.ReleaseRef(client)
+		defer s.ReleaseRef(server)
+		var w ioResult
+		buf := stallWrite(t, d, client, w.cb)
+		if err := s.Shutdown(client, false, true); err != nil {
+			t.Fatal(err)
+		}
+		if !w.done || w.status != IOStatusDisconnected || w.n == 0 || w.n >= len(buf) {
+			t.Fatalf("the stalled write, once writing was shut down: %+v", w)
+		}
+		if n := drain(t, d, server); n != w.n {
+			t.Fatalf("the write reported %d bytes, the peer got %d", w.n, n)
+		}
+	})
+}
+
 // A send cancelled by closing its socket completes in the kernel, and its
 // completion, reaped later, names a freed operation: it must not complete
 // the send that took the operation's slot since.
@@ -137,7 +184,7 @@ func TestWriteLateCompletion(t *testing.T) {
 			if id == 0 || id == old || oi != ni {
 				t.Fatalf("the new send %x does not reuse the slot of the old one %x", id, old)
 			}
-			if !d.l.p.(*uringPoller).r.posted(old) {
+			if _, ok := d.l.p.(*uringPoller).r.posted(old); !ok {
 				t.Fatal("the cancelled send's completion is not waiting in the ring")
 			}
 		}

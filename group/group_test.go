@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/eventcore-go/eventcore"
+	"github.com/eventcore-go/eventcore/internal/leakcheck"
 )
 
 // hangLimit only keeps a broken test from hanging: no timing assertion.
@@ -66,6 +67,10 @@ func checkNoLeaks(t *testing.T) {
 		}
 	})
 }
+
+// openFDs counts this process's open descriptors (handles on Windows);
+// -1 where it cannot (Wine), and then checkNoLeaks sees none leaked.
+func openFDs(*testing.T) int { return leakcheck.OpenFDs() }
 
 // waitFor waits until cond holds.
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -3,22 +3,9 @@
 package group
 
 import (
-	"os"
 	"syscall"
 	"testing"
 )
-
-// openFDs counts this process's open descriptors.
-func openFDs(t *testing.T) int {
-	t.Helper()
-	for _, dir := range []string{"/proc/self/fd", "/dev/fd"} {
-		if ents, err := os.ReadDir(dir); err == nil {
-			return len(ents) - 1 // the directory's own descriptor
-		}
-	}
-	t.Skip("cannot count open descriptors here")
-	return 0
-}
 
 // raiseFDLimit raises the soft limit on descriptors to the hard one, and
 // returns the limit now in force.

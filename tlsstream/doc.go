@@ -66,6 +66,19 @@
 // the handshake are the application's (a timer per connection, or one
 // sweep, as examples/http does).
 //
+// # Memory
+//
+// A connection at rest (handshake done, nothing queued) holds what
+// crypto/tls keeps for it, and a Stream. Measured at 10,000 idle TLS 1.3
+// server connections (live heap, after a collection): about 7.7 KB each,
+// of which crypto/tls's record buffer 2.3 KB and handshake buffer 1.8 KB
+// (both keep the size of the largest handshake record read: here Go's
+// client hello of about 1.6 KB, 1.2 KB of it a post-quantum key share;
+// however the transport's reads are sized, the record buffer grows to
+// hold a whole record and 512 bytes more), the AES-GCM state of both
+// directions 1.8 KB, the tls.Conn 0.9 KB and the session secrets 0.2 KB;
+// the Stream itself is 240 bytes.
+//
 // # Ownership
 //
 // A stream owns its socket: it closes it on Close or failure. It is found

@@ -57,12 +57,14 @@ func runTool(t *testing.T, d *eventcore.Driver, stdin []byte, name string, args 
 	return out.String(), err
 }
 
-var toolVersions = []struct {
+type toolVersion struct {
 	name           string
 	v              uint16
 	openssl, curl  string
 	curlMax, proto string
-}{
+}
+
+var toolVersions = []toolVersion{
 	{"TLS1.2", tls.VersionTLS12, "-tls1_2", "--tlsv1.2", "1.2", "TLSv1.2"},
 	{"TLS1.3", tls.VersionTLS13, "-tls1_3", "--tlsv1.3", "1.3", "TLSv1.3"},
 }
@@ -93,18 +95,27 @@ func TestOpenSSLClient(t *testing.T) {
 	openssl := lookTool(t, "openssl")
 	p := certs(t)
 	ca, _, _ := pemFiles(t, p)
+	forEachToolServer(t, p, "x-echo", "", func(t *testing.T, d *eventcore.Driver, tv toolVersion, addr string) {
+		out, err := runTool(t, d, []byte("ping from openssl\n"), openssl, "s_client", "-connect", addr,
+			"-servername", "localhost", "-CAfile", ca, "-verify_return_error", tv.openssl, "-alpn", "x-echo", "-quiet")
+		if err != nil || !strings.Contains(out, "ping from openssl") {
+			t.Fatalf("s_client: %v\n%s", err, out)
+		}
+	})
+}
+
+// forEachToolServer runs fn per TLS version and driver with our server
+// listening at addr (that version, ALPN protocol proto) for one client,
+// which it answers with reply (an echo of its first read if "").
+func forEachToolServer(t *testing.T, p *pki, proto, reply string, fn func(t *testing.T, d *eventcore.Driver, tv toolVersion, addr string)) {
 	for _, tv := range toolVersions {
 		t.Run(tv.name, func(t *testing.T) {
 			forEachDriver(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer) {
 				cfg := p.serverConfig(tv.v)
-				cfg.NextProtos = []string{"x-echo"}
-				lst, addr := listenLoop(t, d, l, cfg, answerOnce(""))
+				cfg.NextProtos = []string{proto}
+				lst, addr := listenLoop(t, d, l, cfg, answerOnce(reply))
 				defer d.Sockets().ReleaseRef(lst)
-				out, err := runTool(t, d, []byte("ping from openssl\n"), openssl, "s_client", "-connect", addr,
-					"-servername", "localhost", "-CAfile", ca, "-verify_return_error", tv.openssl, "-alpn", "x-echo", "-quiet")
-				if err != nil || !strings.Contains(out, "ping from openssl") {
-					t.Fatalf("s_client: %v\n%s", err, out)
-				}
+				fn(t, d, tv, addr)
 			})
 		})
 	}
@@ -189,21 +200,14 @@ func TestCurl(t *testing.T) {
 	curl := lookTool(t, "curl")
 	p := certs(t)
 	ca, _, _ := pemFiles(t, p)
-	for _, tv := range toolVersions {
-		t.Run(tv.name, func(t *testing.T) {
-			forEachDriver(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer) {
-				cfg := p.serverConfig(tv.v)
-				cfg.NextProtos = []string{"http/1.1"}
-				lst, addr := listenLoop(t, d, l, cfg, answerOnce("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"))
-				defer d.Sockets().ReleaseRef(lst)
-				port := addr[strings.LastIndexByte(addr, ':')+1:]
-				out, err := runTool(t, d, nil, curl, "-sS", "--cacert", ca, "--resolve", "localhost:"+port+":127.0.0.1",
-					tv.curl, "--tls-max", tv.curlMax, "-w", " %{http_version} %{ssl_verify_result}",
-					fmt.Sprintf("https://localhost:%s/", port))
-				if err != nil || out != "hello 1.1 0" {
-					t.Fatalf("curl: %v\n%q", err, out)
-				}
-			})
-		})
-	}
+	reply := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+	forEachToolServer(t, p, "http/1.1", reply, func(t *testing.T, d *eventcore.Driver, tv toolVersion, addr string) {
+		port := addr[strings.LastIndexByte(addr, ':')+1:]
+		out, err := runTool(t, d, nil, curl, "-sS", "--cacert", ca, "--resolve", "localhost:"+port+":127.0.0.1",
+			tv.curl, "--tls-max", tv.curlMax, "-w", " %{http_version} %{ssl_verify_result}",
+			fmt.Sprintf("https://localhost:%s/", port))
+		if err != nil || out != "hello 1.1 0" {
+			t.Fatalf("curl: %v\n%q", err, out)
+		}
+	})
 }

@@ -29,11 +29,7 @@ func FuzzRecordFeed(f *testing.F) {
 		}
 		d, l := newTestLayer(t, testDrivers()[0], Config{})
 		o := listenOne(t, d, l, p.serverConfig(v))
-		c, cc := handshakeStd(t, d, o.addr, p.clientConfig(v))
-		o.wait(t, d)
-		if o.err != nil {
-			t.Fatal(o.err)
-		}
+		c, cc := handshakeStd(t, d, o, p.clientConfig(v))
 		recs := sealed(t, c, cc, msg)
 		if xor != 0 {
 			recs[int(at)%len(recs)] ^= xor

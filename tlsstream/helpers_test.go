@@ -12,20 +12,19 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"runtime"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/eventcore-go/eventcore"
+	"github.com/eventcore-go/eventcore/internal/leakcheck"
 )
 
 // The conformance style of the root package, for a subpackage: every test
 // that takes a driver runs on each driver usable here (or the one
 // EVENTCORE_DRIVER names), and fails if it leaves a handle open, a
-// goroutine of this package running or (on Linux) a descriptor open.
+// goroutine of this package running or a descriptor (a handle on Windows)
+// open.
 //
 // The root's kqueue stand-ins replace process and vnode watching, which
 // TLS does not use, and are built from unexported hooks: they are not run
@@ -42,7 +41,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	if code == 0 {
-		if stray := strayGoroutines(nil, hangLimit); stray != "" {
+		if stray := leakcheck.Stray(nil, "tlsstream.", hangLimit); stray != "" {
 			fmt.Fprintf(os.Stderr, "goroutines left after the tests:\n%s\n", stray)
 			code = 1
 		}
@@ -92,7 +91,7 @@ var baselines sync.Map // *testing.T → baseline
 
 func newTestLayer(t *testing.T, name string, cfg Config) (*eventcore.Driver, *Layer) {
 	t.Helper()
-	baselines.LoadOrStore(t, baseline{goroutineIDs(), openFDs()})
+	baselines.LoadOrStore(t, baseline{leakcheck.Goroutines(), leakcheck.OpenFDs()})
 	d, err := eventcore.New(eventcore.WithDriver(name))
 	if err != nil {
 		t.Fatalf("New(%q): %v", name, err)
@@ -110,12 +109,12 @@ func checkDispose(t *testing.T, d *eventcore.Driver) {
 	}
 	b, _ := baselines.Load(t)
 	base := b.(baseline)
-	if stray := strayGoroutines(base.goroutines, hangLimit); stray != "" {
+	if stray := leakcheck.Stray(base.goroutines, "tlsstream.", hangLimit); stray != "" {
 		t.Errorf("goroutines left after Dispose:\n%s", stray)
 	}
 	if base.fds >= 0 {
 		deadline := time.Now().Add(hangLimit)
-		for n := openFDs(); n > base.fds; n = openFDs() {
+		for n := leakcheck.OpenFDs(); n > base.fds; n = leakcheck.OpenFDs() {
 			if time.Now().After(deadline) {
 				t.Errorf("descriptors left open: %d, %d before the test", n, base.fds)
 				break
@@ -123,63 +122,6 @@ func checkDispose(t *testing.T, d *eventcore.Driver) {
 			time.Sleep(10 * time.Millisecond) // a peer goroutine of the test closing its end
 		}
 	}
-}
-
-// openFDs counts the process's open descriptors, -1 where it cannot.
-func openFDs() int {
-	if runtime.GOOS != "linux" {
-		return -1
-	}
-	es, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	return len(es)
-}
-
-// strayGoroutines returns the stacks of goroutines of this package, not of
-// its tests, not among before, once there are none or after limit.
-func strayGoroutines(before map[uint64]bool, limit time.Duration) string {
-	deadline := time.Now().Add(limit)
-	for {
-		var found []string
-		for i, g := range goroutineStacks() {
-			if i > 0 && !before[goroutineID(g)] && strings.Contains(g, "tlsstream.") && !strings.Contains(g, "_test.go") {
-				found = append(found, g)
-			}
-		}
-		if len(found) == 0 {
-			return ""
-		}
-		if time.Now().After(deadline) {
-			return strings.Join(found, "\n\n")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func goroutineStacks() []string {
-	buf := make([]byte, 64<<10)
-	n := runtime.Stack(buf, true)
-	for n == len(buf) {
-		buf = make([]byte, 2*len(buf))
-		n = runtime.Stack(buf, true)
-	}
-	return strings.Split(string(buf[:n]), "\n\n")
-}
-
-func goroutineID(stack string) uint64 {
-	rest, _ := strings.CutPrefix(stack, "goroutine ")
-	id, _ := strconv.ParseUint(rest[:strings.IndexFunc(rest+" ", func(r rune) bool { return r < '0' || r > '9' })], 10, 64)
-	return id
-}
-
-func goroutineIDs() map[uint64]bool {
-	ids := make(map[uint64]bool)
-	for _, g := range goroutineStacks() {
-		ids[goroutineID(g)] = true
-	}
-	return ids
 }
 
 // runUntil processes events until cond holds.

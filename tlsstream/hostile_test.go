@@ -57,11 +57,12 @@ func (c *captureConn) records() []byte {
 	return b
 }
 
-// handshakeStd connects a crypto/tls client to addr and handshakes, the
-// loop running meanwhile; then its writes are caught.
-func handshakeStd(t testing.TB, d *eventcore.Driver, addr string, cfg *tls.Config) (*tls.Conn, *captureConn) {
+// handshakeStd connects a crypto/tls client to o's server and
+// handshakes, the loop running meanwhile, and checks that o's stream
+// took it; then the client's writes are caught.
+func handshakeStd(t testing.TB, d *eventcore.Driver, o *oneServer, cfg *tls.Config) (*tls.Conn, *captureConn) {
 	t.Helper()
-	raw, err := net.Dial("tcp", addr)
+	raw, err := net.Dial("tcp", o.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +71,11 @@ func handshakeStd(t testing.TB, d *eventcore.Driver, addr string, cfg *tls.Confi
 	if err := waitPeer(t, d, goResult(c.Handshake)); err != nil {
 		raw.Close()
 		t.Fatal(err)
+	}
+	o.wait(t, d)
+	if o.err != nil {
+		raw.Close()
+		t.Fatal(o.err)
 	}
 	cc.mu.Lock()
 	cc.capture = true
@@ -100,6 +106,17 @@ func listenOne(t testing.TB, d *eventcore.Driver, l *Layer, cfg *tls.Config) *on
 	o := &oneServer{}
 	o.lst, o.addr = listenLoop(t, d, l, cfg, func(s *Stream, err error) { o.s, o.err, o.accepted = s, err, true })
 	return o
+}
+
+// dialRaw connects a plain TCP peer to o's server: one that sends what it
+// likes.
+func (o *oneServer) dialRaw(t testing.TB) *net.TCPConn {
+	t.Helper()
+	raw, err := net.Dial("tcp", o.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw.(*net.TCPConn)
 }
 
 func (o *oneServer) wait(t testing.TB, d *eventcore.Driver) {
@@ -133,6 +150,24 @@ func expectFailedHandshake(t *testing.T, o *oneServer, check func(error) bool) {
 	o.s.Close()
 }
 
+// refusedHello sends sent to our server in place of a client's hello (and
+// then ends its stream, if end), and checks that the handshake failed
+// with an error check accepts and that the server closed the connection.
+func refusedHello(t *testing.T, d *eventcore.Driver, l *Layer, cfg *tls.Config, sent []byte, end bool, check func(error) bool) {
+	t.Helper()
+	o := listenOne(t, d, l, cfg)
+	defer d.Sockets().ReleaseRef(o.lst)
+	raw := o.dialRaw(t)
+	defer raw.Close()
+	raw.Write(sent)
+	if end {
+		raw.CloseWrite()
+	}
+	o.wait(t, d)
+	expectFailedHandshake(t, o, check)
+	peerSeesClose(t, d, raw)
+}
+
 func isRecordHeaderError(err error) bool {
 	var rh tls.RecordHeaderError
 	return errors.As(err, &rh)
@@ -152,17 +187,7 @@ func peerSeesClose(t *testing.T, d *eventcore.Driver, raw net.Conn) {
 func TestHostileGarbageHello(t *testing.T) {
 	p := certs(t)
 	forEachDriver(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer) {
-		o := listenOne(t, d, l, p.serverConfig(0))
-		defer d.Sockets().ReleaseRef(o.lst)
-		raw, err := net.Dial("tcp", o.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
-		raw.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
-		o.wait(t, d)
-		expectFailedHandshake(t, o, isRecordHeaderError)
-		peerSeesClose(t, d, raw)
+		refusedHello(t, d, l, p.serverConfig(0), []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), false, isRecordHeaderError)
 	})
 }
 
@@ -170,28 +195,14 @@ func TestHostileTruncatedRecord(t *testing.T) {
 	p := certs(t)
 	forEachVersion(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer, v uint16) {
 		subtest(t, d, "Hello", func(t *testing.T) {
-			o := listenOne(t, d, l, p.serverConfig(v))
-			defer d.Sockets().ReleaseRef(o.lst)
-			raw, err := net.Dial("tcp", o.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
 			// A ClientHello's record header and a few of its bytes.
-			raw.Write([]byte{22, 3, 1, 1, 0, 1, 0, 0})
-			raw.(*net.TCPConn).CloseWrite()
-			o.wait(t, d)
-			expectFailedHandshake(t, o, func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) })
+			refusedHello(t, d, l, p.serverConfig(v), []byte{22, 3, 1, 1, 0, 1, 0, 0}, true, func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) })
 		})
 		subtest(t, d, "Data", func(t *testing.T) {
 			o := listenOne(t, d, l, p.serverConfig(v))
 			defer d.Sockets().ReleaseRef(o.lst)
-			c, cc := handshakeStd(t, d, o.addr, p.clientConfig(v))
+			c, cc := handshakeStd(t, d, o, p.clientConfig(v))
 			defer cc.Conn.Close()
-			o.wait(t, d)
-			if o.err != nil {
-				t.Fatal(o.err)
-			}
 			recs := sealed(t, c, cc, []byte("a whole message"))
 			r := readInto(o.s, make([]byte, 64), eventcore.IOModeAll)
 			cc.Conn.Write(recs[:len(recs)-3])
@@ -210,12 +221,9 @@ func TestHostileResetMidHandshake(t *testing.T) {
 	forEachDriver(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer) {
 		o := listenOne(t, d, l, p.serverConfig(0))
 		defer d.Sockets().ReleaseRef(o.lst)
-		raw, err := net.Dial("tcp", o.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		raw := o.dialRaw(t)
 		raw.Write([]byte{22, 3, 1, 1, 0, 1})
-		raw.(*net.TCPConn).SetLinger(0) // Close sends a reset
+		raw.SetLinger(0) // Close sends a reset
 		raw.Close()
 		o.wait(t, d)
 		expectFailedHandshake(t, o, func(err error) bool { return err != nil })
@@ -227,10 +235,7 @@ func TestHostileStall(t *testing.T) {
 	forEachDriver(t, Config{HandshakeTimeout: 50 * time.Millisecond}, func(t *testing.T, d *eventcore.Driver, l *Layer) {
 		for _, sent := range [][]byte{nil, {22, 3, 1, 1, 0, 1}} {
 			o := listenOne(t, d, l, p.serverConfig(0))
-			raw, err := net.Dial("tcp", o.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := o.dialRaw(t)
 			raw.Write(sent)
 			o.wait(t, d)
 			expectFailedHandshake(t, o, func(err error) bool { return err == ErrHandshakeTimeout })
@@ -251,16 +256,8 @@ func TestHostileAlert(t *testing.T) {
 	p := certs(t)
 	forEachVersion(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer, v uint16) {
 		subtest(t, d, "Hello", func(t *testing.T) {
-			o := listenOne(t, d, l, p.serverConfig(v))
-			defer d.Sockets().ReleaseRef(o.lst)
-			raw, err := net.Dial("tcp", o.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
-			raw.Write([]byte{21, 3, 1, 0, 2, 2, 40}) // a fatal handshake_failure
-			o.wait(t, d)
-			expectFailedHandshake(t, o, func(err error) bool {
+			// A fatal handshake_failure alert.
+			refusedHello(t, d, l, p.serverConfig(v), []byte{21, 3, 1, 0, 2, 2, 40}, false, func(err error) bool {
 				var op *net.OpError
 				return errors.As(err, &op) && op.Op == "remote error"
 			})
@@ -344,16 +341,12 @@ func TestRecordsByteByByte(t *testing.T) {
 	forEachVersion(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer, v uint16) {
 		o := listenOne(t, d, l, p.serverConfig(v))
 		defer d.Sockets().ReleaseRef(o.lst)
-		c, cc := handshakeStd(t, d, o.addr, p.clientConfig(v))
+		c, cc := handshakeStd(t, d, o, p.clientConfig(v))
 		defer cc.Conn.Close()
-		o.wait(t, d)
-		if o.err != nil {
-			t.Fatal(o.err)
-		}
 		msg := bytes.Repeat([]byte("record by record "), 200) // a few records
 		recs := sealed(t, c, cc, msg)
 		got, wouldBlock := 0, 0
-		testHookRecv = func(s *Stream, n int, err error) {
+		testHookRecv = func(s *Stream, n int, err error, _ bool) {
 			if s != o.s {
 				return
 			}
@@ -390,26 +383,13 @@ func TestHostileOversizedRecord(t *testing.T) {
 	p := certs(t)
 	forEachVersion(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer, v uint16) {
 		subtest(t, d, "Hello", func(t *testing.T) {
-			o := listenOne(t, d, l, p.serverConfig(v))
-			defer d.Sockets().ReleaseRef(o.lst)
-			raw, err := net.Dial("tcp", o.addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer raw.Close()
-			raw.Write([]byte{22, 3, 1, 0xff, 0xff})
-			o.wait(t, d)
-			expectFailedHandshake(t, o, isRecordHeaderError)
+			refusedHello(t, d, l, p.serverConfig(v), []byte{22, 3, 1, 0xff, 0xff}, false, isRecordHeaderError)
 		})
 		subtest(t, d, "Data", func(t *testing.T) {
 			o := listenOne(t, d, l, p.serverConfig(v))
 			defer d.Sockets().ReleaseRef(o.lst)
-			_, cc := handshakeStd(t, d, o.addr, p.clientConfig(v))
+			_, cc := handshakeStd(t, d, o, p.clientConfig(v))
 			defer cc.Conn.Close()
-			o.wait(t, d)
-			if o.err != nil {
-				t.Fatal(o.err)
-			}
 			r := readInto(o.s, make([]byte, 64), eventcore.IOModeOnce)
 			// Application data of 16 KiB + 2 KiB + 1: one over the limit.
 			cc.Conn.Write([]byte{23, 3, 3, 0x48, 0x01})

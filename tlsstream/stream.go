@@ -88,6 +88,7 @@ type op struct {
 	cb     IOCallback
 	mode   eventcore.IOMode
 	active bool
+	fresh  bool // a read that reads the socket once even if drained
 }
 
 // attach makes s the stream of its socket (its user data).
@@ -211,10 +212,11 @@ func (s *Stream) Read(buf []byte, mode eventcore.IOMode, cb IOCallback) {
 		cb(s, eventcore.IOStatusWouldBlock, 0)
 		return
 	}
-	s.rd = op{buf: buf, cb: cb, mode: mode, active: true}
-	if mode == eventcore.IOModeImmediate {
-		s.drained = false // it must see what came since the last read, with no wait to check for it
-	}
+	// An immediate read must see what came since the socket was last
+	// read, with no wait to check for it: it reads the socket once even if
+	// drained, should crypto/tls need bytes. Only then: the next wait
+	// still skips the read that would find nothing.
+	s.rd = op{buf: buf, cb: cb, mode: mode, active: true, fresh: mode == eventcore.IOModeImmediate}
 	if s.hsDone {
 		s.readStep()
 	}

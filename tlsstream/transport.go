@@ -75,22 +75,26 @@ func (t *transport) SetWriteDeadline(time.Time) error { return nil }
 // read the socket is known to be empty until it is next reported
 // readable: recv then says so without a system call (the wait that
 // follows checks the socket first, so bytes that came meanwhile are not
-// missed).
-func (s *Stream) recv(p []byte) (int, error) {
-	n, err := s.recvSocket(p)
+// missed), unless an immediate read asks (op.fresh).
+func (s *Stream) recv(p []byte) (n int, err error) {
+	read := false
+	switch {
+	case s.freed:
+		err = ErrClosed
+	case s.drained && !s.rd.fresh:
+		err = errWouldBlock
+	default:
+		read = true
+		n, err = s.readSocket(p)
+	}
 	if testHookRecv != nil {
-		testHookRecv(s, n, err)
+		testHookRecv(s, n, err, read)
 	}
 	return n, err
 }
 
-func (s *Stream) recvSocket(p []byte) (int, error) {
-	if s.freed {
-		return 0, ErrClosed
-	}
-	if s.drained {
-		return 0, errWouldBlock
-	}
+func (s *Stream) readSocket(p []byte) (int, error) {
+	s.rd.fresh = false
 	l := s.l
 	l.s.Read(s.sock, p, eventcore.IOModeImmediate, l.onImm)
 	switch l.immSt {
@@ -110,8 +114,8 @@ func (s *Stream) recvSocket(p []byte) (int, error) {
 }
 
 // testHookRecv, if set by a test, sees what each read of the transport on
-// the loop returned to crypto/tls.
-var testHookRecv func(s *Stream, n int, err error)
+// the loop returned to crypto/tls, and whether it read the socket.
+var testHookRecv func(s *Stream, n int, err error, read bool)
 
 // send writes what the socket takes of p now and queues the rest, for the
 // flush that follows the call into crypto/tls (on the loop).

@@ -1,8 +1,7 @@
 // Command ececho is the echo server on eventcore that the benchmark
 // measures. It keeps no buffer for a connection that waits for data: it
-// reads with ReadLoaned, into a buffer the loop lends, and writes back at
-// once; only bytes the socket did not take are copied into a buffer of the
-// connection's own, until they are written.
+// reads with ReadLoaned, into a buffer the loop lends, and writes back a
+// copy from a free list of the server's, returned when the write completes.
 //
 // With -loops 1 (what GOMAXPROCS=1 gives by default) it runs one loop on
 // the main goroutine, as a single-loop server is written. With more, it
@@ -26,18 +25,19 @@ import (
 type server struct {
 	s       eventcore.Sockets
 	release func(eventcore.StreamSocket) // ends a connection
-	data    []byte                       // the loan being echoed, while the write of it runs
 
-	// pending holds what the socket did not take, only while it waits.
+	// pending holds the copy of a connection's message while it is
+	// written; free holds the copies not in use.
 	pending map[eventcore.StreamSocket][]byte
+	free    [][]byte
 
-	onData             eventcore.LoanCallback
-	onWrote, onFlushed eventcore.IOCallback
+	onData  eventcore.LoanCallback
+	onWrote eventcore.IOCallback
 }
 
 func newServer(d *eventcore.Driver, release func(eventcore.StreamSocket)) *server {
 	sv := &server{s: d.Sockets(), release: release, pending: map[eventcore.StreamSocket][]byte{}}
-	sv.onData, sv.onWrote, sv.onFlushed = sv.read, sv.wrote, sv.flushed
+	sv.onData, sv.onWrote = sv.read, sv.wrote
 	return sv
 }
 
@@ -98,40 +98,37 @@ func serveOne(a eventcore.Addr) {
 }
 
 func (sv *server) drop(sock eventcore.StreamSocket) {
-	delete(sv.pending, sock)
+	if buf, ok := sv.pending[sock]; ok {
+		delete(sv.pending, sock)
+		sv.free = append(sv.free, buf)
+	}
 	sv.release(sock)
 }
 
+// read echoes what the loan holds. It copies it into a buffer of the
+// server's, which the write keeps until it completes (at once where the
+// socket has room, or after the loop's next wait where the driver hands
+// writes to the kernel, io_uring), and reads again then.
 func (sv *server) read(sock eventcore.StreamSocket, st eventcore.IOStatus, data []byte) {
 	if st != eventcore.IOStatusOK {
 		sv.drop(sock)
 		return
 	}
-	sv.data = data
-	sv.s.Write(sock, data, eventcore.IOModeImmediate, sv.onWrote)
-	sv.data = nil
-}
-
-// wrote runs before the IOModeImmediate Write returns, while the loan is
-// still lent.
-func (sv *server) wrote(sock eventcore.StreamSocket, st eventcore.IOStatus, n int) {
-	switch {
-	case st != eventcore.IOStatusOK && st != eventcore.IOStatusWouldBlock:
-		sv.drop(sock)
-	case n < len(sv.data):
-		rest := append([]byte(nil), sv.data[n:]...)
-		sv.pending[sock] = rest
-		sv.s.Write(sock, rest, eventcore.IOModeAll, sv.onFlushed)
-	default:
-		sv.s.ReadLoaned(sock, sv.onData)
+	var buf []byte
+	if n := len(sv.free); n > 0 {
+		buf, sv.free = sv.free[n-1], sv.free[:n-1]
 	}
+	buf = append(buf[:0], data...) // grows a copy too small for it
+	sv.pending[sock] = buf
+	sv.s.Write(sock, buf, eventcore.IOModeAll, sv.onWrote)
 }
 
-func (sv *server) flushed(sock eventcore.StreamSocket, st eventcore.IOStatus, _ int) {
-	delete(sv.pending, sock)
+func (sv *server) wrote(sock eventcore.StreamSocket, st eventcore.IOStatus, _ int) {
 	if st != eventcore.IOStatusOK {
 		sv.drop(sock)
 		return
 	}
+	sv.free = append(sv.free, sv.pending[sock])
+	delete(sv.pending, sock)
 	sv.s.ReadLoaned(sock, sv.onData)
 }
