@@ -118,9 +118,11 @@
 // started), so the caller may reuse it at once.
 //
 // A read needs no buffer of the caller's at all with [Sockets.ReadLoaned]:
-// the loop reads into a buffer of its own once data is there and lends it
-// to the callback until the callback returns, so a connection that waits
-// holds no buffer, whatever the driver. Built with the tag
+// the loop reads into a buffer of its own once data is there (on io_uring,
+// the kernel receives into the loop's buffer ring, and reads of every kind
+// on that socket are served from what it received) and lends it to the
+// callback until the callback returns, so a connection that waits holds no
+// buffer, whatever the driver. Built with the tag
 // eventcore_checked, the loop overwrites a lent buffer's bytes when the
 // loan ends, so that a caller that kept them sees garbage at once.
 //

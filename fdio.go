@@ -37,6 +37,7 @@ const (
 	fdShutWrite                     // we shut down writing
 	fdShutRead                      // we shut down reading
 	fdPaused                        // a listener waits out an accept failure
+	fdRingRecv                      // the poller receives, reads take from it (fdio_ringrecv.go)
 )
 
 // ioOp is one pending operation: a read or receive (fdObj.rd), a write,
@@ -370,6 +371,7 @@ func (l *loop) sockShutdown(h handle, read, write bool) error {
 	if read {
 		e.v.flags |= fdShutRead
 		halfClosed(e, true)
+		l.recvDrop(e)
 	}
 	if write {
 		e.v.flags |= fdShutWrite

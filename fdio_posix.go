@@ -51,6 +51,9 @@ func (l *loop) serviceWrite(h handle, e *entry[fdObj]) {
 // find nothing: then the poller reports the descriptor when that changes.
 // An IOModeImmediate read always asks, as new data may be there already.
 func (l *loop) sysRead(h handle, e *entry[fdObj], p []byte) (int, error) {
+	if e.v.flags&fdRingRecv != 0 {
+		return l.recvs.recvRead(e.v.fd, p)
+	}
 	if e.v.sys.rdState == rdDrained && e.v.rd.mode != IOModeImmediate {
 		return 0, unix.EAGAIN
 	}
@@ -124,6 +127,9 @@ func sysShutdown(fd sysFD, read, write bool) error {
 // stream, or an error to collect), without reading; it asks the kernel
 // only when the loop does not know already.
 func (l *loop) readable(_ handle, e *entry[fdObj]) (bool, error) {
+	if e.v.flags&fdRingRecv != 0 {
+		return l.recvs.recvReady(e.v.fd), nil
+	}
 	x := &e.v.sys
 	switch x.rdState {
 	case rdReadable:
@@ -144,4 +150,3 @@ func (l *loop) readable(_ handle, e *entry[fdObj]) (bool, error) {
 }
 
 func (l *loop) writeMode(_ handle, m IOMode) IOMode { return m }
-func (l *loop) awaitRead(handle, *entry[fdObj])     {}

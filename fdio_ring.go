@@ -51,8 +51,12 @@ func (l *loop) awaitWrite(h handle, e *entry[fdObj], _ Addr) {
 func (l *loop) writeInFlight(e *entry[fdObj]) bool { return e.v.sys.wrOp != 0 }
 
 // cancelSys gives up the send serving e's pending write, if any, adding
-// what it sent to the write's count.
+// what it sent to the write's count. A read ending so leaves the poller's
+// receive with no read waiting.
 func (l *loop) cancelSys(e *entry[fdObj], write bool) {
+	if !write && e.v.flags&fdRingRecv != 0 {
+		l.recvs.recvIdle(e.v.fd) // what was received stays for the next read
+	}
 	if write && e.v.sys.wrOp != 0 {
 		e.v.wr.done += l.sends.cancelSend(e.v.sys.wrOp)
 		e.v.sys.wrOp = 0

@@ -2,10 +2,12 @@ package eventcore
 
 // Loaned reads (Sockets.ReadLoaned): the loop reads into a buffer of its
 // own and lends it to the callback, so a connection that waits for data
-// holds no buffer. On every driver the read is made when the descriptor is
-// readable (reported by the poller, or, on Windows, by a zero-byte
-// overlapped receive), into the loop's buffer; no caller buffer is ever
-// with the kernel, so a cancel loses nothing.
+// holds no buffer. On readiness drivers the read is made when the
+// descriptor is readable (reported by the poller, or, on Windows, by a
+// zero-byte overlapped receive), into the loop's buffer; on io_uring the
+// kernel receives into the loop's buffer ring, and the loan is a piece of
+// one of its buffers (fdio_ringrecv.go, poller_uring_recv.go). No caller
+// buffer is ever with the kernel, so a cancel loses nothing.
 //
 // The loop keeps its buffers in a stack: a loan takes the top one and puts
 // it back when its callback returns. Usually the stack holds one buffer, used
@@ -38,7 +40,15 @@ type LoanCallback func(s StreamSocket, status IOStatus, data []byte)
 type loans struct {
 	size int      // of each buffer
 	free [][]byte // buffers to lend, the next on top
-	lent []byte   // the buffer of the innermost running LoanCallback, nil if none
+	lent loan     // the innermost running LoanCallback's, zero if none
+}
+
+// loan is what a LoanCallback is lent: data, in the loop's buffer buf, or
+// in the poller's received piece seg (fdio_ringrecv.go).
+type loan struct {
+	data []byte
+	buf  []byte
+	seg  uint32
 }
 
 // loanRead starts a loaned read on stream socket h.
@@ -54,6 +64,9 @@ func (l *loop) loanRead(h handle, cb LoanCallback) {
 // serviceLoan makes the pending loaned read op of h, and lends what it
 // read to its callback.
 func (l *loop) serviceLoan(h handle, e *entry[fdObj], op *ioOp) {
+	if l.ringLoan(h, e, op) {
+		return
+	}
 	var buf []byte
 	if n := len(l.loans.free); n > 0 {
 		buf = l.loans.free[n-1]
@@ -67,30 +80,43 @@ func (l *loop) serviceLoan(h handle, e *entry[fdObj], op *ioOp) {
 		l.readStopped(h, e, op, n, err)
 		return
 	}
+	l.lend(h, op, loan{data: buf[:n:n], buf: buf})
+}
+
+// lend ends the loaned read op of h, and lends ln to its callback.
+func (l *loop) lend(h handle, op *ioOp, ln loan) {
 	cb := op.cb.(LoanCallback)
 	*op = ioOp{}
 	l.waiters--
 	l.depth++
-	defer l.endLoan(l.loans.lent, n) // also when cb panics
-	l.loans.lent = buf
-	cb(StreamSocket{h}, IOStatusOK, buf[:n:n])
+	defer l.endLoan(l.loans.lent) // also when cb panics
+	l.loans.lent = ln
+	cb(StreamSocket{h}, IOStatusOK, ln.data)
 }
 
-// endLoan ends the loan of the innermost lent buffer, of which n bytes
-// were read, and puts it back unless the callback took it; outer is the
-// buffer lent before it.
-func (l *loop) endLoan(outer []byte, n int) {
+// endLoan ends the innermost loan, and gives its buffer back unless the
+// callback took it; outer is the loan made before it.
+func (l *loop) endLoan(outer loan) {
 	l.depth--
-	if buf := l.loans.lent; buf != nil {
-		scribbleLoan(buf[:n])
-		l.loans.free = append(l.loans.free, buf)
+	if ln := l.loans.lent; ln.data != nil {
+		scribbleLoan(ln.data)
+		if ln.seg != 0 {
+			l.releaseRingLoan(ln.seg, false)
+		} else {
+			l.loans.free = append(l.loans.free, ln.buf)
+		}
 	}
 	l.loans.lent = outer
 }
 
-// takeLoan hands the buffer of the running LoanCallback to the caller.
+// takeLoan hands the buffer of the running LoanCallback to the caller: the
+// loop's buffer, or the poller's piece.
 func (l *loop) takeLoan() []byte {
-	buf := l.loans.lent
-	l.loans.lent = nil
-	return buf
+	ln := l.loans.lent
+	l.loans.lent = loan{}
+	if ln.seg != 0 {
+		l.releaseRingLoan(ln.seg, true)
+		return ln.data
+	}
+	return ln.buf
 }

@@ -40,6 +40,7 @@ type sysLoop struct {
 	sigchldUsers  int                   // processes watched through SIGCHLD
 	pollerExits   procWatcher           // the poller, if it watches process exits
 	sends         sendRing              // the poller, if it sends by itself (fdio_ring.go)
+	recvs         recvRing              // the poller, if it receives by itself (fdio_ringrecv.go)
 	fileOps       fileRing              // the poller, if it does file I/O by itself (files_ring.go)
 	noPidfd       bool                  // tests: do without pidfd where it works
 	noPollerExits bool                  // tests: do without pollerExits
@@ -58,6 +59,7 @@ func (l *loop) initPosix(p poller) {
 	}
 	l.pollerExits, _ = p.(procWatcher)
 	l.sends, _ = p.(sendRing)
+	l.recvs, _ = p.(recvRing)
 	l.fileOps, _ = p.(fileRing)
 	l.canHold = p.canHold()
 	l.initWatchState()
@@ -227,6 +229,7 @@ func (l *loop) closeSysFD(e *entry[fdObj]) error {
 func (l *loop) detachSysFD(e *entry[fdObj]) sysFD {
 	fd := e.v.fd
 	l.cancelSys(e, true)
+	l.recvDrop(e)
 	l.p.del(int(fd))
 	if p := l.byFD.ptr(int(fd)); p != nil { // not yet there if registration failed
 		*p = 0

@@ -91,6 +91,7 @@ type uringPoller struct {
 	regs fdMap[uringReg] // watched descriptors
 
 	ops     table[uringOp] // operations in flight (poller_uring_ops.go)
+	rx      *uringRecv     // receives into the buffer ring (poller_uring_recv.go), nil until used
 	retired [][]byte       // buffers of operations a left ring may still use
 	late    []readyEvent   // operations ended by a rebind, to report
 
@@ -103,8 +104,9 @@ type uringPoller struct {
 // gen tells its completions from those of an earlier registration of the
 // same descriptor number.
 type uringReg struct {
-	h   handle
-	gen uint32
+	h    handle
+	gen  uint32
+	mask uint32 // what the poll watches
 }
 
 func newUringPoller() (poller, error) {
@@ -117,7 +119,7 @@ func newUringPoller() (poller, error) {
 		r.close()
 		return nil, err
 	}
-	p.pollAdd(int32(p.wfd.r), uringDataWake)
+	p.pollAdd(int32(p.wfd.r), uringDataWake, unix.POLLIN)
 	return p, nil
 }
 
@@ -141,19 +143,21 @@ func (p *uringPoller) rebind() error {
 	if err != nil {
 		return err
 	}
+	p.late = p.collect(p.late) // what the left ring posted
 	p.queuedOps(p.r)
 	p.r.close()
 	p.r, p.bound = r, false
 	if err := p.bind(); err != nil {
 		return err
 	}
-	p.pollAdd(int32(p.wfd.r), uringDataWake)
+	p.pollAdd(int32(p.wfd.r), uringDataWake, unix.POLLIN)
 	p.regs.each(func(fd int, reg *uringReg) {
 		if reg.h != 0 {
-			p.pollAdd(int32(fd), reg.data(fd))
+			p.pollAdd(int32(fd), reg.data(fd), reg.mask)
 		}
 	})
 	p.moveOps()
+	p.recvMoved()
 	return nil
 }
 
@@ -183,8 +187,10 @@ func (p *uringPoller) sqe() *uringSQE {
 	return e
 }
 
-// pollAdd queues a multishot poll of fd.
-func (p *uringPoller) pollAdd(fd int32, data uint64) bool {
+// pollAdd queues a multishot poll of fd for the events in mask. (The
+// wake-up eventfd's is for POLLIN only: reading the eventfd wakes its
+// pollers for POLLOUT, and each drain would make another completion.)
+func (p *uringPoller) pollAdd(fd int32, data uint64, mask uint32) bool {
 	e := p.sqe()
 	if e == nil {
 		return false
@@ -192,12 +198,7 @@ func (p *uringPoller) pollAdd(fd int32, data uint64) bool {
 	e.opcode = uringOpPollAdd
 	e.fd = fd
 	e.len = uringPollAddMulti
-	e.opFlags = uringPollMask
-	if data == uringDataWake {
-		// Not POLLOUT: reading the eventfd wakes its pollers for
-		// POLLOUT, and each drain would make another completion.
-		e.opFlags = unix.POLLIN
-	}
+	e.opFlags = mask
 	e.userData = data
 	return true
 }
@@ -227,8 +228,8 @@ func (p *uringPoller) add(fd int, h handle) error {
 		return unix.EBADF
 	}
 	reg := p.regs.at(fd)
-	reg.h = h
-	if !p.pollAdd(int32(fd), reg.data(fd)) {
+	reg.h, reg.mask = h, uringPollMask
+	if !p.pollAdd(int32(fd), reg.data(fd), reg.mask) {
 		reg.release()
 		return p.err
 	}
@@ -281,12 +282,18 @@ func (p *uringPoller) wait(evs []readyEvent, timeout time.Duration, hold bool) (
 	return p.reap(evs), nil
 }
 
-// reap turns the waiting completions into events.
+// reap turns the waiting completions into events, after those taken
+// earlier (late).
 func (p *uringPoller) reap(evs []readyEvent) []readyEvent {
 	if len(p.late) > 0 {
 		evs = append(evs, p.late...)
 		p.late = p.late[:0]
 	}
+	return p.collect(evs)
+}
+
+// collect turns the completions in the ring into events.
+func (p *uringPoller) collect(evs []readyEvent) []readyEvent {
 	head, tail := p.r.completions()
 	for ; head != tail; head++ {
 		c := p.r.cqe(head)
@@ -296,7 +303,7 @@ func (p *uringPoller) reap(evs []readyEvent) []readyEvent {
 		case c.userData == uringDataWake:
 			p.wfd.drain()
 			if c.flags&uringCQEFMore == 0 {
-				p.pollAdd(int32(p.wfd.r), uringDataWake)
+				p.pollAdd(int32(p.wfd.r), uringDataWake, unix.POLLIN)
 			}
 			continue
 		case c.userData&uringDataOp != 0:
@@ -310,7 +317,7 @@ func (p *uringPoller) reap(evs []readyEvent) []readyEvent {
 		if c.flags&uringCQEFMore == 0 {
 			// The kernel ended the poll (a full completion ring, no
 			// memory): watch again; arming it reports what is ready.
-			p.pollAdd(fd, c.userData)
+			p.pollAdd(fd, c.userData, reg.mask)
 		}
 		if c.res <= 0 {
 			continue
@@ -354,6 +361,7 @@ func (p *uringPoller) reportsCurrentState() bool { return false }
 func (p *uringPoller) reportsUrgent() bool { return true }
 
 func (p *uringPoller) close() {
+	p.recvClose()
 	p.wfd.close()
 	p.r.close()
 }

@@ -30,6 +30,7 @@ type uringOpKind uint8
 
 const (
 	uringOpKindSend uringOpKind = iota + 1
+	uringOpKindRecv             // multishot, poller_uring_recv.go
 	uringOpKindFile             // a step of a file job (poller_uring_files.go)
 )
 
@@ -76,6 +77,8 @@ func (p *uringPoller) submitOp(id uint64, o *entry[uringOp]) bool {
 	switch o.v.kind {
 	case uringOpKindSend:
 		prepSend(e)
+	case uringOpKindRecv:
+		prepRecv(e)
 	case uringOpKindFile:
 		prepFile(e, &o.v)
 	}
@@ -202,9 +205,12 @@ func (p *uringPoller) moveOps() {
 // completeOp records the completion c of an operation; a completion of an
 // operation since cancelled is dropped.
 func (p *uringPoller) completeOp(evs []readyEvent, c *uringCQE) []readyEvent {
-	_, o := p.op(c.userData)
+	h, o := p.op(c.userData)
 	if o == nil || o.v.done {
 		return evs
+	}
+	if o.v.kind == uringOpKindRecv {
+		return p.recvCQE(evs, h, o, c) // many completions
 	}
 	o.v.res = c.res
 	return p.opDone(evs, o)
@@ -217,6 +223,8 @@ func (p *uringPoller) opDone(evs []readyEvent, o *entry[uringOp]) []readyEvent {
 	switch o.v.kind {
 	case uringOpKindSend:
 		evs = append(evs, readyEvent{h: o.v.h, ev: evWrite})
+	case uringOpKindRecv:
+		p.recvLost(o)
 	case uringOpKindFile:
 		evs = append(evs, readyEvent{h: o.v.h})
 	}

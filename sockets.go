@@ -238,10 +238,12 @@ func (s Sockets) CancelWrite(sock StreamSocket) { s.l.fdCancel(sock.h, kindStrea
 // returns.
 func (s Sockets) ReadLoaned(sock StreamSocket, cb LoanCallback) { s.l.loanRead(sock.h, cb) }
 
-// TakeLoan, called from a [LoanCallback], gives the caller the whole buffer
-// that callback's data lies in: it stays valid after the callback returns
-// and belongs to the caller from then on, and the loop lends another buffer
-// to later reads. It returns nil when no LoanCallback runs.
+// TakeLoan, called from a [LoanCallback], gives the caller the buffer that
+// callback's data lies in, from data's first byte: it stays valid after the
+// callback returns and belongs to the caller from then on, and the loop
+// lends another buffer to later reads. Its capacity may be just len(data):
+// on io_uring, where buffers are shared by the pieces of many receives, it
+// is data itself. It returns nil when no LoanCallback runs.
 func (s Sockets) TakeLoan() []byte { return s.l.takeLoan() }
 
 // WaitForData calls cb once data (or the end of the stream) can be read,

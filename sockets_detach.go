@@ -20,12 +20,17 @@ import "fmt"
 //
 // A socket with an operation pending (a read, a write, WaitForData, a
 // connect in progress) is refused, and nothing changes: the error wraps
-// [ErrBusy]; cancel the operation first. An invalid handle gets
+// [ErrBusy]; cancel the operation first. So is a socket whose data the
+// loop received and no read has taken yet (on io_uring, after loaned
+// reads, the ring receives ahead): read it first. An invalid handle gets
 // [ErrInvalidHandle], a socket whose descriptor the driver closed already
 // (after a failed connect) [ErrClosed].
 func (s Sockets) Detach(sock StreamSocket) (uintptr, error) { return s.l.sockDetach(sock.h) }
 
-var errDetachPending = fmt.Errorf("%w: cannot detach a socket with a read, write or connect pending", ErrBusy)
+var (
+	errDetachPending = fmt.Errorf("%w: cannot detach a socket with a read, write or connect pending", ErrBusy)
+	errDetachHeld    = fmt.Errorf("%w: cannot detach a socket whose received data the loop holds: read it first", ErrBusy)
+)
 
 func (l *loop) sockDetach(h handle) (uintptr, error) {
 	e := l.fds.get(h, kindStreamSocket)
@@ -37,6 +42,9 @@ func (l *loop) sockDetach(h handle) (uintptr, error) {
 	case e.v.rd.active || e.v.wr.active:
 		e.err = errDetachPending
 		return 0, errDetachPending
+	case !l.recvQuiet(e):
+		e.err = errDetachHeld
+		return 0, errDetachHeld
 	}
 	fd := l.detachSysFD(e)
 	l.fds.release(h, e)
