@@ -57,13 +57,35 @@ func (l *loop) sysRead(h handle, e *entry[fdObj], p []byte) (int, error) {
 	if e.v.sys.rdState == rdDrained && e.v.rd.mode != IOModeImmediate {
 		return 0, unix.EAGAIN
 	}
-	for {
+	for tries := 0; ; {
 		n, err := sysReadFD(int(e.v.fd), p)
-		if err != unix.EINTR {
-			l.noteRead(h, e, len(p), n, err)
-			return n, err
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN && e.v.sys.readMore && tries < markRetries &&
+			h.kind() == kindStreamSocket && e.v.flags&fdUnix == 0 && atUrgentMark(e.v.fd):
+			// Linux's TCP read stops at the urgent mark with EAGAIN, rather
+			// than stepping over the urgent byte to the data behind it,
+			// when a signal is pending for the thread (the runtime
+			// preempts goroutines with SIGURG): that EAGAIN says nothing
+			// of what is queued, and no event would come for it. The
+			// signal is taken as the read returns; read again.
+			tries++
+			continue
 		}
+		l.noteRead(h, e, len(p), n, err)
+		return n, err
 	}
+}
+
+// markRetries bounds the reads again at an urgent mark (see sysRead).
+const markRetries = 4
+
+// atUrgentMark reports whether the TCP socket's next byte is its urgent
+// mark.
+func atUrgentMark(fd sysFD) bool {
+	at, err := unix.IoctlGetInt(int(fd), unix.SIOCATMARK)
+	return err == nil && at != 0
 }
 
 // noteRead records what a read or receive of want bytes on h found.

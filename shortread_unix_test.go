@@ -18,40 +18,45 @@ import (
 // for an empty socket (the loop would then wait for a readiness event that
 // never comes: the data is already there).
 func TestPeerSendsUrgentData(t *testing.T) {
-	forEachDriver(t, func(t *testing.T, d *Driver) {
-		s := d.Sockets()
-		srv, fd := plainPeer(t, d)
-		defer syscall.Close(fd)
-		buf := make([]byte, 100)
-		var got []byte
-		var r ioResult
-		var read func(StreamSocket, IOStatus, int)
-		read = func(c StreamSocket, st IOStatus, n int) {
-			r.cb(c, st, n)
-			got = append(got, buf[:n]...)
-			if st == IOStatusOK && len(got) < 5 {
-				s.Read(srv, buf, IOModeOnce, read)
-			}
+	forEachDriver(t, func(t *testing.T, d *Driver) { urgentRound(t, d) })
+}
+
+// urgentRound has a plain peer send "abc", an urgent "!" and "de" while a
+// read waits, and checks that the reads deliver "abcde".
+func urgentRound(t *testing.T, d *Driver) {
+	t.Helper()
+	s := d.Sockets()
+	srv, fd := plainPeer(t, d)
+	defer syscall.Close(fd)
+	defer s.ReleaseRef(srv)
+	buf := make([]byte, 100)
+	var got []byte
+	var r ioResult
+	var read func(StreamSocket, IOStatus, int)
+	read = func(c StreamSocket, st IOStatus, n int) {
+		r.cb(c, st, n)
+		got = append(got, buf[:n]...)
+		if st == IOStatusOK && len(got) < 5 {
+			s.Read(srv, buf, IOModeOnce, read)
 		}
-		// Pending before anything arrives, so that the whole burst comes
-		// in one readiness event and the first read meets the mark.
-		s.Read(srv, buf, IOModeOnce, read)
-		runFor(d, 5*time.Millisecond)
-		for _, m := range []struct {
-			b     string
-			flags int
-		}{{"abc", 0}, {"!", syscall.MSG_OOB}, {"de", 0}} {
-			if err := syscall.Sendto(fd, []byte(m.b), m.flags, nil); err != nil {
-				t.Fatal(err)
-			}
+	}
+	// Pending before anything arrives, so that the whole burst comes
+	// in one readiness event and the first read meets the mark.
+	s.Read(srv, buf, IOModeOnce, read)
+	runFor(d, 5*time.Millisecond)
+	for _, m := range []struct {
+		b     string
+		flags int
+	}{{"abc", 0}, {"!", syscall.MSG_OOB}, {"de", 0}} {
+		if err := syscall.Sendto(fd, []byte(m.b), m.flags, nil); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond) // let loopback deliver it all
-		runUntil(t, d, "the data after the urgent mark", func() bool { return len(got) >= 5 || (r.done && r.status != IOStatusOK) })
-		if string(got) != "abcde" {
-			t.Fatalf("read %q (last %+v), want %q: the urgent byte is out of band", got, r, "abcde")
-		}
-		s.ReleaseRef(srv)
-	})
+	}
+	time.Sleep(10 * time.Millisecond) // let loopback deliver it all
+	runUntil(t, d, "the data after the urgent mark", func() bool { return len(got) >= 5 || (r.done && r.status != IOStatusOK) })
+	if string(got) != "abcde" {
+		t.Fatalf("read %q (last %+v), want %q: the urgent byte is out of band", got, r, "abcde")
+	}
 }
 
 // A peer that sends data and ends the connection at once: the data and the
