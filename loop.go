@@ -212,7 +212,7 @@ func (l *loop) run(timeout time.Duration) ExitReason {
 			l.waitGen++
 			polled := l.sysWait(wait)
 			if wait > 0 {
-				l.adaptSpin(!polled && l.xq.n.Load() > 0, spun, slept)
+				l.adaptSpin(!polled && l.xq.pending.Load(), spun, slept)
 			}
 			got = polled || got
 		}
@@ -245,7 +245,7 @@ func (l *loop) sleepTimeout(wait time.Duration) time.Duration {
 		return 0
 	}
 	l.xq.sleeping.Store(true)
-	if l.xq.n.Load() > 0 || l.exit.load() || len(l.deferred) > 0 || l.sysPending() {
+	if l.xq.pending.Load() || l.exit.load() || len(l.deferred) > 0 || l.sysPending() {
 		return 0
 	}
 	return wait
@@ -287,7 +287,7 @@ func (l *loop) polledSince(now int64) bool {
 func (l *loop) yieldForWork() bool {
 	for range l.spin {
 		runtime.Gosched()
-		if l.xq.n.Load() > 0 || l.exit.load() {
+		if l.xq.pending.Load() || l.exit.load() {
 			return true
 		}
 	}

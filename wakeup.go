@@ -67,11 +67,11 @@ type crossQueue struct {
 	end  *crossChunk
 	endN int
 
-	// n is 1 once an item was pushed since the last take, read without the
-	// lock. Only the first push after a take writes it: an atomic write
-	// is a locked instruction, a third of what a push cost when each one
-	// added to a count.
-	n        atomic.Int32
+	// pending is set once an item was pushed since the last take, read
+	// without the lock. Only the first push after a take writes it: an
+	// atomic write is a locked instruction, a third of what a push cost
+	// when each one added to a count.
+	pending  atomic.Bool
 	sleeping atomic.Bool // the loop is (about to be) blocked in the kernel
 	woken    atomic.Bool // a wake-up is in flight and not yet consumed
 	wake     func()      // the backend's wake-up, called under mu
@@ -109,10 +109,10 @@ func (q *crossQueue) push(it crossItem) {
 			t.items[t.n] = it
 			t.n++
 		}
-		if q.n.Load() == 0 {
+		if !q.pending.Load() {
 			// Set since the loop's last take otherwise (both under mu),
 			// so the loop sees it before it sleeps.
-			q.n.Store(1)
+			q.pending.Store(true)
 		}
 		q.kickLocked()
 	}
@@ -168,7 +168,7 @@ func (q *crossQueue) kickLocked() {
 // back the chunks the loop has read. It reports false if nothing was
 // queued since the last take.
 func (q *crossQueue) take() bool {
-	if q.n.Load() == 0 {
+	if !q.pending.Load() {
 		return false
 	}
 	q.mu.Lock()
@@ -178,7 +178,7 @@ func (q *crossQueue) take() bool {
 	}
 	q.end, q.endN = q.tail, q.tail.n
 	q.rEnd, q.rEndN = q.end, q.endN
-	q.n.Store(0)
+	q.pending.Store(false)
 	for q.done != nil && q.nfree < maxFreeChunks {
 		c := q.done
 		q.done = c.next
@@ -229,6 +229,6 @@ func (q *crossQueue) close() {
 	q.mu.Lock()
 	q.closed = true
 	q.tail, q.free, q.end, q.rEnd, q.rc, q.done = nil, nil, nil, nil, nil, nil
-	q.n.Store(0)
+	q.pending.Store(false)
 	q.mu.Unlock()
 }
