@@ -49,11 +49,11 @@ const (
 // IOModeImmediate behaves as IOModeOnce: a file is always "ready".
 //
 // On iouring, a loop taken over by another goroutine moves to a new ring
-// (see the package documentation): a read or write the kernel had taken from the old one
-// completes with IOStatusError, LastError ECANCELED, having transferred an
-// unknown part of its buffer; the old ring may still finish it in the
-// background, so a caller that got that status should not reuse the
-// buffer at once.
+// (see the package documentation): a read or write the kernel had taken
+// from the old one completes with IOStatusError, LastError ECANCELED,
+// having transferred an unknown part of its buffer; the old ring may still
+// finish it in the background, so a caller that got that status should
+// not reuse the buffer at once.
 type Files struct{ l *loop }
 
 // Open opens path synchronously. It fails with the system's error
@@ -119,8 +119,7 @@ func (f Files) Write(file File, offset int64, buf []byte, mode IOMode, cb FileIO
 // dropped; one in progress stops after the system call in flight, which
 // CancelRead waits for (a read of a regular file, so a short wait; the
 // winapi and iouring drivers wait for the kernel to acknowledge the
-// cancellation). The
-// buffer may hold part of the file's data then.
+// cancellation). The buffer may hold part of the file's data then.
 func (f Files) CancelRead(file File) { f.l.fileCancel(file.h, false) }
 
 // CancelWrite cancels the pending write or truncation, if any, as

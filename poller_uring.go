@@ -42,8 +42,10 @@ import (
 //
 // Wake-ups from other goroutines go through an eventfd the ring polls.
 //
-// What a stream socket's non-blocking send leaves goes to the ring as a
-// send (poller_uring_send.go), rather than waiting for POLLOUT. Sends in
+// Beside the polls, the poller runs operations of its own through the ring
+// (poller_uring_ops.go): stream writes that may wait, from their start
+// (poller_uring_send.go); receives for loaned reads
+// (poller_uring_recv.go); file steps (poller_uring_files.go). Those in
 // flight on a ring left by a handover never complete there: they fail.
 
 func init() {
@@ -248,11 +250,7 @@ func (p *uringPoller) del(fd int) {
 	if reg == nil || reg.h == 0 {
 		return
 	}
-	if e := p.sqe(); e != nil {
-		e.opcode = uringOpAsyncCancel
-		e.fd = -1
-		e.addr = reg.data(fd)
-		e.userData = uringDataIgnore
+	if p.queueCancel(reg.data(fd)) {
 		p.enter(uringEnterGetEvents, 0, nil, false)
 	}
 	reg.release()

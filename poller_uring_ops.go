@@ -9,7 +9,7 @@ import (
 )
 
 // Requests of the loop's own, beside the readiness polls: the poller
-// carries some operations out itself (a send, poller_uring_send.go), and
+// carries some operations out itself (sends, receives, file steps), and
 // each is an entry of its ops table, whose handle, tagged with uringDataOp,
 // is the request's user_data. The entry references the memory the kernel
 // uses (op.buf) until the completion arrives, or until a cancel has seen it
@@ -142,29 +142,48 @@ func (p *uringPoller) cancelOp(id uint64) int32 {
 // completion has come, recording its result in o. (The completion stays
 // in the ring, and the reap drops it.)
 func (p *uringPoller) cancelled(id uint64, o *entry[uringOp]) bool {
-	e := p.sqe()
-	if e == nil {
+	if !p.queueCancel(id) {
 		return false
 	}
-	e.opcode = uringOpAsyncCancel
-	e.fd = -1
-	e.addr = id
-	e.userData = uringDataIgnore
 	err := p.enter(uringEnterGetEvents, 0, nil, false)
 	for err == nil && !o.v.done {
 		if res, ok := p.r.posted(id); ok {
 			o.v.res, o.v.done = res, true
 			break
 		}
-		head, tail := p.r.completions()
-		p.ts = unix.NsecToTimespec(uringCancelWait)
-		p.arg.ts = uint64(uintptr(unsafe.Pointer(&p.ts)))
-		switch err = p.enter(uringEnterGetEvents, tail-head+1, &p.arg, true); err {
-		case unix.ETIME, unix.EINTR:
-			err = nil
-		}
+		err = p.awaitMore()
 	}
 	return err == nil
+}
+
+// queueCancel queues an IORING_OP_ASYNC_CANCEL of the request whose user
+// data is data; its own completion says nothing. It reports false if the
+// submission queue could not take it.
+func (p *uringPoller) queueCancel(data uint64) bool {
+	e := p.sqe()
+	if e == nil {
+		return false
+	}
+	e.opcode = uringOpAsyncCancel
+	e.fd = -1
+	e.addr = data
+	e.userData = uringDataIgnore
+	return true
+}
+
+// awaitMore submits what is queued and waits, for uringCancelWait at
+// most, for a completion beyond those in the ring; a wait that ends
+// without one (ETIME, EINTR) is no error.
+func (p *uringPoller) awaitMore() error {
+	head, tail := p.r.completions()
+	p.ts = unix.NsecToTimespec(uringCancelWait)
+	p.arg.ts = uint64(uintptr(unsafe.Pointer(&p.ts)))
+	switch err := p.enter(uringEnterGetEvents, tail-head+1, &p.arg, true); err {
+	case unix.ETIME, unix.EINTR:
+		return nil
+	default:
+		return err
+	}
 }
 
 // queuedOps marks the operations still in the queue of ring r, which the

@@ -4,7 +4,6 @@ package eventcore
 
 import (
 	"sync/atomic"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -196,21 +195,19 @@ func (p *uringPoller) recvStart(fd sysFD, h handle, size int) bool {
 		return false
 	}
 	*p.rx.socks.at(int(fd)) = uringRx{h: h}
-	p.pollIn(fd, false)
+	p.dropPollIn(fd)
 	p.arm(fd)
 	return true
 }
 
-// pollIn sets whether fd's poll watches for data.
-func (p *uringPoller) pollIn(fd sysFD, on bool) {
+// dropPollIn has fd's poll stop watching for data, which its receive
+// reports from now on.
+func (p *uringPoller) dropPollIn(fd sysFD) {
 	reg := p.regs.ptr(int(fd))
 	if reg == nil || reg.h == 0 {
 		return
 	}
-	reg.mask = uringPollMask
-	if !on {
-		reg.mask = unix.POLLOUT | unix.POLLERR | unix.POLLHUP
-	}
+	reg.mask = unix.POLLOUT | unix.POLLERR | unix.POLLHUP
 	if e := p.sqe(); e != nil {
 		e.opcode = uringOpPollRemove
 		e.fd = -1
@@ -254,7 +251,7 @@ func (p *uringPoller) recvRearm() {
 		rx.pending = false
 		if rx.h != 0 && rx.want && rx.op == 0 && rx.end == 0 {
 			p.arm(fd)
-			if p.rx.socks.at(int(fd)).pending {
+			if rx.pending {
 				return // no room in the submission queue
 			}
 		}
@@ -366,15 +363,7 @@ func (p *uringPoller) recvLost(o *entry[uringOp]) {
 
 // stop queues the cancel of rx's receive.
 func (p *uringPoller) stop(rx *uringRx) {
-	e := p.sqe()
-	if e == nil {
-		return
-	}
-	e.opcode = uringOpAsyncCancel
-	e.fd = -1
-	e.addr = rx.op
-	e.userData = uringDataIgnore
-	rx.stopping = true
+	rx.stopping = p.queueCancel(rx.op)
 }
 
 func (p *uringPoller) newSeg(data []byte, bid uint16) uint32 {
@@ -539,25 +528,20 @@ func (p *uringPoller) recvIdle(fd sysFD) { p.rx.socks.at(int(fd)).want = false }
 // recvCancel cancels fd's receive and runs the ring until its last
 // completion is in, and reports whether received data waits to be read.
 func (p *uringPoller) recvCancel(fd sysFD) bool {
-	rx := p.rx.socks.at(int(fd))
+	rx := p.rx.socks.at(int(fd)) // stays put: fdMap slots never move
 	rx.want = false
 	if rx.op != 0 && !rx.stopping {
 		p.stop(rx)
 	}
-	for p.rx.socks.at(int(fd)).op != 0 {
-		head, tail := p.r.completions()
-		p.ts = unix.NsecToTimespec(uringCancelWait)
-		p.arg.ts = uint64(uintptr(unsafe.Pointer(&p.ts)))
-		switch err := p.enter(uringEnterGetEvents, tail-head+1, &p.arg, true); err {
-		case nil, unix.ETIME, unix.EINTR:
-		default:
+	for rx.op != 0 {
+		if p.awaitMore() != nil {
 			// The ring failed: the receive's buffers stay referenced
 			// until the poller closes.
-			return p.rx.socks.at(int(fd)).head != 0
+			break
 		}
 		p.late = p.collect(p.late)
 	}
-	return p.rx.socks.at(int(fd)).head != 0
+	return rx.head != 0
 }
 
 // recvForget cancels fd's receive and drops what it received: the socket
