@@ -62,31 +62,31 @@ func (l *loop) sysRead(h handle, e *entry[fdObj], p []byte) (int, error) {
 		switch {
 		case err == unix.EINTR:
 			continue
-		case err == unix.EAGAIN && e.v.sys.readMore && tries < markRetries &&
-			h.kind() == kindStreamSocket && e.v.flags&fdUnix == 0 && atUrgentMark(e.v.fd):
+		case err == unix.EAGAIN && e.v.sys.readMore && h.kind() == kindStreamSocket &&
+			e.v.flags&fdUnix == 0 && urgentByteAtMark(e.v.fd):
 			// Linux's TCP read stops at the urgent mark with EAGAIN, rather
 			// than stepping over the urgent byte to the data behind it,
 			// when a signal is pending for the thread (the runtime
-			// preempts goroutines with SIGURG): that EAGAIN says nothing
-			// of what is queued, and no event would come for it. The
-			// signal is taken as the read returns; read again.
-			tries++
-			continue
+			// preempts goroutines with SIGURG): no event would come for
+			// data already queued. The signal is taken as the read
+			// returns; read again, and if signals keep coming, again on
+			// the loop's next round.
+			if tries < markRetries {
+				tries++
+				continue
+			}
+			e.v.sys.readGen, e.v.sys.rdState = l.waitGen, rdUnknown
+			l.deferService(h)
+			return n, err
 		}
 		l.noteRead(h, e, len(p), n, err)
 		return n, err
 	}
 }
 
-// markRetries bounds the reads again at an urgent mark (see sysRead).
+// markRetries bounds the reads again at an urgent mark within one round
+// of the loop (see sysRead).
 const markRetries = 4
-
-// atUrgentMark reports whether the TCP socket's next byte is its urgent
-// mark.
-func atUrgentMark(fd sysFD) bool {
-	at, err := unix.IoctlGetInt(int(fd), unix.SIOCATMARK)
-	return err == nil && at != 0
-}
 
 // noteRead records what a read or receive of want bytes on h found.
 func (l *loop) noteRead(h handle, e *entry[fdObj], want, n int, err error) {

@@ -54,3 +54,8 @@ func sysDisconnect(fd int) error {
 	}
 	return err
 }
+
+// urgentByteAtMark: the BSDs take the urgent byte out of the stream as
+// it arrives, and their receive does not turn back at the mark for a
+// pending signal as Linux's does (see sysRead).
+func urgentByteAtMark(sysFD) bool { return false }

@@ -22,17 +22,25 @@ func setSockaddrLen(*unix.RawSockaddrAny, uint32) {}
 // zero timeout, which every Linux architecture has, made raw like the
 // calls of sys_direct.go since it cannot block.
 func pollReadable(fd int32) (bool, error) {
-	pfd := unix.PollFd{Fd: fd, Events: unix.POLLIN}
+	ready, err := pollNow(fd, unix.POLLIN)
+	return ready != 0, err
+}
+
+// pollNow returns what a ppoll(2) of fd for events finds now, without
+// waiting: those of events that hold, and POLLERR, POLLHUP or POLLNVAL,
+// which it reports unasked.
+func pollNow(fd int32, events int16) (int16, error) {
+	pfd := unix.PollFd{Fd: fd, Events: events}
 	var ts unix.Timespec
 	for {
-		r, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+		_, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&pfd)), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
 		switch errno {
 		case 0:
-			return r > 0, nil
+			return pfd.Revents, nil
 		case unix.EINTR:
 			continue
 		}
-		return false, errno
+		return 0, errno
 	}
 }
 
@@ -58,4 +66,18 @@ func sysDisconnect(fd int) error {
 		return errno
 	}
 	return nil
+}
+
+// urgentByteAtMark reports whether TCP socket fd is at its urgent mark
+// with the urgent byte there (POLLPRI): a read would step over it to what
+// follows, so one that said EAGAIN there was turned back by a pending
+// signal (see sysRead). (Before the byte comes, the mark is known and a
+// read rightly finds nothing.)
+func urgentByteAtMark(fd sysFD) bool {
+	at, err := unix.IoctlGetInt(int(fd), unix.SIOCATMARK)
+	if err != nil || at == 0 {
+		return false
+	}
+	ready, err := pollNow(int32(fd), unix.POLLPRI)
+	return err == nil && ready&unix.POLLPRI != 0
 }
