@@ -76,10 +76,12 @@ const (
 )
 
 // user_data of the driver's own requests; a registration's is
-// gen<<32 | fd+1, gen below 1<<30; an operation's see uringDataOp.
+// gen<<32 | fd+1, gen below 1<<uringGenBits; an operation's see
+// uringDataOp, a receive's uringDataRecv.
 const (
 	uringDataIgnore = 0       // removals: their completions say nothing
 	uringDataWake   = 1 << 63 // the wake-up eventfd's poll
+	uringGenBits    = 29      // below the tags' bits, 61 to 63
 )
 
 // POLLERR and POLLHUP too: a completion reports only the events asked for.
@@ -211,7 +213,7 @@ func (r *uringReg) data(fd int) uint64 { return uint64(r.gen)<<32 | uint64(fd+1)
 // an older generation.
 func (r *uringReg) release() {
 	r.h = 0
-	r.gen = (r.gen + 1) & (1<<30 - 1)
+	r.gen = (r.gen + 1) & (1<<uringGenBits - 1)
 }
 
 // reg returns the live registration that user data data names, nil if
@@ -306,6 +308,9 @@ func (p *uringPoller) collect(evs []readyEvent) []readyEvent {
 			continue
 		case c.userData&uringDataOp != 0:
 			evs = p.completeOp(evs, c)
+			continue
+		case c.userData&uringDataRecv != 0:
+			evs = p.recvCQE(evs, c)
 			continue
 		}
 		fd, reg := p.reg(c.userData)

@@ -30,7 +30,6 @@ type uringOpKind uint8
 
 const (
 	uringOpKindSend uringOpKind = iota + 1
-	uringOpKindRecv             // multishot, poller_uring_recv.go
 	uringOpKindFile             // a step of a file job (poller_uring_files.go)
 )
 
@@ -77,8 +76,6 @@ func (p *uringPoller) submitOp(id uint64, o *entry[uringOp]) bool {
 	switch o.v.kind {
 	case uringOpKindSend:
 		prepSend(e)
-	case uringOpKindRecv:
-		prepRecv(e)
 	case uringOpKindFile:
 		prepFile(e, &o.v)
 	}
@@ -224,12 +221,9 @@ func (p *uringPoller) moveOps() {
 // completeOp records the completion c of an operation; a completion of an
 // operation since cancelled is dropped.
 func (p *uringPoller) completeOp(evs []readyEvent, c *uringCQE) []readyEvent {
-	h, o := p.op(c.userData)
+	_, o := p.op(c.userData)
 	if o == nil || o.v.done {
 		return evs
-	}
-	if o.v.kind == uringOpKindRecv {
-		return p.recvCQE(evs, h, o, c) // many completions
 	}
 	o.v.res = c.res
 	return p.opDone(evs, o)
@@ -242,8 +236,6 @@ func (p *uringPoller) opDone(evs []readyEvent, o *entry[uringOp]) []readyEvent {
 	switch o.v.kind {
 	case uringOpKindSend:
 		evs = append(evs, readyEvent{h: o.v.h, ev: evWrite})
-	case uringOpKindRecv:
-		p.recvLost(o)
 	case uringOpKindFile:
 		evs = append(evs, readyEvent{h: o.v.h})
 	}

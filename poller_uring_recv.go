@@ -50,9 +50,14 @@ import (
 // until its last completion is in (recvCancel): the kernel then holds no
 // reference to the socket, and nothing it received is lost unseen. Detach
 // is refused while the loop holds data received and not read: it cannot
-// be put back into the socket for the next owner. A completion that comes
-// for a receive the loop no longer knows (a handover) finds its op gone or
-// the socket's receive another: it is dropped, its buffer released.
+// be put back into the socket for the next owner.
+//
+// A receive is no entry of the ops table (poller_uring_ops.go), which
+// would cost every socket that waits another 96 bytes: its completions
+// name the descriptor and the receive's generation (uringDataRecv), which
+// a receive's end advances. A completion that names an older generation
+// (a receive the loop gave up, at a handover or when the ring failed) is
+// dropped, its buffer released.
 //
 // Handover (rebind): completions posted on the left ring are taken first;
 // receives the kernel took there never complete here, so they are armed
@@ -104,13 +109,29 @@ type uringSeg struct {
 // uringRx is a socket's receive.
 type uringRx struct {
 	h          handle // 0: the descriptor is not served by the ring
-	op         uint64 // the armed receive, 0 if none
 	head, tail uint32 // received pieces not yet read: segment + 1
 	end        int32  // after them: 0 nothing, 1 the end of the stream, -errno
 	held       uint32 // bytes in the pieces
+	gen        uint32 // the receive's generation, below 1<<uringGenBits
+	armed      bool   // the receive is in the ring
 	want       bool   // a read waits for data
-	stopping   bool   // a cancel of op is on its way
+	stopping   bool   // a cancel of the receive is on its way
 	pending    bool   // in uringRecv.pending
+}
+
+// uringDataRecv tags a receive's user_data: uringDataRecv | gen<<32 | fd+1.
+const uringDataRecv = 1 << 61
+
+// data is the user_data of fd's receive.
+func (rx *uringRx) data(fd sysFD) uint64 {
+	return uringDataRecv | uint64(rx.gen)<<32 | uint64(uint32(fd)+1)
+}
+
+// ended marks the receive over: completions still to come for it name an
+// older generation.
+func (rx *uringRx) ended() {
+	rx.armed, rx.stopping = false, false
+	rx.gen = (rx.gen + 1) & (1<<uringGenBits - 1)
 }
 
 // recvSetup makes the loop's buffer ring, with buffers of size bytes at
@@ -168,15 +189,19 @@ func (p *uringPoller) recvRing() error {
 }
 
 // recvMoved follows a rebind: the receives the left ring had are over
-// (moveOps ended them), the new ring gets its buffer ring, and receives
-// are armed again.
+// (what they did not post, they did not read; the kernel never saw those
+// still queued), the new ring gets its buffer ring, and receives are armed
+// again.
 func (p *uringPoller) recvMoved() {
 	if p.rx == nil {
 		return
 	}
-	p.ops.each(func(h handle, o *entry[uringOp]) {
-		if o.v.kind == uringOpKindRecv && o.v.done {
-			p.ops.release(h, o)
+	p.rx.socks.each(func(fd int, rx *uringRx) {
+		if rx.armed {
+			rx.ended()
+			if rx.want {
+				p.pend(sysFD(fd))
+			}
 		}
 	})
 	if err := p.recvRing(); err != nil {
@@ -194,7 +219,8 @@ func (p *uringPoller) recvStart(fd sysFD, h handle, size int) bool {
 	if p.rx == nil && !p.recvSetup(size) {
 		return false
 	}
-	*p.rx.socks.at(int(fd)) = uringRx{h: h}
+	rx := p.rx.socks.at(int(fd))
+	*rx = uringRx{h: h, gen: rx.gen, pending: rx.pending}
 	p.dropPollIn(fd)
 	p.arm(fd)
 	return true
@@ -226,11 +252,14 @@ func (p *uringPoller) arm(fd sysFD) {
 		p.spill()
 		return
 	}
-	rx := p.rx.socks.at(int(fd))
-	rx.op = p.startOp(uringOp{kind: uringOpKindRecv, h: rx.h, fd: fd})
-	if rx.op == 0 {
+	e := p.sqe()
+	if e == nil {
 		p.pend(fd)
+		return
 	}
+	rx := p.rx.socks.at(int(fd))
+	*e = uringSQE{opcode: uringOpRecv, flags: uringSQEBufferSelect, ioprio: uringRecvMultishot, fd: int32(fd), bufIndex: uringRecvGroup, userData: rx.data(fd)}
+	rx.armed = true
 }
 
 func (p *uringPoller) pend(fd sysFD) {
@@ -249,7 +278,7 @@ func (p *uringPoller) recvRearm() {
 		p.rx.pending = p.rx.pending[:n]
 		rx := p.rx.socks.at(int(fd))
 		rx.pending = false
-		if rx.h != 0 && rx.want && rx.op == 0 && rx.end == 0 {
+		if rx.h != 0 && rx.want && !rx.armed && rx.end == 0 {
 			p.arm(fd)
 			if rx.pending {
 				return // no room in the submission queue
@@ -258,30 +287,25 @@ func (p *uringPoller) recvRearm() {
 	}
 }
 
-func prepRecv(e *uringSQE) {
-	e.opcode = uringOpRecv
-	e.flags |= uringSQEBufferSelect
-	e.ioprio = uringRecvMultishot
-	e.bufIndex = uringRecvGroup
-}
-
-// rxOf returns the receive state that operation o, whose id is id, serves,
-// nil if o is not (or no longer) its receive.
-func (p *uringPoller) rxOf(o *entry[uringOp], id uint64) *uringRx {
+// rxOf returns the receive that user data data names, nil if it is over.
+func (p *uringPoller) rxOf(data uint64) (sysFD, *uringRx) {
+	fd := sysFD(int32(uint32(data)) - 1)
 	if p.rx == nil {
-		return nil
+		return fd, nil
 	}
-	rx := p.rx.socks.ptr(int(o.v.fd))
-	if rx == nil || rx.h != o.v.h || rx.op != id {
-		return nil
+	rx := p.rx.socks.ptr(int(fd))
+	if rx == nil || rx.h == 0 || !rx.armed || rx.data(fd) != data {
+		return fd, nil
 	}
-	return rx
+	return fd, rx
 }
 
-// recvCQE takes completion c of the receive o.
-func (p *uringPoller) recvCQE(evs []readyEvent, h handle, o *entry[uringOp], c *uringCQE) []readyEvent {
-	id := c.userData
-	rx := p.rxOf(o, id)
+// recvCQE takes completion c of a receive.
+func (p *uringPoller) recvCQE(evs []readyEvent, c *uringCQE) []readyEvent {
+	fd, rx := p.rxOf(c.userData)
+	if rx == nil && p.rx == nil {
+		return evs
+	}
 	had := rx != nil && (rx.head != 0 || rx.end != 0)
 	if c.res > 0 && c.flags&uringCQEFBuffer != 0 {
 		bid := uint16(c.flags >> uringCQEBufferShift)
@@ -308,14 +332,12 @@ func (p *uringPoller) recvCQE(evs []readyEvent, h handle, o *entry[uringOp], c *
 		}
 	}
 	if c.flags&uringCQEFMore == 0 {
-		fd := o.v.fd
-		p.ops.release(h, o)
 		if rx != nil {
-			rx.op, rx.stopping = 0, false
+			rx.ended()
 			p.recvEnded(fd, rx, c.res)
 		}
 	} else if rx != nil && !rx.want && !rx.stopping && int(rx.held) > len(p.rx.bufs[0]) {
-		p.stop(rx)
+		p.stop(fd, rx)
 	}
 	if rx != nil && !had && rx.want && (rx.head != 0 || rx.end != 0) {
 		evs = append(evs, readyEvent{h: rx.h, ev: evRead})
@@ -342,28 +364,9 @@ func (p *uringPoller) recvEnded(fd sysFD, rx *uringRx, res int32) {
 	}
 }
 
-// recvLost takes the end of receive o, which a rebind left in the old
-// ring; recvMoved releases it.
-func (p *uringPoller) recvLost(o *entry[uringOp]) {
-	if p.rx == nil {
-		return
-	}
-	rx := p.rx.socks.ptr(int(o.v.fd))
-	if rx == nil || rx.h != o.v.h || rx.op == 0 {
-		return
-	}
-	if _, ro := p.op(rx.op); ro != o {
-		return
-	}
-	rx.op, rx.stopping = 0, false
-	if rx.want {
-		p.pend(o.v.fd)
-	}
-}
-
 // stop queues the cancel of rx's receive.
-func (p *uringPoller) stop(rx *uringRx) {
-	rx.stopping = p.queueCancel(rx.op)
+func (p *uringPoller) stop(fd sysFD, rx *uringRx) {
+	rx.stopping = p.queueCancel(rx.data(fd))
 }
 
 func (p *uringPoller) newSeg(data []byte, bid uint16) uint32 {
@@ -518,7 +521,7 @@ func (p *uringPoller) recvReady(fd sysFD) bool {
 func (p *uringPoller) recvWant(fd sysFD) {
 	rx := p.rx.socks.at(int(fd))
 	rx.want = true
-	if rx.op == 0 && rx.end == 0 && rx.head == 0 {
+	if !rx.armed && rx.end == 0 && rx.head == 0 {
 		p.arm(fd)
 	}
 }
@@ -530,10 +533,10 @@ func (p *uringPoller) recvIdle(fd sysFD) { p.rx.socks.at(int(fd)).want = false }
 func (p *uringPoller) recvCancel(fd sysFD) bool {
 	rx := p.rx.socks.at(int(fd)) // stays put: fdMap slots never move
 	rx.want = false
-	if rx.op != 0 && !rx.stopping {
-		p.stop(rx)
+	if rx.armed && !rx.stopping {
+		p.stop(fd, rx)
 	}
-	for rx.op != 0 {
+	for rx.armed {
 		if p.awaitMore() != nil {
 			// The ring failed: the receive's buffers stay referenced
 			// until the poller closes.
@@ -549,12 +552,15 @@ func (p *uringPoller) recvCancel(fd sysFD) bool {
 func (p *uringPoller) recvForget(fd sysFD) {
 	p.recvCancel(fd)
 	rx := p.rx.socks.at(int(fd))
+	if rx.armed {
+		rx.ended() // the ring failed: what it may still post is dropped
+	}
 	for s := rx.head; s != 0; {
 		next := p.rx.segs[s-1].next
 		p.recvRelease(s, false)
 		s = next
 	}
-	*rx = uringRx{pending: rx.pending}
+	*rx = uringRx{gen: rx.gen, pending: rx.pending}
 }
 
 // recvClose releases the buffer ring.

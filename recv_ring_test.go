@@ -103,7 +103,7 @@ func TestRingRecvCancelKeepsData(t *testing.T) {
 	sendAll(t, d, c, two)
 	runUntil(t, d, "the ring receives with no read waiting, and stops", func() bool {
 		rx := ringRx(t, d, srv)
-		return rx.held > 512 && rx.op == 0
+		return rx.held > 512 && !rx.armed
 	})
 	if cancelled.calls != 0 {
 		t.Fatal("a cancelled loaned read was called back")
@@ -281,8 +281,8 @@ func TestRingRecvSlowReader(t *testing.T) {
 		return true
 	})
 	rx := ringRx(t, d, slow)
-	if rx.op != 0 || rx.head == 0 {
-		t.Fatalf("the slow reader's receive: op %x, pieces %d; want stopped, holding what came", rx.op, rx.head)
+	if rx.armed || rx.head == 0 {
+		t.Fatalf("the slow reader's receive: armed %v, pieces %d; want stopped, holding what came", rx.armed, rx.head)
 	}
 	b := d.l.p.(*uringPoller).rx
 	for s := rx.head; s != 0; s = b.segs[s-1].next {
@@ -322,7 +322,7 @@ func TestRingRecvShutdownAndClose(t *testing.T) {
 	s.ReadLoaned(sock, r.cb)
 	rx := ringRx(t, d, sock)
 	d.Core().ProcessEvents(0)
-	if rx.op == 0 {
+	if !rx.armed {
 		t.Fatal("no receive armed")
 	}
 	if err := s.Shutdown(sock, true, false); err != nil {
@@ -370,7 +370,7 @@ func TestRingRecvShutdownAndClose(t *testing.T) {
 	var r3 loanResult
 	s.ReadLoaned(sock3, r3.cb)
 	d.Core().ProcessEvents(0)
-	if ringRx(t, d, sock3).op == 0 {
+	if !ringRx(t, d, sock3).armed {
 		t.Fatal("no receive armed")
 	}
 	s.ReleaseRef(sock3)
@@ -447,7 +447,7 @@ func TestRingRecvHandover(t *testing.T) {
 	if got := loanOne(t, d, sock); got != "three" {
 		t.Fatalf("second loan after the handover: %q", got)
 	}
-	if ringRx(t, d, sock).op == 0 {
+	if !ringRx(t, d, sock).armed {
 		t.Fatal("no receive armed on the new ring")
 	}
 }
