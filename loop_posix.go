@@ -24,9 +24,10 @@ type sysLoop struct {
 	rsa unix.RawSockaddrAny // scratch address for accept and receive
 
 	// canHold: the poller can hold (see "Holding"); holdWaits: the loop's
-	// sleeps are short, and it holds; yielded: when it last yielded.
+	// sleeps are short, and it holds; yielded: when it last yielded;
+	// yieldGap: how long it holds between yields.
 	canHold, holdWaits bool
-	yielded            int64
+	yielded, yieldGap  int64
 
 	// trustReady: the poller's events describe each descriptor as it was
 	// when the wait returned (see statePoller).
@@ -62,6 +63,10 @@ func (l *loop) initPosix(p poller) {
 	l.recvs, _ = p.(recvRing)
 	l.fileOps, _ = p.(fileRing)
 	l.canHold = p.canHold()
+	l.yieldGap = int64(yieldEvery)
+	if _, ok := p.(threadBound); ok {
+		l.yieldGap = int64(holdMax)
+	}
 	l.initWatchState()
 	l.xq.wake = p.wake
 }
@@ -87,6 +92,12 @@ func (l *loop) initPosix(p poller) {
 // much as the rest of the wake-up (4 µs a sleep, measured with a C
 // ping-pong over eventfd: 16.6 µs with a 1 ms timeout, 12.5 µs with 10 ms
 // or none). Only the sleep that ends a busy spell lasts that long.
+//
+// A loop whose goroutine is locked to its thread (threadBound) yields
+// holdMax apart instead: its yield hands the P to another thread, which
+// finds the loop's goroutine runnable and hands the P back, two thread
+// wake-ups (ping-pong over iouring, 1 connection: two context switches a
+// message with yieldEvery, one with holdMax, as the C io_uring server).
 const (
 	holdShort  = time.Millisecond
 	holdMax    = 10 * time.Millisecond
@@ -123,7 +134,7 @@ func (l *loop) sysWait(timeout time.Duration) bool {
 	if timeout > 0 && l.canHold {
 		start = l.now()
 	}
-	if hold && start-l.yielded >= int64(yieldEvery) {
+	if hold && start-l.yielded >= l.yieldGap {
 		runtime.Gosched()
 		l.yielded = start
 	}

@@ -39,6 +39,10 @@ type poller interface {
 	close()
 }
 
+// threadBound is implemented by pollers whose waits must all come from
+// one thread, to which they lock the loop's goroutine (io_uring).
+type threadBound interface{ threadBound() }
+
 // statePoller is implemented by pollers that tell the loop enough to skip
 // system calls whose result it knows (fdio_posix.go).
 type statePoller interface {

@@ -353,6 +353,8 @@ func (p *uringPoller) wake() { p.wfd.signal() }
 
 func (p *uringPoller) canHold() bool { return true }
 
+func (p *uringPoller) threadBound() {}
+
 func (p *uringPoller) edgeTriggered() bool { return true }
 
 // reportsCurrentState: no. A completion carries the mask the kernel found
