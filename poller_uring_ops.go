@@ -9,14 +9,15 @@ import (
 )
 
 // Requests of the loop's own, beside the readiness polls: the poller
-// carries some operations out itself (sends, receives, file steps), and
-// each is an entry of its ops table, whose handle, tagged with uringDataOp,
-// is the request's user_data. The entry references the memory the kernel
-// uses (op.buf) until the completion arrives, or until a cancel has seen it
+// carries some operations out itself (sends, file steps), and each is an
+// entry of its ops table, whose handle, tagged with uringDataOp, is the
+// request's user_data. The entry references the memory the kernel uses
+// (op.buf) until the completion arrives, or until a cancel has seen it
 // arrive; a completion reaped after the entry was freed names a stale
 // generation and is dropped. A kind of operation adds its prep (what goes
 // into the submission) and its completion (what the loop is told) to the
-// switches below.
+// switches below. (Receives, many completions each and one per socket
+// that waits, are keyed by descriptor instead: poller_uring_recv.go.)
 
 // uringDataOp tags the user_data of an operation (an ops handle, whose kind
 // bits are zero); registrations' generations stay below bit 62.
