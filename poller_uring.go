@@ -262,7 +262,7 @@ func (p *uringPoller) wait(evs []readyEvent, timeout time.Duration, hold bool) (
 	p.err = nil
 	var err error
 	switch {
-	case timeout > 0 && !p.r.ready():
+	case timeout > 0 && !p.r.ready() && !p.recvWatching():
 		p.arg.ts = 0
 		if timeout != Infinite {
 			uringTimeout(&p.ts, timeout)
@@ -271,7 +271,7 @@ func (p *uringPoller) wait(evs []readyEvent, timeout time.Duration, hold bool) (
 		// Holding keeps the P (see "Holding" in loop_posix.go); a longer
 		// sleep lets the scheduler hand it on.
 		err = p.enter(uringEnterGetEvents, 1, &p.arg, !hold)
-	case p.r.unsubmitted > 0 || p.r.due() || !p.bound:
+	case p.r.unsubmitted > 0 || p.r.due() || !p.bound || p.recvWatching():
 		err = p.enter(uringEnterGetEvents, 0, nil, false)
 	}
 	switch err {
@@ -279,7 +279,11 @@ func (p *uringPoller) wait(evs []readyEvent, timeout time.Duration, hold bool) (
 	default:
 		return evs, err
 	}
-	return p.reap(evs), nil
+	evs = p.reap(evs)
+	if p.recvWatching() {
+		p.recvUnstick()
+	}
+	return evs, nil
 }
 
 // reap turns the waiting completions into events, after those taken

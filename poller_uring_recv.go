@@ -59,6 +59,19 @@ import (
 // (a receive the loop gave up, at a handover or when the ring failed) is
 // dropped, its buffer released.
 //
+// Stuck receives. A receive that reaches TCP's urgent mark while a signal
+// is pending for the loop's thread gets EAGAIN from the socket, which the
+// kernel takes for an empty one: it waits for the socket to wake it, and
+// the data already queued behind the mark never does. The Go runtime
+// signals its threads (SIGURG) to preempt goroutines, so this happens
+// now and then wherever peers send urgent data. The completion before
+// says that the socket still holds data (IORING_CQE_F_SOCK_NONEMPTY),
+// and normally another follows at once. So a socket whose last
+// completion said so is watched (uringRecv.watch): the loop does not
+// sleep while it watches one, and one that got no completion over two
+// waits has its receive cancelled, and armed again if a read waits
+// (recvUnstick); a new receive of a socket that held data is watched too.
+//
 // Handover (rebind): completions posted on the left ring are taken first;
 // receives the kernel took there never complete here, so they are armed
 // again on the new ring (task work had not run: what they did not post,
@@ -93,6 +106,7 @@ type uringRecv struct {
 	freeSeg  uint32         // first free segment + 1
 	socks    fdMap[uringRx] // by descriptor
 	pending  []int32        // descriptors whose receive is to be armed again
+	watch    []int32        // descriptors whose receive may be stuck
 	spilling bool
 }
 
@@ -112,12 +126,19 @@ type uringRx struct {
 	head, tail uint32 // received pieces not yet read: segment + 1
 	end        int32  // after them: 0 nothing, 1 the end of the stream, -errno
 	held       uint32 // bytes in the pieces
-	gen        uint32 // the receive's generation, below 1<<uringGenBits
+	gen        uint16 // the receive's generation
+	watch      uint8  // in uringRecv.watch: rxWatched, or rxQuiet after a wait without completions
 	armed      bool   // the receive is in the ring
 	want       bool   // a read waits for data
 	stopping   bool   // a cancel of the receive is on its way
 	pending    bool   // in uringRecv.pending
+	nonempty   bool   // the last completion said the socket holds more
 }
+
+const (
+	rxWatched = 1 + iota
+	rxQuiet
+)
 
 // uringDataRecv tags a receive's user_data: uringDataRecv | gen<<32 | fd+1.
 const uringDataRecv = 1 << 61
@@ -131,7 +152,7 @@ func (rx *uringRx) data(fd sysFD) uint64 {
 // older generation.
 func (rx *uringRx) ended() {
 	rx.armed, rx.stopping = false, false
-	rx.gen = (rx.gen + 1) & (1<<uringGenBits - 1)
+	rx.gen++
 }
 
 // recvSetup makes the loop's buffer ring, with buffers of size bytes at
@@ -220,7 +241,7 @@ func (p *uringPoller) recvStart(fd sysFD, h handle, size int) bool {
 		return false
 	}
 	rx := p.rx.socks.at(int(fd))
-	*rx = uringRx{h: h, gen: rx.gen, pending: rx.pending}
+	*rx = uringRx{h: h, gen: rx.gen, pending: rx.pending, watch: rx.watch}
 	p.dropPollIn(fd)
 	p.arm(fd)
 	return true
@@ -260,7 +281,45 @@ func (p *uringPoller) arm(fd sysFD) {
 	rx := p.rx.socks.at(int(fd))
 	*e = uringSQE{opcode: uringOpRecv, flags: uringSQEBufferSelect, ioprio: uringRecvMultishot, fd: int32(fd), bufIndex: uringRecvGroup, userData: rx.data(fd)}
 	rx.armed = true
+	if rx.nonempty {
+		p.watch(fd, rx)
+	}
 }
+
+// watch has the loop look after fd's receive (see "Stuck receives").
+func (p *uringPoller) watch(fd sysFD, rx *uringRx) {
+	if rx.watch == 0 {
+		p.rx.watch = append(p.rx.watch, int32(fd))
+	}
+	rx.watch = rxWatched
+}
+
+// recvUnstick looks at the watched receives after a wait: one that got no
+// completion since the last look is cancelled (and armed again by its
+// end, if a read waits); one whose socket is known empty is let go.
+func (p *uringPoller) recvUnstick() {
+	w := p.rx.watch[:0]
+	for _, fd := range p.rx.watch {
+		rx := p.rx.socks.at(int(fd))
+		switch {
+		case !rx.armed || !rx.nonempty || rx.h == 0:
+			rx.watch = 0
+			continue
+		case rx.watch == rxQuiet:
+			if !rx.stopping {
+				p.stop(sysFD(fd), rx)
+			}
+		default:
+			rx.watch = rxQuiet
+		}
+		w = append(w, fd)
+	}
+	p.rx.watch = w
+}
+
+// recvWatching reports whether the loop watches a receive and must not
+// sleep.
+func (p *uringPoller) recvWatching() bool { return p.rx != nil && len(p.rx.watch) > 0 }
 
 func (p *uringPoller) pend(fd sysFD) {
 	if rx := p.rx.socks.at(int(fd)); !rx.pending {
@@ -307,6 +366,12 @@ func (p *uringPoller) recvCQE(evs []readyEvent, c *uringCQE) []readyEvent {
 		return evs
 	}
 	had := rx != nil && (rx.head != 0 || rx.end != 0)
+	if rx != nil && c.res >= 0 { // a cancel or an error says nothing of the socket
+		rx.nonempty = c.flags&uringCQEFSockNonempty != 0
+		if rx.nonempty && c.flags&uringCQEFMore != 0 {
+			p.watch(fd, rx)
+		}
+	}
 	if c.res > 0 && c.flags&uringCQEFBuffer != 0 {
 		bid := uint16(c.flags >> uringCQEBufferShift)
 		b := p.rx
@@ -358,6 +423,7 @@ func (p *uringPoller) recvEnded(fd sysFD, rx *uringRx, res int32) {
 	case res > 0, res == -int32(unix.ECANCELED):
 		if rx.want {
 			p.pend(fd)
+			p.recvRearm()
 		}
 	default:
 		rx.end = res
@@ -560,7 +626,7 @@ func (p *uringPoller) recvForget(fd sysFD) {
 		p.recvRelease(s, false)
 		s = next
 	}
-	*rx = uringRx{gen: rx.gen, pending: rx.pending}
+	*rx = uringRx{gen: rx.gen, pending: rx.pending, watch: rx.watch}
 }
 
 // recvClose releases the buffer ring.

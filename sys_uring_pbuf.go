@@ -54,9 +54,11 @@ const (
 	uringSQEBufferSelect = 1 << 5 // IOSQE_BUFFER_SELECT
 	uringRecvMultishot   = 1 << 1 // IORING_RECV_MULTISHOT, in sqe.ioprio
 
-	uringCQEFBuffer     = 1 << 0
-	uringCQEFBufMore    = 1 << 4 // the kernel keeps filling the buffer (INC)
-	uringCQEBufferShift = 16
+	uringCQEFBuffer  = 1 << 0
+	uringCQEFBufMore = 1 << 4 // the kernel keeps filling the buffer (INC)
+
+	uringCQEFSockNonempty = 1 << 2 // the socket holds more after this receive
+	uringCQEBufferShift   = 16
 )
 
 // uringBufRing is the shared ring of buffer descriptions: entries of them,
