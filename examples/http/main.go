@@ -9,10 +9,11 @@
 //
 // It is also the server the benchmarks (bench/) measure, so it shows how to
 // keep memory low: a connection waiting for data holds no buffer, only a
-// small record of its state and deadline. It waits with WaitForData, reads
-// into one buffer the whole loop shares, answers into another, and keeps
-// bytes of its own only while a request is incomplete or a response could
-// not be written at once.
+// small record of its state and deadline. It reads with ReadLoaned, into a
+// buffer the loop lends (on io_uring, the kernel receives into the loop's
+// buffer ring: no read system call), answers into one buffer the whole loop
+// shares, and keeps bytes of its own only while a request is incomplete or
+// a response could not be written at once.
 //
 // A client gets bounded memory and time, whatever it sends or fails to
 // read:
@@ -192,7 +193,7 @@ type server struct {
 	s   eventcore.Sockets
 	lim limits
 
-	in  []byte // what one read fills; consumed before the read's callback returns
+	in  []byte // what a TLS stream's read fills; consumed before its callback returns
 	out []byte // the responses to what was read, written at once
 
 	conns map[eventcore.StreamSocket]*conn // every open connection, by socket
@@ -215,7 +216,8 @@ type server struct {
 	date   []byte
 	dateAt int64 // the Unix second date shows
 
-	onData, onRead, onWrote, onFlushed             eventcore.IOCallback
+	onLoan                                         eventcore.LoanCallback
+	onWrote, onFlushed                             eventcore.IOCallback
 	onTLSData, onTLSRead, onTLSWrote, onTLSFlushed tlsstream.IOCallback
 	onTick                                         eventcore.TimerCallback
 }
@@ -247,13 +249,13 @@ func newServer(l *group.Loop, lim limits, tlsCfg *tls.Config, handshakers int) (
 		d:     d,
 		s:     d.Sockets(),
 		lim:   lim,
-		in:    make([]byte, 64<<10),
 		conns: make(map[eventcore.StreamSocket]*conn),
 		epoch: time.Now(),
 		slack: int64(lim.period()),
 	}
-	sv.onData, sv.onRead, sv.onWrote, sv.onFlushed = sv.data, sv.read, sv.wrote, sv.flushed
+	sv.onLoan, sv.onWrote, sv.onFlushed = sv.loaned, sv.wrote, sv.flushed
 	if tlsCfg != nil {
+		sv.in = make([]byte, 64<<10)
 		sv.tl = tlsstream.New(d, tlsstream.Config{Handshakers: handshakers, HandshakeTimeout: lim.header})
 		sv.tlsCfg = tlsCfg
 		// A stream's callbacks go where its socket's would.
@@ -364,7 +366,7 @@ func (sv *server) waitForData(sock eventcore.StreamSocket, c *conn) {
 		c.tls.WaitForData(sv.onTLSData)
 		return
 	}
-	sv.s.WaitForData(sock, sv.onData)
+	sv.s.ReadLoaned(sock, sv.onLoan)
 }
 
 // write writes buf on c's socket or TLS stream; then wrote runs, or
@@ -382,15 +384,18 @@ func (sv *server) write(sock eventcore.StreamSocket, c *conn, buf []byte, mode e
 	}
 }
 
-// data: the connection has something to read.
-func (sv *server) data(sock eventcore.StreamSocket, st eventcore.IOStatus, _ int) {
-	if st != eventcore.IOStatusOK {
-		sv.drop(sock)
+// loaned: a plain connection's read, in a buffer the loop lends until
+// this returns (serve copies what it keeps).
+func (sv *server) loaned(sock eventcore.StreamSocket, st eventcore.IOStatus, data []byte) {
+	c := sv.conns[sock]
+	if c == nil || st != eventcore.IOStatusOK {
+		sv.drop(sock) // the peer closed or the connection failed
 		return
 	}
-	sv.s.Read(sock, sv.in, eventcore.IOModeImmediate, sv.onRead)
+	sv.serve(sock, c, data)
 }
 
+// read: a TLS stream's read into sv.in.
 func (sv *server) read(sock eventcore.StreamSocket, st eventcore.IOStatus, n int) {
 	c := sv.conns[sock]
 	switch {
