@@ -69,7 +69,10 @@
 // [Events.Trigger]) wakes the loop's locked thread, which costs a thread
 // switch (microseconds) where the epoll driver's loop is woken as a
 // goroutine is; for a loop fed mostly by other goroutines, epoll is the
-// better choice.
+// better choice. Connections are accepted as on epoll (readiness, then
+// accept4): a multishot accept does not give each peer's address, which
+// the accept callback passes on, so a getpeername per connection would
+// cost the system call it saves.
 //
 // # Windows
 //
