@@ -261,8 +261,9 @@ func (p *uringPoller) del(fd int) {
 func (p *uringPoller) wait(evs []readyEvent, timeout time.Duration, hold bool) ([]readyEvent, error) {
 	p.err = nil
 	var err error
+	watching := p.recvWatching() // a stuck receive may be among them: no sleep
 	switch {
-	case timeout > 0 && !p.r.ready() && !p.recvWatching():
+	case timeout > 0 && !p.r.ready() && !watching:
 		p.arg.ts = 0
 		if timeout != Infinite {
 			uringTimeout(&p.ts, timeout)
@@ -271,7 +272,7 @@ func (p *uringPoller) wait(evs []readyEvent, timeout time.Duration, hold bool) (
 		// Holding keeps the P (see "Holding" in loop_posix.go); a longer
 		// sleep lets the scheduler hand it on.
 		err = p.enter(uringEnterGetEvents, 1, &p.arg, !hold)
-	case p.r.unsubmitted > 0 || p.r.due() || !p.bound || p.recvWatching():
+	case p.r.unsubmitted > 0 || p.r.due() || !p.bound || watching:
 		err = p.enter(uringEnterGetEvents, 0, nil, false)
 	}
 	switch err {

@@ -349,9 +349,6 @@ func (p *uringPoller) recvRearm() {
 // rxOf returns the receive that user data data names, nil if it is over.
 func (p *uringPoller) rxOf(data uint64) (sysFD, *uringRx) {
 	fd := sysFD(int32(uint32(data)) - 1)
-	if p.rx == nil {
-		return fd, nil
-	}
 	rx := p.rx.socks.ptr(int(fd))
 	if rx == nil || rx.h == 0 || !rx.armed || rx.data(fd) != data {
 		return fd, nil
@@ -361,10 +358,10 @@ func (p *uringPoller) rxOf(data uint64) (sysFD, *uringRx) {
 
 // recvCQE takes completion c of a receive.
 func (p *uringPoller) recvCQE(evs []readyEvent, c *uringCQE) []readyEvent {
-	fd, rx := p.rxOf(c.userData)
-	if rx == nil && p.rx == nil {
+	if p.rx == nil {
 		return evs
 	}
+	fd, rx := p.rxOf(c.userData)
 	had := rx != nil && (rx.head != 0 || rx.end != 0)
 	if rx != nil && c.res >= 0 { // a cancel or an error says nothing of the socket
 		rx.nonempty = c.flags&uringCQEFSockNonempty != 0
@@ -422,8 +419,7 @@ func (p *uringPoller) recvEnded(fd sysFD, rx *uringRx, res int32) {
 		p.spill()
 	case res > 0, res == -int32(unix.ECANCELED):
 		if rx.want {
-			p.pend(fd)
-			p.recvRearm()
+			p.arm(fd) // or pends it, while the ring has no buffer
 		}
 	default:
 		rx.end = res
