@@ -286,6 +286,22 @@ func checkTimerHeap(t *testing.T, l *loop) {
 	}
 }
 
+// checkNextTimer fails the test unless the loop would wait for the
+// earliest deadline among the armed timers of ids.
+func checkNextTimer(t *testing.T, l *loop, ids []TimerID) {
+	t.Helper()
+	earliest := int64(never)
+	for _, id := range ids {
+		if e := l.timers.get(id.h, kindTimer); e.v.heapIdx >= 0 {
+			earliest = min(earliest, e.v.when)
+		}
+	}
+	now := l.now()
+	if got, want := l.nextTimerWait(now), waitUntil(now, earliest); got != want {
+		t.Fatalf("the loop would wait %v, the earliest timer is due in %v", got, want)
+	}
+}
+
 // Re-arms to later and earlier deadlines, stops, releases and new timers,
 // at random: the heap stays a heap, and the earliest deadline the loop
 // waits for is the earliest armed timer's.
@@ -311,17 +327,12 @@ func TestTimerRearmKeepsHeap(t *testing.T) {
 				ids[i] = tm.Create()
 			}
 			checkTimerHeap(t, l)
-		}
-		earliest := int64(never)
-		for _, id := range ids {
-			if e := l.timers.get(id.h, kindTimer); e.v.heapIdx >= 0 {
-				earliest = min(earliest, e.v.when)
+			if rng.IntN(20) == 0 {
+				checkNextTimer(t, l, ids)
+				checkTimerHeap(t, l)
 			}
 		}
-		now := l.now()
-		if got, want := l.nextTimerWait(now), waitUntil(now, earliest); got != want {
-			t.Fatalf("the loop would wait %v, the earliest timer is due in %v", got, want)
-		}
+		checkNextTimer(t, l, ids)
 		checkTimerHeap(t, l)
 		for _, id := range ids {
 			tm.ReleaseRef(id)
