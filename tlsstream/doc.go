@@ -32,8 +32,14 @@
 // # How it runs
 //
 // Records are processed on the loop. The net.Conn under each tls.Conn is
-// the stream's own: its Read takes what the socket has at once, straight
-// into crypto/tls's record buffer, and when there is nothing returns a
+// the stream's own. A stream that waits for records waits with a loaned
+// read (eventcore.Sockets.ReadLoaned: on io_uring a receive from the
+// ring's buffers, elsewhere a read into the loop's shared buffer once the
+// socket is readable), and crypto/tls takes them from the loan, through
+// its Read, within the loan's callback; what it leaves there (records
+// behind the ones a read needed) is copied aside until it is read. Its
+// Read otherwise takes what the socket has at once, straight into
+// crypto/tls's record buffer. When there is nothing it returns a
 // net.Error whose Temporary() is true, the one kind of read error
 // crypto/tls does not make sticky: a record that has arrived in part stays
 // in its buffer and the next read goes on with it. Its Write writes what
@@ -62,7 +68,9 @@
 // connection within a record, fails its stream with crypto/tls's error;
 // a stream that fails closes its socket at once. crypto/tls bounds its
 // record and handshake buffers; what a stream queues for a peer that does
-// not read is bounded by one record's worth per write. Time limits after
+// not read is bounded by one record's worth per write, and what it keeps
+// aside from a loaned read by one loan (the stream waits for the next only
+// once it has read the last). Time limits after
 // the handshake are the application's (a timer per connection, or one
 // sweep, as examples/http does).
 //

@@ -346,7 +346,7 @@ func TestRecordsByteByByte(t *testing.T) {
 		msg := bytes.Repeat([]byte("record by record "), 200) // a few records
 		recs := sealed(t, c, cc, msg)
 		got, wouldBlock := 0, 0
-		testHookRecv = func(s *Stream, n int, err error, _ bool) {
+		testHookRecv = func(s *Stream, n int, err error, _ recvFrom) {
 			if s != o.s {
 				return
 			}

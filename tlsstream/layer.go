@@ -59,8 +59,9 @@ type Layer struct {
 	// The socket callbacks, shared by every stream: a stream is found from
 	// its socket (or handshake timer) by UserData, so that a stream carries
 	// no function values of its own.
-	onImm, onFlushed, onReadable, onHello, onHsReadable eventcore.IOCallback
-	onTimeout                                           eventcore.TimerCallback
+	onImm, onFlushed, onHello, onHsReadable eventcore.IOCallback
+	onLoaned                                eventcore.LoanCallback
+	onTimeout                               eventcore.TimerCallback
 	// What the last IOModeImmediate operation reported: its callback runs
 	// before Read or Write returns.
 	immSt eventcore.IOStatus
@@ -82,7 +83,7 @@ func New(d *eventcore.Driver, cfg Config) *Layer {
 	}
 	l.onImm = func(_ eventcore.StreamSocket, st eventcore.IOStatus, n int) { l.immSt, l.immN = st, n }
 	l.onFlushed = l.flushed
-	l.onReadable = l.readable
+	l.onLoaned = l.loaned
 	l.onHello = l.hello
 	l.onHsReadable = l.hsReadable
 	l.onTimeout = l.handshakeTimedOut

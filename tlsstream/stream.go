@@ -36,8 +36,9 @@ const maxChunk = 16 << 10
 // status and LastError, never a panic.
 //
 // A stream at rest holds no goroutine and no buffer of its own: records
-// are read straight from the socket into crypto/tls's record buffer and
-// decrypted into the caller's, on the loop; a write encrypts into a
+// come from a buffer the loop lends while they arrive (or straight from
+// the socket, for an immediate read) into crypto/tls's record buffer and
+// are decrypted into the caller's, on the loop; a write encrypts into a
 // pooled buffer of crypto/tls's and hands it to the socket, and only what
 // the socket does not take at once is copied and kept until it is sent.
 //
@@ -63,6 +64,11 @@ type Stream struct {
 	// gathers what comes meanwhile. Both are nil while nothing waits.
 	out, more []byte
 
+	// loan is what a loaned read brought and crypto/tls has not taken yet,
+	// while its callback runs; spill keeps what it left, for the reads
+	// after (nil while empty).
+	loan, spill []byte
+
 	peek   [1]byte // a byte decrypted for a zero-length read, not yet taken
 	peeked bool
 
@@ -76,7 +82,7 @@ type Stream struct {
 	shutRd     bool
 	shutWr     bool
 	shutWrSock bool // the socket's writing is to be shut once out is sent
-	rwait      bool // a read waits for the socket to be readable
+	rwait      bool // a read waits for the socket's data (a loaned read)
 	drained    bool // the socket had no more to read, and has not been readable since
 	rstep      bool // readStep runs
 	wstep      bool // writeStep runs
@@ -290,7 +296,7 @@ func (s *Stream) readOnce() {
 		}
 	case blocked:
 		s.rwait = true
-		s.l.s.WaitForData(s.sock, s.l.onReadable)
+		s.l.s.ReadLoaned(s.sock, s.l.onLoaned)
 	}
 }
 
@@ -308,7 +314,14 @@ func (s *Stream) decrypt(p []byte) (int, error) {
 	return 1 + n, err
 }
 
-func (l *Layer) readable(sock eventcore.StreamSocket, st eventcore.IOStatus, _ int) {
+// loaned goes on with the waiting read once the socket's data came, in a
+// buffer the loop lends until it returns: crypto/tls takes what it needs
+// of it for the read, and what it leaves is copied aside. The socket is
+// then taken as drained: a read that needs more waits for it (with a
+// loaned read, which reads at once what is there), rather than reading
+// the socket first. At the end of the peer's stream the read of the
+// socket itself tells how it ended.
+func (l *Layer) loaned(sock eventcore.StreamSocket, st eventcore.IOStatus, data []byte) {
 	s := l.stream(sock)
 	if s == nil || !s.rwait {
 		return
@@ -318,7 +331,13 @@ func (l *Layer) readable(sock eventcore.StreamSocket, st eventcore.IOStatus, _ i
 		s.fail(s.sockErr())
 		return
 	}
-	s.readStep() // the read itself tells the end of the stream
+	s.loan = data
+	s.readStep()
+	if len(s.loan) > 0 && !s.freed {
+		s.spill = append(s.spill, s.loan...)
+	}
+	s.loan = nil
+	s.drained = st == eventcore.IOStatusOK
 }
 
 func (s *Stream) completeRead(st eventcore.IOStatus) {
@@ -549,6 +568,7 @@ func (s *Stream) failStatus() eventcore.IOStatus {
 func (s *Stream) free() {
 	s.freed = true
 	s.rwait, s.flying = false, false
+	s.loan, s.spill = nil, nil
 	if hs := s.hs; hs != nil {
 		hs.abort()
 	} else {

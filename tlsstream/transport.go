@@ -12,9 +12,10 @@ import (
 // handshake, which runs on a handshaker goroutine, it hands over to the
 // loop (handshake.go). After it, crypto/tls runs on the loop and the
 // transport does the socket's I/O itself, without waiting: Read takes what
-// the kernel has, straight into crypto/tls's record buffer, or returns
-// errWouldBlock; Write writes what the kernel takes at once and queues the
-// rest, which the stream flushes after every call into crypto/tls.
+// a loaned read brought (see recv) or the kernel has, into crypto/tls's
+// record buffer, or returns errWouldBlock; Write writes what the kernel
+// takes at once and queues the rest, which the stream flushes after every
+// call into crypto/tls.
 type transport struct{ s *Stream }
 
 // wouldBlock is the transport's "no data yet". It is a net.Error whose
@@ -71,27 +72,50 @@ func (t *transport) SetDeadline(time.Time) error      { return nil }
 func (t *transport) SetReadDeadline(time.Time) error  { return nil }
 func (t *transport) SetWriteDeadline(time.Time) error { return nil }
 
-// recv reads what the socket has now into p (on the loop). After a short
-// read the socket is known to be empty until it is next reported
-// readable: recv then says so without a system call (the wait that
-// follows checks the socket first, so bytes that came meanwhile are not
-// missed), unless an immediate read asks (op.fresh).
+// recv gives p what a loaned read left aside, or brought and its callback
+// runs, or else what the socket has now (on the loop). After a short read
+// the socket is known to be empty until it is next reported readable:
+// recv then says so without a system call (the wait that follows checks
+// the socket first, so bytes that came meanwhile are not missed), unless
+// an immediate read asks (op.fresh).
 func (s *Stream) recv(p []byte) (n int, err error) {
-	read := false
+	from := recvNone
 	switch {
 	case s.freed:
 		err = ErrClosed
+	case len(s.spill) > 0:
+		from = recvSpill
+		n = copy(p, s.spill)
+		if s.spill = s.spill[n:]; len(s.spill) == 0 {
+			s.spill = nil // no buffer at rest
+		}
+	case s.loan != nil:
+		from = recvLoan
+		n = copy(p, s.loan)
+		if s.loan = s.loan[n:]; n == 0 {
+			err = errWouldBlock // the callback's loan is spent: wait for more
+		}
 	case s.drained && !s.rd.fresh:
 		err = errWouldBlock
 	default:
-		read = true
+		from = recvSocket
 		n, err = s.readSocket(p)
 	}
 	if testHookRecv != nil {
-		testHookRecv(s, n, err, read)
+		testHookRecv(s, n, err, from)
 	}
 	return n, err
 }
+
+// Where recv took bytes from, for testHookRecv.
+type recvFrom uint8
+
+const (
+	recvNone   recvFrom = iota // nowhere: an error, or known to be empty
+	recvSocket                 // a read of the socket
+	recvLoan                   // a loaned read's buffer, its callback running
+	recvSpill                  // what a loaned read left
+)
 
 func (s *Stream) readSocket(p []byte) (int, error) {
 	s.rd.fresh = false
@@ -114,8 +138,8 @@ func (s *Stream) readSocket(p []byte) (int, error) {
 }
 
 // testHookRecv, if set by a test, sees what each read of the transport on
-// the loop returned to crypto/tls, and whether it read the socket.
-var testHookRecv func(s *Stream, n int, err error, read bool)
+// the loop returned to crypto/tls, and where it took it from.
+var testHookRecv func(s *Stream, n int, err error, from recvFrom)
 
 // send writes what the socket takes of p now and queues the rest, for the
 // flush that follows the call into crypto/tls (on the loop).
