@@ -47,6 +47,13 @@ func (c *captureConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
+// catch turns capturing on.
+func (c *captureConn) catch() {
+	c.mu.Lock()
+	c.capture = true
+	c.mu.Unlock()
+}
+
 // records turns capturing off and returns what was caught.
 func (c *captureConn) records() []byte {
 	c.mu.Lock()
@@ -77,10 +84,21 @@ func handshakeStd(t testing.TB, d *eventcore.Driver, o *oneServer, cfg *tls.Conf
 		raw.Close()
 		t.Fatal(o.err)
 	}
-	cc.mu.Lock()
-	cc.capture = true
-	cc.mu.Unlock()
+	cc.catch()
 	return c, cc
+}
+
+// servedStd listens with our server and has a crypto/tls client of
+// version v handshake with it (handshakeStd); end closes the client and
+// the listener.
+func servedStd(t testing.TB, d *eventcore.Driver, l *Layer, p *pki, v uint16) (o *oneServer, c *tls.Conn, cc *captureConn, end func()) {
+	t.Helper()
+	o = listenOne(t, d, l, p.serverConfig(v))
+	c, cc = handshakeStd(t, d, o, p.clientConfig(v))
+	return o, c, cc, func() {
+		cc.Conn.Close()
+		d.Sockets().ReleaseRef(o.lst)
+	}
 }
 
 // sealed returns the records crypto/tls's client makes of msg.
@@ -199,10 +217,8 @@ func TestHostileTruncatedRecord(t *testing.T) {
 			refusedHello(t, d, l, p.serverConfig(v), []byte{22, 3, 1, 1, 0, 1, 0, 0}, true, func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) })
 		})
 		subtest(t, d, "Data", func(t *testing.T) {
-			o := listenOne(t, d, l, p.serverConfig(v))
-			defer d.Sockets().ReleaseRef(o.lst)
-			c, cc := handshakeStd(t, d, o, p.clientConfig(v))
-			defer cc.Conn.Close()
+			o, c, cc, end := servedStd(t, d, l, p, v)
+			defer end()
 			recs := sealed(t, c, cc, []byte("a whole message"))
 			r := readInto(o.s, make([]byte, 64), eventcore.IOModeAll)
 			cc.Conn.Write(recs[:len(recs)-3])
@@ -339,10 +355,8 @@ func TestHostileDrip(t *testing.T) {
 func TestRecordsByteByByte(t *testing.T) {
 	p := certs(t)
 	forEachVersion(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer, v uint16) {
-		o := listenOne(t, d, l, p.serverConfig(v))
-		defer d.Sockets().ReleaseRef(o.lst)
-		c, cc := handshakeStd(t, d, o, p.clientConfig(v))
-		defer cc.Conn.Close()
+		o, c, cc, end := servedStd(t, d, l, p, v)
+		defer end()
 		msg := bytes.Repeat([]byte("record by record "), 200) // a few records
 		recs := sealed(t, c, cc, msg)
 		got, wouldBlock := 0, 0
@@ -386,10 +400,8 @@ func TestHostileOversizedRecord(t *testing.T) {
 			refusedHello(t, d, l, p.serverConfig(v), []byte{22, 3, 1, 0xff, 0xff}, false, isRecordHeaderError)
 		})
 		subtest(t, d, "Data", func(t *testing.T) {
-			o := listenOne(t, d, l, p.serverConfig(v))
-			defer d.Sockets().ReleaseRef(o.lst)
-			_, cc := handshakeStd(t, d, o, p.clientConfig(v))
-			defer cc.Conn.Close()
+			o, _, cc, end := servedStd(t, d, l, p, v)
+			defer end()
 			r := readInto(o.s, make([]byte, 64), eventcore.IOModeOnce)
 			// Application data of 16 KiB + 2 KiB + 1: one over the limit.
 			cc.Conn.Write([]byte{23, 3, 3, 0x48, 0x01})

@@ -176,23 +176,17 @@ func pingPong(addr string, cfg *tls.Config, msgs ...string) func() (bool, error)
 func TestLoanLeftKeptAside(t *testing.T) {
 	p := certs(t)
 	forEachVersion(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer, v uint16) {
-		o := listenOne(t, d, l, p.serverConfig(v))
-		defer d.Sockets().ReleaseRef(o.lst)
-		c, cc := handshakeStd(t, d, o, p.clientConfig(v))
-		defer cc.Conn.Close()
+		o, c, cc, end := servedStd(t, d, l, p, v)
+		defer end()
 		var all, want []byte
 		for i := range 5 {
 			// More than crypto/tls asks the transport for at a time.
 			msg := bytes.Repeat(fmt.Appendf(nil, "message %d of five, ", i), 20)
 			want = append(want, msg...)
-			cc.mu.Lock()
-			cc.capture = true
-			cc.mu.Unlock()
+			cc.catch()
 			all = append(all, sealed(t, c, cc, msg)...)
 		}
-		cc.mu.Lock()
-		cc.capture = true
-		cc.mu.Unlock()
+		cc.catch()
 		if err := c.CloseWrite(); err != nil {
 			t.Fatal(err)
 		}
