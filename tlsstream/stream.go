@@ -477,6 +477,7 @@ func (s *Stream) Shutdown(read, write bool) error {
 		s.shutRd = true
 		o := s.rd
 		s.CancelRead()
+		s.spill = nil // no read will take it
 		s.l.s.Shutdown(s.sock, true, false)
 		if o.active {
 			s.err = ErrClosed

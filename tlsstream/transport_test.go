@@ -224,3 +224,37 @@ func TestLoanLeftKeptAside(t *testing.T) {
 		o.s.Close()
 	})
 }
+
+// TestShutdownReadDropsKept: shutting down reading drops the records a
+// loaned read left aside, and reads after it complete with
+// IOStatusDisconnected.
+func TestShutdownReadDropsKept(t *testing.T) {
+	p := certs(t)
+	forEachVersion(t, Config{}, func(t *testing.T, d *eventcore.Driver, l *Layer, v uint16) {
+		o, c, cc, end := servedStd(t, d, l, p, v)
+		defer end()
+		var all []byte
+		for i := range 3 {
+			cc.catch()
+			all = append(all, sealed(t, c, cc, bytes.Repeat(fmt.Appendf(nil, "record %d, ", i), 60))...)
+		}
+		if _, err := cc.Conn.Write(all); err != nil {
+			t.Fatal(err)
+		}
+		r := readInto(o.s, make([]byte, 10), eventcore.IOModeOnce)
+		runUntil(t, d, "the first read", func() bool { return r.done })
+		if r.st != eventcore.IOStatusOK || o.s.spill == nil {
+			t.Fatalf("first read: %v, %d bytes kept aside", r.st, len(o.s.spill))
+		}
+		if err := o.s.Shutdown(true, false); err != nil {
+			t.Fatal(err)
+		}
+		if r = readInto(o.s, make([]byte, 10), eventcore.IOModeOnce); !r.done || r.st != eventcore.IOStatusDisconnected || r.n != 0 {
+			t.Fatalf("read after shutting reading down: %+v", *r)
+		}
+		if o.s.spill != nil || o.s.State() != eventcore.ConnectionPassiveClose {
+			t.Fatalf("%d bytes still kept aside, state %v", len(o.s.spill), o.s.State())
+		}
+		o.s.Close()
+	})
+}
