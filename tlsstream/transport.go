@@ -91,10 +91,11 @@ func (s *Stream) recv(p []byte) (n int, err error) {
 		}
 	case s.loan != nil:
 		from = recvLoan
-		n = copy(p, s.loan)
-		if s.loan = s.loan[n:]; n == 0 {
+		if len(s.loan) == 0 {
 			err = errWouldBlock // the callback's loan is spent: wait for more
 		}
+		n = copy(p, s.loan)
+		s.loan = s.loan[n:]
 	case s.drained && !s.rd.fresh:
 		err = errWouldBlock
 	default:
