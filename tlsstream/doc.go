@@ -46,7 +46,7 @@
 // the socket takes at once and queues the rest, which the stream flushes
 // after every call into crypto/tls (reads too: a key update's answer is
 // written there). A stream at rest holds no goroutine, and no buffer but
-// crypto/tls's own.
+// crypto/tls's own (see Memory).
 //
 // The handshake is crypto/tls's straight-line function: it runs on a
 // goroutine of the layer's handshake pool, handing over to the loop
@@ -77,15 +77,24 @@
 // # Memory
 //
 // A connection at rest (handshake done, nothing queued) holds what
-// crypto/tls keeps for it, and a Stream. Measured at 10,000 idle TLS 1.3
-// server connections (live heap, after a collection): about 7.7 KB each,
-// of which crypto/tls's record buffer 2.3 KB and handshake buffer 1.8 KB
-// (both keep the size of the largest handshake record read: here Go's
-// client hello of about 1.6 KB, 1.2 KB of it a post-quantum key share;
-// however the transport's reads are sized, the record buffer grows to
-// hold a whole record and 512 bytes more), the AES-GCM state of both
-// directions 1.8 KB, the tls.Conn 0.9 KB and the session secrets 0.2 KB;
-// the Stream itself is 240 bytes.
+// crypto/tls keeps for it, and a Stream. crypto/tls never shrinks its
+// record and handshake buffers, and for a server both come out of the
+// handshake sized by the client hello (Go's is about 1.6 KB, 1.2 KB of it
+// a post-quantum key share): the record buffer 2.3 KB, the handshake
+// buffer 1.8 KB. A stream empties both the first time it waits for a
+// record after the handshake with nothing buffered, so that the record
+// buffer grows again only to what later records need (a 100-byte request:
+// 640 bytes). It does so once: a buffer grown later by large records is
+// kept, as crypto/tls keeps it, so that reading allocates nothing. That
+// reaches into crypto/tls's unexported fields, found by name and type; on
+// a Go release where they differ, nothing is emptied.
+//
+// Measured at 10,000 idle TLS 1.3 server connections (live heap, after a
+// collection): about 3.7 KB each, of which the AES-GCM state of both
+// directions 2.0 KB, the tls.Conn 0.9 KB, the session secrets 0.2 KB and
+// the Stream 250 bytes; 7.7 KB before the buffers were emptied. The
+// server's RSS grows by about 7.2 KB per connection, against 13.3 KB
+// before and 41 KB for net/http.
 //
 // # Ownership
 //

@@ -84,6 +84,7 @@ type Stream struct {
 	shutWrSock bool // the socket's writing is to be shut once out is sent
 	rwait      bool // a read waits for the socket's data (a loaned read)
 	drained    bool // the socket had no more to read, and has not been readable since
+	released   bool // crypto/tls's handshake-sized input buffers are emptied (release.go)
 	rstep      bool // readStep runs
 	wstep      bool // writeStep runs
 }
@@ -295,6 +296,9 @@ func (s *Stream) readOnce() {
 			s.completeRead(eventcore.IOStatusWouldBlock)
 		}
 	case blocked:
+		if !s.released && s.hsDone {
+			s.released = releaseInputBuffers(s.tc)
+		}
 		s.rwait = true
 		s.l.s.ReadLoaned(s.sock, s.l.onLoaned)
 	}
