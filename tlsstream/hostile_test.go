@@ -101,9 +101,11 @@ func servedStd(t testing.TB, d *eventcore.Driver, l *Layer, p *pki, v uint16) (o
 	}
 }
 
-// sealed returns the records crypto/tls's client makes of msg.
+// sealed returns the records crypto/tls's client makes of msg, caught
+// rather than sent.
 func sealed(t testing.TB, c *tls.Conn, cc *captureConn, msg []byte) []byte {
 	t.Helper()
+	cc.catch()
 	if _, err := c.Write(msg); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 // keeps the size of the largest record it held, plus 512 bytes, and the
 // handshake buffer that of the largest handshake message (golang/go#43563,
 // #81348). For a server both are sized by the ClientHello, which a Go
-// client's post-quantum key share makes about 1.7 KB: 3.6 KB of a
+// client's post-quantum key share makes about 1.6 KB: 3.6 KB of a
 // connection's 7.7 KB at rest, kept for its whole life to serve 100-byte
 // requests.
 //
@@ -50,18 +50,21 @@ func findIdleBufs() bufFields {
 // and says whether it did. input (the plaintext not yet read) is a view
 // into the record buffer, so it lets go of it too.
 func releaseInputBuffers(c *tls.Conn) bool {
-	f := idleBufs
-	if !f.ok {
+	if !idleBufs.ok {
 		return false
 	}
-	p := unsafe.Pointer(c)
-	raw := (*bytes.Buffer)(unsafe.Add(p, f.raw))
-	hand := (*bytes.Buffer)(unsafe.Add(p, f.hand))
-	input := (*bytes.Reader)(unsafe.Add(p, f.input))
+	raw, hand, input := inputBuffers(c)
 	if raw.Len() != 0 || hand.Len() != 0 || input.Len() != 0 {
 		return false
 	}
 	*raw, *hand = bytes.Buffer{}, bytes.Buffer{}
 	input.Reset(nil)
 	return true
+}
+
+// inputBuffers points at c's record buffer, handshake buffer and
+// plaintext reader; only where idleBufs.ok.
+func inputBuffers(c *tls.Conn) (raw, hand *bytes.Buffer, input *bytes.Reader) {
+	p := unsafe.Pointer(c)
+	return (*bytes.Buffer)(unsafe.Add(p, idleBufs.raw)), (*bytes.Buffer)(unsafe.Add(p, idleBufs.hand)), (*bytes.Reader)(unsafe.Add(p, idleBufs.input))
 }

@@ -182,7 +182,6 @@ func TestLoanLeftKeptAside(t *testing.T) {
 			// More than crypto/tls asks the transport for at a time.
 			msg := bytes.Repeat(fmt.Appendf(nil, "message %d of five, ", i), 20)
 			want = append(want, msg...)
-			cc.catch()
 			all = append(all, sealed(t, c, cc, msg)...)
 		}
 		cc.catch()
@@ -234,7 +233,6 @@ func TestShutdownReadDropsKept(t *testing.T) {
 		defer end()
 		var all []byte
 		for i := range 3 {
-			cc.catch()
 			all = append(all, sealed(t, c, cc, bytes.Repeat(fmt.Appendf(nil, "record %d, ", i), 60))...)
 		}
 		if _, err := cc.Conn.Write(all); err != nil {
