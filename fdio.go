@@ -60,6 +60,15 @@ type fdExt struct {
 	backoff  time.Duration // listener: its current delay
 }
 
+// maxRW caps the bytes one system call is asked to move; a larger transfer
+// goes on in further calls, as a short one does. macOS and the BSDs refuse
+// a read or write of more than INT_MAX bytes, Windows' recv and send take
+// an int, an io_uring request's length has 32 bits.
+const maxRW = 1 << 30
+
+// capRW is the part of p that one system call is asked to move.
+func capRW(p []byte) []byte { return p[:min(len(p), maxRW)] }
+
 // maxAcceptBatch bounds the connections accepted in one go, so that a
 // flood of them cannot starve the loop's other work.
 const maxAcceptBatch = 64
@@ -166,7 +175,7 @@ func (l *loop) serviceStreamRead(h handle, e *entry[fdObj]) {
 		return
 	}
 	for {
-		n, err := l.sysRead(h, e, op.buf[op.done:])
+		n, err := l.sysRead(h, e, capRW(op.buf[op.done:]))
 		if l.readStopped(h, e, op, n, err) {
 			return
 		}
@@ -241,7 +250,7 @@ func (l *loop) serviceStreamWrite(h handle, e *entry[fdObj]) {
 		return
 	}
 	for {
-		n, err := l.sysWrite(h, e, op.buf[op.done:])
+		n, err := l.sysWrite(h, e, capRW(op.buf[op.done:]))
 		switch {
 		case err == errWouldBlock:
 			if op.mode == IOModeImmediate {
@@ -496,7 +505,7 @@ func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
 		l.serviceWaitReadable(h, e, op)
 		return
 	}
-	n, salen, trunc, err := sysRecvFrom(fdArg(e.v.fd), op.buf, &l.rsa)
+	n, salen, trunc, err := sysRecvFrom(fdArg(e.v.fd), capRW(op.buf), &l.rsa)
 	l.noteRead(h, e, len(op.buf), n, err)
 	switch err {
 	case nil:

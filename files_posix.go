@@ -327,7 +327,7 @@ func (j *fileJob) transfer() {
 		}
 		var n int
 		var err error
-		p, off := j.buf[j.n:], j.off+int64(j.n)
+		p, off := capRW(j.buf[j.n:]), j.off+int64(j.n)
 		switch {
 		case j.kind == fileJobRead:
 			n, err = unix.Pread(j.fd, p, off)

@@ -246,7 +246,7 @@ func (l *loop) fileTransfer(h handle, e *entry[fileObj], op *fileOp, write bool)
 	w.ov.Offset, w.ov.OffsetHigh = uint32(off), uint32(off>>32)
 	rest := op.buf[op.done:]
 	w.keep = rest
-	n := uintptr(min(len(rest), 1<<30))
+	n := uintptr(min(len(rest), maxRW))
 	proc := procReadFileEx
 	if write {
 		proc = procWriteFileEx

@@ -72,7 +72,7 @@ func (p *uringPoller) submitOp(id uint64, o *entry[uringOp]) bool {
 	*e = uringSQE{fd: int32(o.v.fd), userData: id}
 	if len(o.v.buf) > 0 {
 		e.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(o.v.buf))))
-		e.len = uint32(min(len(o.v.buf), 1<<30))
+		e.len = uint32(min(len(o.v.buf), maxRW))
 	}
 	switch o.v.kind {
 	case uringOpKindSend:

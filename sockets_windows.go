@@ -274,7 +274,7 @@ func (l *loop) awaitWrite(h handle, e *entry[fdObj], to Addr) {
 	op := l.newOp(h, opSend)
 	rest := wr.buf[wr.done:]
 	op.keep = rest
-	op.wsabuf = windows.WSABuf{Len: uint32(min(len(rest), 1<<30)), Buf: unsafe.SliceData(rest)}
+	op.wsabuf = windows.WSABuf{Len: uint32(min(len(rest), maxRW)), Buf: unsafe.SliceData(rest)}
 	var err error
 	switch {
 	case h.kind() == kindPipe:
