@@ -28,8 +28,11 @@ type DatagramIOCallback func(s DatagramSocket, status IOStatus, n int, addr Addr
 type StreamListenOptions uint8
 
 const (
-	// ListenReusePort sets SO_REUSEPORT: several sockets may listen on the
-	// same address, and the kernel spreads connections over them.
+	// ListenReusePort lets several sockets listen on the same address. On
+	// Linux and DragonFly (SO_REUSEPORT) and FreeBSD 12 and later
+	// (SO_REUSEPORT_LB, up to 256 sockets) the kernel spreads connections
+	// over them; macOS, NetBSD and OpenBSD (SO_REUSEPORT) give one of them
+	// every connection. Windows has no such option: ErrNotSupported.
 	ListenReusePort StreamListenOptions = 1 << iota
 	// ListenReuseAddress sets SO_REUSEADDR: the address can be bound again
 	// while old connections to it linger in TIME_WAIT.
@@ -50,7 +53,9 @@ type DatagramCreateOptions uint8
 const (
 	// DatagramReuseAddress sets SO_REUSEADDR before binding.
 	DatagramReuseAddress DatagramCreateOptions = 1 << iota
-	// DatagramReusePort sets SO_REUSEPORT before binding.
+	// DatagramReusePort lets several sockets bind the same address, with
+	// the option and the kernel's spreading of datagrams that
+	// ListenReusePort has.
 	DatagramReusePort
 	// DatagramBroadcast sets SO_BROADCAST.
 	DatagramBroadcast

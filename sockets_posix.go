@@ -159,7 +159,7 @@ func listenOptions(fd int, flags fdFlags, opts StreamListenOptions) error {
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
 	if opts&ListenReusePort != 0 {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, soReusePort, 1); err != nil {
 			return err
 		}
 	}
@@ -287,7 +287,7 @@ func dgramSetup(fd int, sas [2]unix.Sockaddr, opts DatagramCreateOptions) error 
 	if err := set(opts&DatagramReuseAddress != 0, unix.SO_REUSEADDR); err != nil {
 		return err
 	}
-	if err := set(opts&DatagramReusePort != 0, unix.SO_REUSEPORT); err != nil {
+	if err := set(opts&DatagramReusePort != 0, soReusePort); err != nil {
 		return err
 	}
 	if err := set(opts&DatagramBroadcast != 0, unix.SO_BROADCAST); err != nil {

@@ -13,7 +13,7 @@ type Strategy uint8
 
 const (
 	// Default is ReusePort where the kernel balances SO_REUSEPORT
-	// listeners (Linux, DragonFly) and the address is not a Unix-domain
+	// listeners (Linux, DragonFly, FreeBSD) and the address is not a Unix-domain
 	// one, else LeastConnections.
 	Default Strategy = iota
 	// ReusePort gives every loop a listener of its own on the address,
@@ -21,7 +21,8 @@ const (
 	// by a hash of its addresses, so loops share no accept queue and no
 	// connection moves. The kernel balances arrivals, not live
 	// connections. Only where the kernel balances such listeners (Linux,
-	// DragonFly; elsewhere one of them would take every connection):
+	// DragonFly, FreeBSD; elsewhere one of them would take every
+	// connection):
 	// other systems, and Unix-domain addresses, get an error that wraps
 	// eventcore.ErrNotSupported.
 	ReusePort
@@ -252,9 +253,10 @@ func (l *Loop) adopt(fd uintptr, remote eventcore.Addr, cb ConnCallback) {
 }
 
 // ServeDatagram makes datagram sockets bound to addr and calls cb with
-// each, on its loop, before it returns: one socket per loop with SO_REUSEPORT where the
-// kernel spreads datagrams over such sockets by their addresses (Linux,
-// DragonFly; not for Unix-domain addresses), else one socket on loop 0.
+// each, on its loop, before it returns: one socket per loop with
+// eventcore.DatagramReusePort where the kernel spreads datagrams over
+// such sockets by their addresses (Linux, DragonFly, FreeBSD; not for
+// Unix-domain addresses), else one socket on loop 0.
 // It returns the bound address. The group keeps a reference to each
 // socket and releases it when Shutdown begins: a loop that still needs
 // its socket then (to send replies) takes a reference of its own with
