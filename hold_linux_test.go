@@ -73,20 +73,50 @@ func TestHoldingWaitWoken(t *testing.T) {
 // the rest of the process, and with GOMAXPROCS 1 not while other
 // goroutines exist (a test binary always has some).
 func TestTakeHoldLeavesAP(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	if ok, _ := takeHold(); ok {
+	if ok, _ := takeHold(1); ok {
 		t.Fatal("a loop may hold with GOMAXPROCS 1 and other goroutines")
 	}
-	runtime.GOMAXPROCS(3)
-	ok1, c1 := takeHold()
-	ok2, c2 := takeHold()
-	ok3, c3 := takeHold()
+	ok1, c1 := takeHold(3)
+	ok2, c2 := takeHold(3)
+	ok3, c3 := takeHold(3)
 	if !ok1 || !ok2 || ok3 || !c1 || !c2 || c3 {
 		t.Fatalf("with 3 Ps, three loops asking: %v %v %v (counted %v %v %v); want two to hold", ok1, ok2, ok3, c1, c2, c3)
 	}
 	holders.Add(-2)
-	if ok, c := takeHold(); !ok || !c {
+	if ok, c := takeHold(3); !ok || !c {
 		t.Fatal("a loop may not hold after the others stopped")
 	}
 	holders.Add(-1)
+}
+
+// TestHoldReadsGOMAXPROCSAgain: a loop that would hold reads GOMAXPROCS
+// when it first would, and again once holdMax has passed since, so that
+// a change of it is seen.
+func TestHoldReadsGOMAXPROCSAgain(t *testing.T) {
+	d, err := New(WithDriver("epoll"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Dispose()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	l := d.l
+	wait := func() {
+		l.holdWaits, l.spin = true, 0
+		l.sysWait(time.Microsecond)
+	}
+	wait()
+	if l.maxProcs != 2 {
+		t.Fatalf("GOMAXPROCS %d after the first wait that would hold, want 2", l.maxProcs)
+	}
+	runtime.GOMAXPROCS(3)
+	l.maxProcsAt = l.now() + int64(time.Hour) // read an hour from now: not yet
+	wait()
+	if l.maxProcs != 2 {
+		t.Fatalf("GOMAXPROCS %d before holdMax passed, want 2 as read before", l.maxProcs)
+	}
+	l.maxProcsAt = l.now() - int64(holdMax)
+	wait()
+	if l.maxProcs != 3 {
+		t.Fatalf("GOMAXPROCS %d holdMax after GOMAXPROCS changed, want 3", l.maxProcs)
+	}
 }

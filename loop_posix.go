@@ -25,9 +25,13 @@ type sysLoop struct {
 
 	// canHold: the poller can hold (see "Holding"); holdWaits: the loop's
 	// sleeps are short, and it holds; yielded: when it last yielded;
-	// yieldGap: how long it holds between yields.
+	// yieldGap: how long it holds between yields; maxProcs: GOMAXPROCS as
+	// read at maxProcsAt (runtime.GOMAXPROCS takes the scheduler's lock, so
+	// it is read again only holdMax later).
 	canHold, holdWaits bool
 	yielded, yieldGap  int64
+	maxProcs           int
+	maxProcsAt         int64
 
 	// trustReady: the poller's events describe each descriptor as it was
 	// when the wait returned (see statePoller).
@@ -112,9 +116,9 @@ var holders atomic.Int32
 // goroutines whose sockets are ready, runs only on an idle P (or from
 // sysmon every 10 ms). So the loops leave one P free; with GOMAXPROCS 1
 // there is none to leave, and a loop holds only if it is the process's
-// only goroutine. counted tells whether a release is owed.
-func takeHold() (ok, counted bool) {
-	procs := runtime.GOMAXPROCS(0)
+// only goroutine. procs is GOMAXPROCS; counted tells whether a release
+// is owed.
+func takeHold(procs int) (ok, counted bool) {
 	if procs == 1 {
 		return runtime.NumGoroutine() == 1, false
 	}
@@ -126,13 +130,16 @@ func takeHold() (ok, counted bool) {
 }
 
 func (l *loop) sysWait(timeout time.Duration) bool {
-	hold, counted := false, false
-	if l.holdWaits && l.spin == 0 && timeout > 0 {
-		hold, counted = takeHold()
-	}
 	var start int64
 	if timeout > 0 && l.canHold {
 		start = l.now()
+	}
+	hold, counted := false, false
+	if l.holdWaits && l.spin == 0 && timeout > 0 { // holdWaits: canHold, start is set
+		if l.maxProcs == 0 || start-l.maxProcsAt >= int64(holdMax) {
+			l.maxProcs, l.maxProcsAt = runtime.GOMAXPROCS(0), start
+		}
+		hold, counted = takeHold(l.maxProcs)
 	}
 	if hold && start-l.yielded >= l.yieldGap {
 		runtime.Gosched()
