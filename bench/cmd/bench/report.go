@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -262,6 +263,8 @@ func (r *runner) scaleBar(check func(bool, string, ...any)) {
 }
 
 // barReport says, for eventcore-epoll, which parts of the bar are met.
+// Each ratio is of medians; beside it, in parentheses, the lowest and the
+// highest of the ratios within one repetition (repRatios).
 func (r *runner) barReport(md bool) string {
 	const ours = "eventcore-epoll"
 	var lines []string
@@ -273,15 +276,28 @@ func (r *runner) barReport(md bool) string {
 		lines = append(lines, fmt.Sprintf("%s: %s", mark, fmt.Sprintf(format, args...)))
 	}
 	res := r.res
+	// ratio is res.ratio and its spread over the repetitions, to print
+	// with %.2f×%s.
+	type ratio struct {
+		q      float64
+		spread string
+	}
+	get := func(w, ours, alt, metric string) (ratio, bool) {
+		q, ok := res.ratio(w, ours, alt, metric)
+		if reps := res.repRatios(w, ours, alt, metric); ok && len(reps) > 1 {
+			return ratio{q, fmt.Sprintf(" (%.2f–%.2f)", slices.Min(reps), slices.Max(reps))}, true
+		}
+		return ratio{q: q}, ok
+	}
 	for _, w := range groups[0].workloads(res) {
-		q, ok1 := res.ratio(w, ours, "c-epoll", "msgs/s")
-		c, ok2 := res.ratio(w, ours, "c-epoll", "cpu/msg")
+		q, ok1 := get(w, ours, "c-epoll", "msgs/s")
+		c, ok2 := get(w, ours, "c-epoll", "cpu/msg")
 		switch {
 		case !ok1 || !ok2:
 		case clientPaced(w):
-			check(c <= 1.1, "%s: %.2f× the C floor's CPU/msg (bar ≤ 1.1); %.2f× its msgs/s, which the client sets", w, c, q)
+			check(c.q <= 1.1, "%s: %.2f×%s the C floor's CPU/msg (bar ≤ 1.1); %.2f×%s its msgs/s, which the client sets", w, c.q, c.spread, q.q, q.spread)
 		default:
-			check(q >= 0.95 && c <= 1.1, "%s: %.2f× the C floor's msgs/s (bar ≥ 0.95), %.2f× its CPU/msg (bar ≤ 1.1)", w, q, c)
+			check(q.q >= 0.95 && c.q <= 1.1, "%s: %.2f×%s the C floor's msgs/s (bar ≥ 0.95), %.2f×%s its CPU/msg (bar ≤ 1.1)", w, q.q, q.spread, c.q, c.spread)
 		}
 	}
 	r.scaleBar(check)
@@ -289,10 +305,10 @@ func (r *runner) barReport(md bool) string {
 		if isScale(w) {
 			continue
 		}
-		a, ok1 := res.ratio(w, ours, "net/http", "req/s")
-		f, ok2 := res.ratio(w, ours, "fasthttp", "req/s")
+		a, ok1 := get(w, ours, "net/http", "req/s")
+		f, ok2 := get(w, ours, "fasthttp", "req/s")
 		if ok1 && ok2 {
-			check(a >= 2 && f >= 1, "%s: %.2f× net/http (bar ≥ 2), %.2f× fasthttp (bar ≥ 1.0)", w, a, f)
+			check(a.q >= 2 && f.q >= 1, "%s: %.2f×%s net/http (bar ≥ 2), %.2f×%s fasthttp (bar ≥ 1.0)", w, a.q, a.spread, f.q, f.spread)
 		}
 	}
 	for _, w := range groups[2].workloads(res) {
@@ -301,41 +317,41 @@ func (r *runner) barReport(md bool) string {
 		}
 	}
 	for _, w := range groups[3].workloads(res) {
-		if q, ok := res.ratio(w, ours, "time.AfterFunc", "timers/s"); ok {
-			check(q >= 2, "%s: %.2f× time.AfterFunc (bar ≥ 2)", w, q)
+		if q, ok := get(w, ours, "time.AfterFunc", "timers/s"); ok {
+			check(q.q >= 2, "%s: %.2f×%s time.AfterFunc (bar ≥ 2)", w, q.q, q.spread)
 		}
-		if q, ok := res.ratio(w, ours, "time.AfterFunc", "rearms/s"); ok {
-			check(q >= 1.5, "%s: %.2f× Timer.Reset (bar ≥ 1.5)", w, q)
+		if q, ok := get(w, ours, "time.AfterFunc", "rearms/s"); ok {
+			check(q.q >= 1.5, "%s: %.2f×%s Timer.Reset (bar ≥ 1.5)", w, q.q, q.spread)
 		}
 	}
 	for _, w := range groups[4].workloads(res) {
-		if q, ok := res.ratio(w, ours+" Trigger", "channel", "wakes/s"); ok {
-			check(q >= 1, "%s: Trigger %.2f× a channel (bar ≥ 1.0)", w, q)
+		if q, ok := get(w, ours+" Trigger", "channel", "wakes/s"); ok {
+			check(q.q >= 1, "%s: Trigger %.2f×%s a channel (bar ≥ 1.0)", w, q.q, q.spread)
 		}
 		for _, m := range []string{"Trigger", "RunInOwnerThread"} {
-			p50, ok1 := res.ratio(w, ours+" "+m, "channel", "p50")
-			p99, ok2 := res.ratio(w, ours+" "+m, "channel", "p99")
+			p50, ok1 := get(w, ours+" "+m, "channel", "p50")
+			p99, ok2 := get(w, ours+" "+m, "channel", "p99")
 			if ok1 && ok2 {
-				check(p50 <= 2 && p99 <= 3, "%s: %s p50 %.2f×, p99 %.2f× a channel's (bar ≤ 2, ≤ 3)", w, m, p50, p99)
+				check(p50.q <= 2 && p99.q <= 3, "%s: %s p50 %.2f×%s, p99 %.2f×%s a channel's (bar ≤ 2, ≤ 3)", w, m, p50.q, p50.spread, p99.q, p99.spread)
 			}
 		}
 	}
 	for _, w := range groups[5].workloads(res) { // issue 12's bars
-		if a, ok := res.ratio(w, ours, "net/http", "req/s"); ok {
-			f, _ := res.ratio(w, ours, "fasthttp", "req/s")
-			check(a >= 1.5 && f >= 1, "%s: %.2f× net/http (bar ≥ 1.5), %.2f× fasthttp (bar ≥ 1.0)", w, a, f)
+		if a, ok := get(w, ours, "net/http", "req/s"); ok {
+			f, _ := get(w, ours, "fasthttp", "req/s")
+			check(a.q >= 1.5 && f.q >= 1, "%s: %.2f×%s net/http (bar ≥ 1.5), %.2f×%s fasthttp (bar ≥ 1.0)", w, a.q, a.spread, f.q, f.spread)
 		}
-		if q, ok := res.ratio(w, ours, "net/http", "conns/s"); ok {
-			check(q >= 0.9, "%s: %.2f× net/http (bar ≥ 0.9)", w, q)
+		if q, ok := get(w, ours, "net/http", "conns/s"); ok {
+			check(q.q >= 0.9, "%s: %.2f×%s net/http (bar ≥ 0.9)", w, q.q, q.spread)
 		}
-		if q, ok := res.ratio(w, ours, "net/http", "rss/conn"); ok {
-			check(q <= 0.2, "%s: %.2f× net/http's RSS per connection (bar ≤ 0.2)", w, q)
+		if q, ok := get(w, ours, "net/http", "rss/conn"); ok {
+			check(q.q <= 0.2, "%s: %.2f×%s net/http's RSS per connection (bar ≤ 0.2)", w, q.q, q.spread)
 		}
 	}
 	if len(lines) == 0 {
 		return ""
 	}
-	head := "The bar (eventcore-epoll, medians):\n"
+	head := "The bar (eventcore-epoll, medians; in parentheses the lowest and highest ratio within one repetition):\n"
 	if md {
 		return "- " + strings.Join(lines, "\n- ") + "\n"
 	}
@@ -388,7 +404,7 @@ func (r *runner) writeReport(info reportInfo) error {
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) at the start: %s; at the end: %s. The machine is shared with other work, which the load average shows; alternating the implementations within each repetition spreads that noise over all of them.\n", info.load[0], info.load[1])
 	b.WriteString("\n## Method\n\n" + methodText + "\n")
 	if bar := r.barReport(true); bar != "" {
-		b.WriteString("## The bar\n\neventcore-epoll against the bars of issues 3 and 11, medians of this run:\n\n" + bar + "\n")
+		b.WriteString("## The bar\n\neventcore-epoll against the bars of issues 3, 11, 12 and 13, medians of this run; in parentheses, the lowest and the highest of the ratios taken within one repetition, where the two ran one after the other (a slow or fast spell of the machine that a ratio of medians may see on one side only weighs on both sides of those):\n\n" + bar + "\n")
 	}
 	b.WriteString("## Ratios\n\n" + r.ratioTable(true) + "\n")
 	b.WriteString("## Charts\n\n")

@@ -69,6 +69,27 @@ func (r *results) median(workload, impl, metric string) (float64, bool) {
 	return m, ok
 }
 
+// repRatios is ours ÷ alt for a metric within each repetition, nil unless
+// both have a value for every repetition. Within a repetition the
+// implementations run one after the other, so a state of the machine that
+// lasts minutes (this one has them) weighs on both sides of such a ratio,
+// where it may fall on one side only of a ratio of medians.
+func (r *results) repRatios(workload, ours, alt, metric string) []float64 {
+	a := r.byKey[seriesKey{workload, ours, metric}]
+	b := r.byKey[seriesKey{workload, alt, metric}]
+	if a == nil || b == nil || len(a.vals) != len(b.vals) {
+		return nil
+	}
+	q := make([]float64, len(a.vals))
+	for i, v := range a.vals {
+		if b.vals[i] == 0 {
+			return nil
+		}
+		q[i] = v / b.vals[i]
+	}
+	return q
+}
+
 // impls lists the implementations measured on a workload, in run order.
 func (r *results) impls(workload string) []string {
 	var out []string
