@@ -505,8 +505,9 @@ func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
 		l.serviceWaitReadable(h, e, op)
 		return
 	}
-	n, salen, trunc, err := sysRecvFrom(fdArg(e.v.fd), capRW(op.buf), &l.rsa)
-	l.noteRead(h, e, len(op.buf), n, err)
+	p := capRW(op.buf)
+	n, salen, trunc, err := sysRecvFrom(fdArg(e.v.fd), p, &l.rsa)
+	l.noteRead(h, e, len(p), n, err)
 	switch err {
 	case nil:
 		op.done = n

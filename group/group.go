@@ -11,8 +11,9 @@
 // [Group.ServeStream] listens on one address from every loop and hands each
 // connection to one loop's callback, by the [Strategy] chosen: one
 // SO_REUSEPORT listener per loop, which the kernel balances (Linux,
-// DragonFly, FreeBSD), or one accepting loop that moves each connection to the loop
-// with the fewest live connections, or to each loop in turn (every system).
+// DragonFly, FreeBSD), or one accepting loop that moves each connection to
+// the loop with the fewest live connections, or to each loop in turn
+// (every system).
 // [Group.ServeDatagram] does the same for a datagram socket.
 //
 // A connection handed out counts as live on its loop until the program

@@ -13,8 +13,8 @@ type Strategy uint8
 
 const (
 	// Default is ReusePort where the kernel balances SO_REUSEPORT
-	// listeners (Linux, DragonFly, FreeBSD) and the address is not a Unix-domain
-	// one, else LeastConnections.
+	// listeners (Linux, DragonFly, FreeBSD) and the address is not a
+	// Unix-domain one, else LeastConnections.
 	Default Strategy = iota
 	// ReusePort gives every loop a listener of its own on the address,
 	// with SO_REUSEPORT: the kernel picks a listener for each connection
