@@ -99,6 +99,8 @@ type uringPoller struct {
 	retired [][]byte       // buffers of operations a left ring may still use
 	late    []readyEvent   // operations ended by a rebind, to report
 
+	filesTried bool // the ring's file table was registered, or refused
+
 	ts  unix.Timespec
 	arg uringGetEventsArg
 	err error // what the last wait met
@@ -110,7 +112,8 @@ type uringPoller struct {
 type uringReg struct {
 	h    handle
 	gen  uint32
-	mask uint32 // what the poll watches
+	mask uint16 // what the poll watches
+	file uint8  // its slot in the ring's file table (poller_uring_fixed.go)
 }
 
 func newUringPoller() (poller, error) {
@@ -155,9 +158,11 @@ func (p *uringPoller) rebind() error {
 		return err
 	}
 	p.pollAdd(int32(p.wfd.r), uringDataWake, unix.POLLIN)
+	p.filesTried = false
 	p.regs.each(func(fd int, reg *uringReg) {
+		reg.file = fileNone // the new ring's file table is empty
 		if reg.h != 0 {
-			p.pollAdd(int32(fd), reg.data(fd), reg.mask)
+			p.pollAdd(int32(fd), reg.data(fd), uint32(reg.mask))
 		}
 	})
 	p.moveOps()
@@ -212,7 +217,7 @@ func (r *uringReg) data(fd int) uint64 { return uint64(r.gen)<<32 | uint64(fd+1)
 // release ends the registration; its completions still to come then name
 // an older generation.
 func (r *uringReg) release() {
-	r.h = 0
+	r.h, r.file = 0, fileNone
 	r.gen = (r.gen + 1) & (1<<uringGenBits - 1)
 }
 
@@ -233,7 +238,7 @@ func (p *uringPoller) add(fd int, h handle) error {
 	}
 	reg := p.regs.at(fd)
 	reg.h, reg.mask = h, uringPollMask
-	if !p.pollAdd(int32(fd), reg.data(fd), reg.mask) {
+	if !p.pollAdd(int32(fd), reg.data(fd), uint32(reg.mask)) {
 		reg.release()
 		return p.err
 	}
@@ -244,7 +249,9 @@ func (p *uringPoller) modify(int, handle, readyBits) error { return nil }
 
 // del cancels fd's poll, and runs the cancellation to its end at once:
 // until the kernel frees the request, it holds the file, and closing fd
-// would not close a socket (its peer would not see the end). An
+// would not close a socket (its peer would not see the end). fd's slot
+// in the file table, which holds the file too, is emptied in the same
+// enter. An
 // IORING_OP_POLL_REMOVE would not do: it gives up (EALREADY) on a poll
 // whose completion is under way, and leaves it armed.
 func (p *uringPoller) del(fd int) {
@@ -253,6 +260,7 @@ func (p *uringPoller) del(fd int) {
 		return
 	}
 	if p.queueCancel(reg.data(fd)) {
+		p.emptySlot(fd, reg)
 		p.enter(uringEnterGetEvents, 0, nil, false)
 	}
 	reg.release()
@@ -325,7 +333,7 @@ func (p *uringPoller) collect(evs []readyEvent) []readyEvent {
 		if c.flags&uringCQEFMore == 0 {
 			// The kernel ended the poll (a full completion ring, no
 			// memory): watch again; arming it reports what is ready.
-			p.pollAdd(fd, c.userData, reg.mask)
+			p.pollAdd(fd, c.userData, uint32(reg.mask))
 		}
 		if c.res <= 0 {
 			continue

@@ -45,6 +45,7 @@ type uringOp struct {
 	res    int32  // the completion's result: a count, or -errno
 	done   bool
 	queued bool // rebind: still in the left ring's queue, never submitted
+	fixed  bool // a send naming its socket by its slot (poller_uring_fixed.go)
 }
 
 // startOp queues operation o and returns its id, or 0 if the ring could
@@ -65,7 +66,17 @@ func (p *uringPoller) startOp(o uringOp) uint64 {
 
 // submitOp queues the request of operation o, whose user data is id.
 func (p *uringPoller) submitOp(id uint64, o *entry[uringOp]) bool {
+	if o.v.kind == uringOpKindSend {
+		o.v.fixed = p.fileSlot(o.v.fd)
+	}
+	// Should sqe move to a new ring (rebind), moveOps submits o there, as
+	// one the left ring never saw; the entry sqe returns then stays a no-op.
+	o.v.queued = true
 	e := p.sqe()
+	if !o.v.queued {
+		return true
+	}
+	o.v.queued = false
 	if e == nil {
 		return false
 	}
@@ -73,6 +84,9 @@ func (p *uringPoller) submitOp(id uint64, o *entry[uringOp]) bool {
 	if len(o.v.buf) > 0 {
 		e.addr = uint64(uintptr(unsafe.Pointer(unsafe.SliceData(o.v.buf))))
 		e.len = uint32(min(len(o.v.buf), maxRW))
+	}
+	if o.v.fixed {
+		e.flags = uringSQEFixedFile // the slot is the descriptor's number
 	}
 	switch o.v.kind {
 	case uringOpKindSend:
@@ -224,6 +238,9 @@ func (p *uringPoller) moveOps() {
 func (p *uringPoller) completeOp(evs []readyEvent, c *uringCQE) []readyEvent {
 	_, o := p.op(c.userData)
 	if o == nil || o.v.done {
+		return evs
+	}
+	if c.res == -int32(unix.EBADF) && o.v.fixed && p.resend(c.userData, o) {
 		return evs
 	}
 	o.v.res = c.res

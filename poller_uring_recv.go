@@ -260,7 +260,7 @@ func (p *uringPoller) dropPollIn(fd sysFD) {
 		e.fd = -1
 		e.addr = reg.data(int(fd))
 		e.len = uringPollUpdateEvents | uringPollAddMulti
-		e.opFlags = reg.mask
+		e.opFlags = uint32(reg.mask)
 		e.userData = uringDataIgnore
 	}
 }

@@ -68,9 +68,20 @@ type uringGetEventsArg struct {
 	ts        uint64 // *unix.Timespec
 }
 
+// uringRsrcRegister is struct io_uring_rsrc_register.
+type uringRsrcRegister struct {
+	nr    uint32
+	flags uint32
+	_     uint64
+	data  uint64
+	tags  uint64
+}
+
 // The sizes the kernel expects; either array length goes negative, and the
 // build fails, if a layout above is wrong.
 var (
+	_ [32 - unsafe.Sizeof(uringRsrcRegister{})]byte
+	_ [unsafe.Sizeof(uringRsrcRegister{}) - 32]byte
 	_ [64 - unsafe.Sizeof(uringSQE{})]byte
 	_ [unsafe.Sizeof(uringSQE{}) - 64]byte
 	_ [16 - unsafe.Sizeof(uringCQE{})]byte
@@ -84,7 +95,11 @@ var (
 const (
 	uringOpPollAdd     = 6
 	uringOpAsyncCancel = 14
+	uringOpFilesUpdate = 20
 	uringOpSend        = 26
+
+	uringSQEFixedFile      = 1 << 0 // IOSQE_FIXED_FILE: sqe.fd is a slot of the file table
+	uringSQECQESkipSuccess = 1 << 6 // IOSQE_CQE_SKIP_SUCCESS: a completion only if it fails
 
 	uringSetupCQSize        = 1 << 3
 	uringSetupClamp         = 1 << 4
@@ -93,6 +108,8 @@ const (
 	uringSetupSingleIssuer  = 1 << 12
 	uringSetupDeferTaskrun  = 1 << 13
 	uringRegisterEnableRing = 12
+	uringRegisterFiles2     = 13
+	uringRsrcRegisterSparse = 1 << 0
 
 	uringFeatSingleMmap = 1 << 0
 	uringFeatNoDrop     = 1 << 1
@@ -134,6 +151,9 @@ type uring struct {
 	cqHead, cqTail *uint32
 	cqMask         uint32
 	cqes           []uringCQE
+
+	files   uint32  // slots of the file table, 0 while it has none
+	slotFDs []int32 // per SQE: the descriptor a files update puts in its slot
 }
 
 // uringSetupFlags: completions run their last step only when the one
@@ -199,6 +219,30 @@ func (r *uring) enable() error {
 		return errno
 	}
 	return nil
+}
+
+// registerFiles gives the ring a file table of n empty slots; the
+// registering thread must be the ring's submitter.
+func (r *uring) registerFiles(n uint32) error {
+	rr := uringRsrcRegister{nr: n, flags: uringRsrcRegisterSparse}
+	_, _, errno := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(r.fd), uringRegisterFiles2, uintptr(unsafe.Pointer(&rr)), unsafe.Sizeof(rr), 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	r.files = n
+	r.slotFDs = make([]int32, len(r.sqes))
+	return nil
+}
+
+// prepFilesUpdate makes e, the entry sqe returned last, put fd in slot
+// (or empty it, for fd -1) when it is submitted: the kernel reads the
+// descriptor from slotFDs then, where no later entry overwrites it first.
+// Only a failure posts a completion, with user data 0.
+func (r *uring) prepFilesUpdate(e *uringSQE, slot uint32, fd int32) {
+	i := (r.tail - 1) & r.sqMask
+	r.slotFDs[i] = fd
+	*e = uringSQE{opcode: uringOpFilesUpdate, flags: uringSQECQESkipSuccess, fd: -1, off: uint64(slot), len: 1,
+		addr: uint64(uintptr(unsafe.Pointer(&r.slotFDs[i])))}
 }
 
 // sqe returns a zeroed entry to fill, or nil if the queue is full.
