@@ -63,7 +63,10 @@
 // moves it to a ring of its own thread, and is locked too. A stream
 // socket's write that may wait (not [IOModeImmediate]) is a send request
 // of the ring from its start, sent with the loop's next submission; its
-// callback runs when the send completes. Files' reads, writes, closes and
+// callback runs when the send completes. On Linux 6.13 and later a send
+// names its socket by a slot of the ring's file table (registered at the
+// loop's first send: 16,384 slots at most, 8 bytes each in the kernel),
+// so the kernel takes no reference to the file per send. Files' reads, writes, closes and
 // truncations are requests of the ring, not worker-pool jobs (see
 // [Files]). A wake-up from another goroutine ([Core.RunInOwnerThread],
 // [Events.Trigger]) wakes the loop's locked thread, which costs a thread
