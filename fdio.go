@@ -47,8 +47,31 @@ type ioOp struct {
 	done   int
 	cb     any // the callback of the handle's kind, see loop.callIO
 	mode   IOMode
-	active bool
+	active bool // pending: counted among the loop's waiters (arm, disarm)
 	loan   bool // a loaned read (loan.go): buf is nil, cb a LoanCallback
+}
+
+// arm makes op pending with v, and counts it among the loop's waiters,
+// unless it was pending already (a listener's accept callback replaced).
+// With disarm, it is the only place where an ioOp becomes or stops being
+// a waiter.
+func (l *loop) arm(op *ioOp, v ioOp) {
+	if !op.active {
+		l.waiters++
+	}
+	v.active = true
+	*op = v
+}
+
+// disarm ends op and returns what it held; if it was pending, it stops
+// counting among the loop's waiters.
+func (l *loop) disarm(op *ioOp) ioOp {
+	v := *op
+	if v.active {
+		l.waiters--
+	}
+	*op = ioOp{}
+	return v
 }
 
 // fdExt holds what only some descriptors need.
@@ -133,12 +156,11 @@ func (l *loop) serviceSendOp(h handle, e *entry[fdObj]) {
 	}
 }
 
-// start runs the read (or write) just made pending on h, or leaves it to
+// start runs the read (or write) just armed on h, or leaves it to
 // the loop if callbacks are nested too deeply to run it now. An
 // IOModeImmediate operation always runs now: it cannot wait, so it cannot
 // nest without bound, and its caller may reuse the buffer once it returns.
 func (l *loop) start(h handle, e *entry[fdObj], write bool) {
-	l.waiters++
 	op := &e.v.rd
 	if write {
 		op = &e.v.wr
@@ -160,7 +182,7 @@ func (l *loop) fdRead(h handle, k kind, buf []byte, mode IOMode, cb any) {
 	if !l.usable(h, e, false, cb) {
 		return
 	}
-	e.v.rd = ioOp{buf: buf, cb: cb, mode: mode, active: true}
+	l.arm(&e.v.rd, ioOp{buf: buf, cb: cb, mode: mode})
 	l.start(h, e, false)
 }
 
@@ -237,7 +259,7 @@ func (l *loop) fdWrite(h handle, k kind, buf []byte, mode IOMode, cb any) {
 		l.callIO(cb, h, IOStatusOK, 0, Addr{})
 		return
 	}
-	e.v.wr = ioOp{buf: buf, cb: cb, mode: l.writeMode(h, mode), active: true}
+	l.arm(&e.v.wr, ioOp{buf: buf, cb: cb, mode: l.writeMode(h, mode)})
 	l.start(h, e, true)
 }
 
@@ -299,10 +321,8 @@ func (l *loop) streamFailed(e *entry[fdObj], err error) IOStatus {
 
 // complete ends the pending operation op of h and runs its callback.
 func (l *loop) complete(h handle, op *ioOp, st IOStatus, addr Addr) {
-	cb, n := op.cb, op.done
-	*op = ioOp{}
-	l.waiters--
-	l.callIO(cb, h, st, n, addr)
+	v := l.disarm(op)
+	l.callIO(v.cb, h, st, v.done, addr)
 }
 
 // fdCancel cancels the pending read (or write) of h: no callback.
@@ -320,8 +340,7 @@ func (l *loop) fdCancel(h handle, k kind, write bool) {
 	}
 	if op.active {
 		l.cancelSys(e, write)
-		*op = ioOp{}
-		l.waiters--
+		l.disarm(op)
 		l.syncInterest(h)
 	}
 }
@@ -489,7 +508,7 @@ func (l *loop) dgramStart(h handle, write bool, buf []byte, mode IOMode, cb Data
 		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 		return nil
 	}
-	*op = ioOp{buf: buf, cb: cb, mode: mode, active: true}
+	l.arm(op, ioOp{buf: buf, cb: cb, mode: mode})
 	return e
 }
 
@@ -591,13 +610,9 @@ func (l *loop) sockRelease(h handle) bool {
 // closeFD frees the entry and its descriptor; pending operations are
 // dropped without their callbacks.
 func (l *loop) closeFD(h handle, e *entry[fdObj]) {
-	if e.v.rd.active {
-		l.waiters--
-	}
-	if e.v.wr.active {
-		l.waiters--
-	}
 	l.closeSysFD(e)
+	l.disarm(&e.v.rd)
+	l.disarm(&e.v.wr)
 	if x := e.v.ext; x != nil {
 		if x.unlink != "" {
 			os.Remove(x.unlink)

@@ -57,7 +57,7 @@ func (l *loop) loanRead(h handle, cb LoanCallback) {
 	if !l.usable(h, e, false, cb) {
 		return
 	}
-	e.v.rd = ioOp{cb: cb, mode: IOModeOnce, active: true, loan: true}
+	l.arm(&e.v.rd, ioOp{cb: cb, mode: IOModeOnce, loan: true})
 	l.start(h, e, false)
 }
 
@@ -85,9 +85,7 @@ func (l *loop) serviceLoan(h handle, e *entry[fdObj], op *ioOp) {
 
 // lend ends the loaned read op of h, and lends ln to its callback.
 func (l *loop) lend(h handle, op *ioOp, ln loan) {
-	cb := op.cb.(LoanCallback)
-	*op = ioOp{}
-	l.waiters--
+	cb := l.disarm(op).cb.(LoanCallback)
 	l.depth++
 	defer l.endLoan(l.loans.lent) // also when cb panics
 	l.loans.lent = ln

@@ -62,8 +62,7 @@ func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
 		e.v.state = ConnectionConnected
 		l.callConnect(cb, h, ConnectStatusConnected)
 	case unix.EINPROGRESS, unix.EINTR:
-		e.v.wr = ioOp{cb: cb, active: true}
-		l.waiters++
+		l.arm(&e.v.wr, ioOp{cb: cb})
 		l.syncInterest(h)
 	default:
 		l.connectFailed(h, e, cb, connectStatusOf(err), err)
@@ -92,9 +91,7 @@ func (l *loop) finishConnect(h handle, e *entry[fdObj]) {
 	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
 		return
 	}
-	cb, _ := e.v.wr.cb.(ConnectCallback)
-	e.v.wr = ioOp{}
-	l.waiters--
+	cb, _ := l.disarm(&e.v.wr).cb.(ConnectCallback)
 	if err != nil {
 		l.connectFailed(h, e, cb, connectStatusOf(err), err)
 		return
@@ -138,8 +135,7 @@ func (l *loop) sockListen(bind Addr, opts StreamListenOptions, cb AcceptCallback
 		e.v.ext = &fdExt{unlink: p}
 	}
 	if cb != nil {
-		e.v.rd = ioOp{cb: cb, active: true}
-		l.waiters++
+		l.arm(&e.v.rd, ioOp{cb: cb})
 		l.syncInterest(h)
 	}
 	return h, nil
@@ -176,16 +172,12 @@ func (l *loop) sockWaitForConnections(h handle, cb AcceptCallback) bool {
 	}
 	if cb == nil {
 		if e.v.rd.active {
-			e.v.rd = ioOp{}
-			l.waiters--
+			l.disarm(&e.v.rd)
 			l.syncInterest(h)
 		}
 		return true
 	}
-	if !e.v.rd.active {
-		l.waiters++
-	}
-	e.v.rd = ioOp{cb: cb, active: true}
+	l.arm(&e.v.rd, ioOp{cb: cb})
 	// Connections may have queued while no one waited, and an
 	// edge-triggered poller would not report them again.
 	l.deferService(h)

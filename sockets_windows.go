@@ -486,8 +486,7 @@ func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
 	}
 	l.started(op)
 	e.v.sys.wrOp = op
-	e.v.wr = ioOp{cb: cb, active: true}
-	l.waiters++
+	l.arm(&e.v.wr, ioOp{cb: cb})
 	return StreamSocket{h}
 }
 
@@ -504,9 +503,7 @@ func connectStatusOf(err error) ConnectStatus {
 }
 
 func (l *loop) finishConnect(h handle, e *entry[fdObj], status error) {
-	cb, _ := e.v.wr.cb.(ConnectCallback)
-	e.v.wr = ioOp{}
-	l.waiters--
+	cb, _ := l.disarm(&e.v.wr).cb.(ConnectCallback)
 	if status != nil {
 		l.connectFailed(h, e, cb, connectStatusOf(status), status)
 		return
@@ -563,8 +560,7 @@ func (l *loop) sockListen(bind Addr, opts StreamListenOptions, cb AcceptCallback
 		e.v.ext = &fdExt{unlink: p}
 	}
 	if cb != nil {
-		e.v.rd = ioOp{cb: cb, active: true}
-		l.waiters++
+		l.arm(&e.v.rd, ioOp{cb: cb})
 		l.postAccept(h, e)
 	}
 	return h, nil
@@ -577,16 +573,12 @@ func (l *loop) sockWaitForConnections(h handle, cb AcceptCallback) bool {
 	}
 	if cb == nil {
 		if e.v.rd.active {
-			e.v.rd = ioOp{}
-			l.waiters--
+			l.disarm(&e.v.rd)
 			l.orphan(e.v.fd, &e.v.sys.accOp, true)
 		}
 		return true
 	}
-	if !e.v.rd.active {
-		l.waiters++
-	}
-	e.v.rd = ioOp{cb: cb, active: true}
+	l.arm(&e.v.rd, ioOp{cb: cb})
 	// Connections may have queued while no one waited: take them from the
 	// loop, then wait for more.
 	l.deferService(h)
