@@ -88,9 +88,10 @@ const (
 const uringPollMask = unix.POLLIN | unix.POLLOUT | unix.POLLRDHUP | unix.POLLPRI | unix.POLLERR | unix.POLLHUP
 
 type uringPoller struct {
-	r     *uring
-	bound bool // the ring is enabled, by the thread locked to it
-	wfd   wakeFD
+	r      *uring
+	bound  bool // the ring is enabled, by the thread locked to it
+	moving bool // rebind takes the completions of the ring it leaves
+	wfd    wakeFD
 
 	regs fdMap[uringReg] // watched descriptors
 
@@ -150,7 +151,9 @@ func (p *uringPoller) rebind() error {
 	if err != nil {
 		return err
 	}
+	p.moving = true
 	p.late = p.collect(p.late) // what the left ring posted
+	p.moving = false
 	p.queuedOps(p.r)
 	p.r.close()
 	p.r, p.bound = r, false
@@ -185,10 +188,12 @@ func (p *uringPoller) enter(flags uintptr, minComplete uint32, arg *uringGetEven
 }
 
 // sqe returns an entry to fill, submitting the full queue first if need
-// be; nil if that failed.
+// be; nil if that failed. Taking the completions of a ring left behind
+// (moving), it submits nothing: that ring's queue is dropped, and what the
+// completions would queue there (polls armed again) the move does anew.
 func (p *uringPoller) sqe() *uringSQE {
 	e := p.r.sqe()
-	if e == nil {
+	if e == nil && !p.moving {
 		if p.err = p.enter(0, 0, nil, false); p.err == nil {
 			e = p.r.sqe()
 		}
@@ -236,12 +241,15 @@ func (p *uringPoller) add(fd int, h handle) error {
 	if fd < 0 || int(int32(fd)) != fd || fd == 1<<31-1 {
 		return unix.EBADF
 	}
+	// The registration is made once its poll is queued: should taking the
+	// entry move the poller to a new ring (rebind), which polls every
+	// registered descriptor, fd would be polled there twice, and del
+	// would cancel one of the two.
 	reg := p.regs.at(fd)
-	reg.h, reg.mask = h, uringPollMask
-	if !p.pollAdd(int32(fd), reg.data(fd), uint32(reg.mask)) {
-		reg.release()
+	if !p.pollAdd(int32(fd), reg.data(fd), uringPollMask) {
 		return p.err
 	}
+	reg.h, reg.mask = h, uringPollMask
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -161,4 +162,50 @@ func TestUringHandover(t *testing.T) {
 		}
 	}
 	rawClose(fds[1])
+}
+
+// A descriptor registered when the submission queue is full, on a loop
+// taken over by another goroutine, is polled once on the new ring the
+// poller moves to: its release then leaves no poll holding it open.
+func TestUringAddDuringHandover(t *testing.T) {
+	if !slices.Contains(Drivers(), "iouring") {
+		t.Skip("io_uring is not available here")
+	}
+	d := newTestDriver(t, "iouring")
+	s := d.Sockets()
+	p := d.l.p.(*uringPoller)
+	done := make(chan struct{})
+	go func() { // the first ring, bound to this goroutine's thread
+		p.enter(0, 0, nil, false)
+		close(done)
+	}()
+	<-done
+	for p.r.sqe() != nil {
+	}
+	fds := rawStreamPair(t)
+	defer rawClose(fds[1])
+	sock, err := s.AdoptStream(fds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	var r ioResult
+	s.Read(sock, buf, IOModeOnce, r.cb)
+	rawWrite(fds[1], []byte("hello"))
+	runUntil(t, d, "read", func() bool { return r.done })
+	if r.status != IOStatusOK || string(buf[:r.n]) != "hello" {
+		t.Fatalf("read %v %q", r.status, buf[:r.n])
+	}
+	s.ReleaseRef(sock)
+	// The peer reads the end once the socket is closed (a write, as
+	// peerClosed makes, would fill the socket's buffer and block).
+	syscall.SetNonblock(int(fds[1]), true)
+	for deadline := time.Now().Add(hangLimit); ; time.Sleep(time.Millisecond) {
+		if n, err := syscall.Read(int(fds[1]), buf); n == 0 && err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("socket not closed after its release")
+		}
+	}
 }
