@@ -77,11 +77,13 @@ const (
 
 // user_data of the driver's own requests; a registration's is
 // gen<<32 | fd+1, gen below 1<<uringGenBits; an operation's see
-// uringDataOp, a receive's uringDataRecv.
+// uringDataOp, a receive's uringDataRecv. The wake-up's tag alone names
+// its poll; with a registration's, the cancel of that registration's poll.
 const (
-	uringDataIgnore = 0       // removals: their completions say nothing
-	uringDataWake   = 1 << 63 // the wake-up eventfd's poll
-	uringGenBits    = 29      // below the tags' bits, 61 to 63
+	uringDataIgnore    = 0       // removals: their completions say nothing
+	uringDataWake      = 1 << 63 // the wake-up eventfd's poll
+	uringDataDelCancel = 1 << 63 // | a registration's: del's cancel of its poll
+	uringGenBits       = 29      // below the tags' bits, 61 to 63
 )
 
 // POLLERR and POLLHUP too: a completion reports only the events asked for.
@@ -100,7 +102,8 @@ type uringPoller struct {
 	retired [][]byte       // buffers of operations a left ring may still use
 	late    []readyEvent   // operations ended by a rebind, to report
 
-	filesTried bool // the ring's file table was registered, or refused
+	filesTried bool   // the ring's file table was registered, or refused
+	ending     uint64 // del: the poll whose last completion it waits for
 
 	ts  unix.Timespec
 	arg uringGetEventsArg
@@ -255,23 +258,63 @@ func (p *uringPoller) add(fd int, h handle) error {
 
 func (p *uringPoller) modify(int, handle, readyBits) error { return nil }
 
-// del cancels fd's poll, and runs the cancellation to its end at once:
+// del cancels fd's poll, and waits for the poll's last completion:
 // until the kernel frees the request, it holds the file, and closing fd
-// would not close a socket (its peer would not see the end). fd's slot
-// in the file table, which holds the file too, is emptied in the same
-// enter. An
+// would not close a socket (its peer would not see the end). An
 // IORING_OP_POLL_REMOVE would not do: it gives up (EALREADY) on a poll
-// whose completion is under way, and leaves it armed.
+// whose completion is under way, and leaves it armed. The cancel itself
+// completes at once, the poll's end in its task work, which an enter runs
+// only so much of (20 items a pass, two passes, since Linux 6.12): behind
+// the wake-ups of many other descriptors it may take several. fd's slot in
+// the file table, which holds the file too, is emptied in the first one.
+// The registration ends before it: should the enter move the poller to a
+// new ring (rebind), fd is not polled there, and the left ring's requests,
+// the cancel among them, go with that ring.
 func (p *uringPoller) del(fd int) {
 	reg := p.regs.ptr(fd)
 	if reg == nil || reg.h == 0 {
 		return
 	}
-	if p.queueCancel(reg.data(fd)) {
+	data := reg.data(fd)
+	queued := p.queueCancel(data, uringDataDelCancel|data)
+	if queued {
 		p.emptySlot(fd, reg)
-		p.enter(uringEnterGetEvents, 0, nil, false)
 	}
 	reg.release()
+	if !queued {
+		return
+	}
+	r := p.r
+	p.ending = data
+	err := p.enter(uringEnterGetEvents, 0, nil, false)
+	for err == nil && p.r == r && p.ending != 0 && !p.pollEnded(data) {
+		if p.r.full() {
+			p.late = p.collect(p.late) // room for the rest; it may see the end
+			continue
+		}
+		err = p.awaitMore()
+	}
+	p.ending = 0
+}
+
+// pollEnded reports whether the completions waiting in the ring include
+// the last one of the poll whose user data is data, or the result of del's
+// cancel of it saying that there was no poll to end.
+func (p *uringPoller) pollEnded(data uint64) bool {
+	head, tail := p.r.completions()
+	for ; head != tail; head++ {
+		switch c := p.r.cqe(head); c.userData {
+		case data:
+			if c.flags&uringCQEFMore == 0 {
+				return true
+			}
+		case uringDataDelCancel | data:
+			if c.res < 0 && c.res != -int32(unix.EALREADY) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (p *uringPoller) wait(evs []readyEvent, timeout time.Duration, hold bool) ([]readyEvent, error) {
@@ -279,7 +322,8 @@ func (p *uringPoller) wait(evs []readyEvent, timeout time.Duration, hold bool) (
 	var err error
 	watching := p.recvWatching() // a stuck receive may be among them: no sleep
 	switch {
-	case timeout > 0 && !p.r.ready() && !watching:
+	case timeout > 0 && !p.r.ready() && !watching && len(p.late) == 0:
+		// (Completions taken early, into late, are events to report now.)
 		p.arg.ts = 0
 		if timeout != Infinite {
 			uringTimeout(&p.ts, timeout)
@@ -327,6 +371,11 @@ func (p *uringPoller) collect(evs []readyEvent) []readyEvent {
 				p.pollAdd(int32(p.wfd.r), uringDataWake, unix.POLLIN)
 			}
 			continue
+		case c.userData&uringDataDelCancel != 0:
+			if c.userData&^uringDataDelCancel == p.ending && c.res < 0 && c.res != -int32(unix.EALREADY) {
+				p.ending = 0 // no poll to end (ENOENT)
+			}
+			continue
 		case c.userData&uringDataOp != 0:
 			evs = p.completeOp(evs, c)
 			continue
@@ -335,8 +384,11 @@ func (p *uringPoller) collect(evs []readyEvent) []readyEvent {
 			continue
 		}
 		fd, reg := p.reg(c.userData)
-		if reg == nil {
-			continue // a registration since removed
+		if reg == nil { // a registration since removed
+			if c.userData == p.ending && c.flags&uringCQEFMore == 0 {
+				p.ending = 0
+			}
+			continue
 		}
 		if c.flags&uringCQEFMore == 0 {
 			// The kernel ended the poll (a full completion ring, no

@@ -152,12 +152,18 @@ func (p *uringPoller) cancelOp(id uint64) int32 {
 
 // cancelled submits the cancel of operation id and reports whether its
 // completion has come, recording its result in o. (The completion stays
-// in the ring, and the reap drops it.)
+// in the ring, and the reap drops it.) Should the enter move the poller to
+// a new ring (rebind), the cancel, queued on the left one, is made again
+// on the new one, which may have taken the operation over (moveOps).
 func (p *uringPoller) cancelled(id uint64, o *entry[uringOp]) bool {
-	if !p.queueCancel(id) {
+	r := p.r
+	if !p.queueCancel(id, uringDataIgnore) {
 		return false
 	}
 	err := p.enter(uringEnterGetEvents, 0, nil, false)
+	if err == nil && p.r != r && !o.v.done {
+		return p.cancelled(id, o)
+	}
 	for err == nil && !o.v.done {
 		if res, ok := p.r.posted(id); ok {
 			o.v.res, o.v.done = res, true
@@ -169,9 +175,9 @@ func (p *uringPoller) cancelled(id uint64, o *entry[uringOp]) bool {
 }
 
 // queueCancel queues an IORING_OP_ASYNC_CANCEL of the request whose user
-// data is data; its own completion says nothing. It reports false if the
-// submission queue could not take it.
-func (p *uringPoller) queueCancel(data uint64) bool {
+// data is data; its own completion has user data as. It reports false if
+// the submission queue could not take it.
+func (p *uringPoller) queueCancel(data, as uint64) bool {
 	e := p.sqe()
 	if e == nil {
 		return false
@@ -179,7 +185,7 @@ func (p *uringPoller) queueCancel(data uint64) bool {
 	e.opcode = uringOpAsyncCancel
 	e.fd = -1
 	e.addr = data
-	e.userData = uringDataIgnore
+	e.userData = as
 	return true
 }
 

@@ -428,7 +428,7 @@ func (p *uringPoller) recvEnded(fd sysFD, rx *uringRx, res int32) {
 
 // stop queues the cancel of rx's receive.
 func (p *uringPoller) stop(fd sysFD, rx *uringRx) {
-	rx.stopping = p.queueCancel(rx.data(fd))
+	rx.stopping = p.queueCancel(rx.data(fd), uringDataIgnore)
 }
 
 func (p *uringPoller) newSeg(data []byte, bid uint16) uint32 {

@@ -209,3 +209,91 @@ func TestUringAddDuringHandover(t *testing.T) {
 		}
 	}
 }
+
+// A descriptor's release waits until the ring has let go of it, even when
+// the cancel of its poll queues behind the wake-ups of many others (an
+// enter runs only so much task work): its peer reads the end at once.
+func TestUringCloseBehindWakeups(t *testing.T) {
+	if !slices.Contains(Drivers(), "iouring") {
+		t.Skip("io_uring is not available here")
+	}
+	d := newTestDriver(t, "iouring")
+	s := d.Sockets()
+	var socks []StreamSocket
+	var peers []uintptr
+	for range 200 {
+		fds := rawStreamPair(t)
+		sock, err := s.AdoptStream(fds[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		socks = append(socks, sock)
+		peers = append(peers, fds[1])
+	}
+	buf := make([]byte, 8)
+	for _, sock := range socks {
+		s.Read(sock, buf, IOModeOnce, func(StreamSocket, IOStatus, int) {})
+	}
+	d.Core().ProcessEvents(0) // the polls armed
+	for _, fd := range peers[1:] {
+		rawWrite(fd, []byte("wake"))
+	}
+	// Each write queued a wake-up's task work in the ring; the release
+	// comes before any enter runs them (an enter runs at most 40).
+	s.ReleaseRef(socks[0])
+	var b [8]byte
+	syscall.SetNonblock(int(peers[0]), true)
+	if n, err := syscall.Read(int(peers[0]), b[:]); n != 0 || err != nil {
+		t.Fatalf("peer of the released socket read %d, %v, not the end", n, err)
+	}
+	for i, sock := range socks[1:] {
+		s.ReleaseRef(sock)
+		rawClose(peers[i+1])
+	}
+	rawClose(peers[0])
+}
+
+// Completions the poller takes while it waits for one of its own (a
+// receive's end when a loaned-read socket closes) are events the loop
+// reports at its next wait, which must not sleep before it has.
+func TestUringEventsTakenEarly(t *testing.T) {
+	if !slices.Contains(Drivers(), "iouring") {
+		t.Skip("io_uring is not available here")
+	}
+	d := newTestDriver(t, "iouring")
+	s := d.Sockets()
+	a, b := rawStreamPair(t), rawStreamPair(t)
+	defer rawClose(a[1])
+	defer rawClose(b[1])
+	sa, err := s.AdoptStream(a[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := s.AdoptStream(b[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.ReleaseRef(sb)
+	defer s.ReleaseRef(sa)
+	s.ReadLoaned(sa, func(StreamSocket, IOStatus, []byte) {})
+	buf := make([]byte, 8)
+	var r ioResult
+	s.Read(sb, buf, IOModeOnce, r.cb)
+	d.Core().ProcessEvents(0)
+	if !d.l.p.(*uringPoller).rx.socks.at(int(a[0])).armed {
+		t.Fatal("no receive armed for the loaned read")
+	}
+	rawWrite(b[1], []byte("ready"))
+	// Shutting a's reading down waits for its receive's end, taking b's
+	// readiness too.
+	if err := s.Shutdown(sa, true, false); err != nil {
+		t.Fatal(err)
+	}
+	guard := d.Timers().Create()
+	defer d.Timers().ReleaseRef(guard)
+	d.Timers().Set(guard, hangLimit, 0)
+	d.Core().ProcessEvents(Infinite)
+	if !d.Timers().IsPending(guard) || !r.done || string(buf[:r.n]) != "ready" {
+		t.Fatalf("the loop slept with b's readiness taken: read %+v", r)
+	}
+}

@@ -307,6 +307,13 @@ func (r *uring) completions() (head, tail uint32) {
 
 func (r *uring) cqe(i uint32) *uringCQE { return &r.cqes[i&r.cqMask] }
 
+// full reports whether the completion ring has no free slot: completions
+// wait in the kernel's overflow list until some are taken.
+func (r *uring) full() bool {
+	head, tail := r.completions()
+	return tail-head >= uint32(len(r.cqes))
+}
+
 // posted finds the completion with user data data among those waiting
 // in the ring, and returns its result.
 func (r *uring) posted(data uint64) (res int32, ok bool) {
