@@ -127,6 +127,7 @@ func TestUringSendSlots(t *testing.T) {
 		p := d.l.p.(*uringPoller)
 		done := make(chan bool)
 		go func() { // the first ring, bound to this goroutine's thread
+			d.Core().ProcessEvents(0) // takes the loop over
 			var w ioResult
 			s.Write(sock, []byte("first"), IOModeAll, w.cb)
 			for deadline := time.Now().Add(hangLimit); !w.done && time.Now().Before(deadline); {
@@ -144,6 +145,7 @@ func TestUringSendSlots(t *testing.T) {
 		// A full submission queue makes the send's start submit it, which
 		// this thread may not: the poller moves to a new ring then, in the
 		// middle of the start, and the send must go out there once.
+		d.Core().ProcessEvents(0) // takes the loop back, submitting nothing
 		for p.r.sqe() != nil {
 		}
 		sendThroughRing(t, d, sock, fds, "second")

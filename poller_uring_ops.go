@@ -152,24 +152,27 @@ func (p *uringPoller) cancelOp(id uint64) int32 {
 
 // cancelled submits the cancel of operation id and reports whether its
 // completion has come, recording its result in o. (The completion stays
-// in the ring, and the reap drops it.) Should the enter move the poller to
+// in the ring, and the reap drops it.) Should an enter move the poller to
 // a new ring (rebind), the cancel, queued on the left one, is made again
-// on the new one, which may have taken the operation over (moveOps).
+// on the new one, which may have taken the operation over (moveOps). A
+// full completion ring is emptied into late, to make room for it.
 func (p *uringPoller) cancelled(id uint64, o *entry[uringOp]) bool {
 	r := p.r
 	if !p.queueCancel(id, uringDataIgnore) {
 		return false
 	}
 	err := p.enter(uringEnterGetEvents, 0, nil, false)
-	if err == nil && p.r != r && !o.v.done {
-		return p.cancelled(id, o)
-	}
 	for err == nil && !o.v.done {
-		if res, ok := p.r.posted(id); ok {
+		switch res, ok := p.r.posted(id); {
+		case ok:
 			o.v.res, o.v.done = res, true
-			break
+		case p.r != r:
+			return p.cancelled(id, o)
+		case p.r.full():
+			p.late = p.collect(p.late) // which may complete o
+		default:
+			err = p.awaitMore()
 		}
-		err = p.awaitMore()
 	}
 	return err == nil
 }

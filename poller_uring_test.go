@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -296,4 +297,55 @@ func TestUringEventsTakenEarly(t *testing.T) {
 	if !d.Timers().IsPending(guard) || !r.done || string(buf[:r.n]) != "ready" {
 		t.Fatalf("the loop slept with b's readiness taken: read %+v", r)
 	}
+}
+
+// A send queued on a ring that the loop's goroutine may not submit to (the
+// ring's thread is another's), then cancelled: the cancel's enter moves
+// the poller to a new ring, which takes the send over, and the cancel
+// follows it there. The socket's buffer is full and its peer does not
+// read, so the send would wait for ever.
+func TestUringCancelDuringHandover(t *testing.T) {
+	if !slices.Contains(Drivers(), "iouring") {
+		t.Skip("io_uring is not available here")
+	}
+	d := newTestDriver(t, "iouring")
+	s := d.Sockets()
+	p := d.l.p.(*uringPoller)
+	fds := rawStreamPair(t)
+	defer rawClose(fds[1])
+	syscall.SetNonblock(int(fds[0]), true)
+	for rawWrite(fds[0], make([]byte, 64<<10)) == nil {
+	}
+	sock, err := s.AdoptStream(fds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.ReleaseRef(sock)
+	bound := make(chan struct{})
+	go func() { // binds the ring to this goroutine's thread
+		p.enter(0, 0, nil, false)
+		close(bound)
+	}()
+	<-bound
+	s.Write(sock, make([]byte, 1<<20), IOModeAll, func(StreamSocket, IOStatus, int) { t.Error("cancelled write called") })
+	if p.r.unsubmitted == 0 {
+		t.Fatal("the send is not waiting in the first ring's queue")
+	}
+	// Should the cancel wait for the send, the peer reading lets it end.
+	var hung atomic.Bool
+	watchdog := time.AfterFunc(hangLimit, func() {
+		hung.Store(true)
+		syscall.SetNonblock(int(fds[1]), true)
+		for b := make([]byte, 1<<20); ; {
+			if _, err := syscall.Read(int(fds[1]), b); err != nil {
+				return
+			}
+		}
+	})
+	s.CancelWrite(sock)
+	watchdog.Stop()
+	if hung.Load() {
+		t.Fatal("CancelWrite waited for a send its peer never let finish")
+	}
+	runFor(d, 20*time.Millisecond)
 }
