@@ -14,7 +14,8 @@ import (
 // A loop handed from goroutine to goroutine, as Driver's doc says (the
 // taker's ProcessEvents first), at random points of a random workload:
 // sockets adopted in bursts (some larger than io_uring's submission
-// queue), data both ways, releases. Every byte arrives once and in order,
+// queue), data both ways (half the sockets read with ReadLoaned),
+// releases. Every byte arrives once and in order,
 // a released socket closes (its peer reads the end), and nothing is left
 // at Dispose. On iouring each goroutine is locked to its own thread, and
 // each handover moves the poller to a new ring, whatever state the queue
@@ -66,12 +67,13 @@ func handoverUnderLoad(t *testing.T, seed uint64) {
 }
 
 type handoverSock struct {
-	sock  StreamSocket
-	peer  int // the raw end, non-blocking
-	buf   []byte
-	got   []byte // what the loop read
-	sent  []byte // what the peer sent
-	wrote bool   // the loop's write completed
+	sock   StreamSocket
+	peer   int // the raw end, non-blocking
+	buf    []byte
+	got    []byte // what the loop read
+	sent   []byte // what the peer sent
+	wrote  bool   // the loop's write completed
+	loaned bool   // reads are loaned (ReadLoaned)
 }
 
 type handoverLoad struct {
@@ -112,15 +114,26 @@ func (h *handoverLoad) adopt(n int) error {
 			syscall.Close(fds[1])
 			return fmt.Errorf("adopt: %v", err)
 		}
-		hs := &handoverSock{sock: sock, peer: fds[1], buf: make([]byte, 64)}
+		hs := &handoverSock{sock: sock, peer: fds[1], buf: make([]byte, 64), loaned: len(h.socks)%2 == 1}
 		h.socks = append(h.socks, hs)
 		h.read(hs)
 	}
 	return nil
 }
 
-// read keeps a read pending on hs, appending what it brings to hs.got.
+// read keeps a read pending on hs, appending what it brings to hs.got:
+// a loaned read on every other socket (on iouring, a receive of the ring),
+// a read into hs.buf on the others.
 func (h *handoverLoad) read(hs *handoverSock) {
+	if hs.loaned {
+		h.d.Sockets().ReadLoaned(hs.sock, func(_ StreamSocket, st IOStatus, data []byte) {
+			hs.got = append(hs.got, data...)
+			if st == IOStatusOK {
+				h.read(hs)
+			}
+		})
+		return
+	}
 	h.d.Sockets().Read(hs.sock, hs.buf, IOModeOnce, func(_ StreamSocket, st IOStatus, n int) {
 		hs.got = append(hs.got, hs.buf[:n]...)
 		if st == IOStatusOK {
