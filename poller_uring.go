@@ -176,7 +176,9 @@ func (p *uringPoller) rebind() error {
 	return nil
 }
 
-// enter is uring.enter from the ring's thread.
+// enter is uring.enter from the ring's thread. A move to a new ring
+// (rebind) leaves what it ended to report, in late: the enter on the new
+// ring then waits for nothing.
 func (p *uringPoller) enter(flags uintptr, minComplete uint32, arg *uringGetEventsArg, blocking bool) error {
 	if err := p.bind(); err != nil {
 		return err
@@ -184,6 +186,9 @@ func (p *uringPoller) enter(flags uintptr, minComplete uint32, arg *uringGetEven
 	_, err := p.r.enter(flags, minComplete, arg, blocking)
 	if err == unix.EEXIST {
 		if err = p.rebind(); err == nil {
+			if len(p.late) > 0 {
+				minComplete = 0
+			}
 			_, err = p.r.enter(flags, minComplete, arg, blocking)
 		}
 	}

@@ -349,3 +349,47 @@ func TestUringCancelDuringHandover(t *testing.T) {
 	}
 	runFor(d, 20*time.Millisecond)
 }
+
+// A wait that moves the poller to a new ring reports at once what the move
+// ended (a send in flight on the left ring fails), rather than sleeping on
+// the new ring until something else happens.
+func TestUringHandoverReportsAtOnce(t *testing.T) {
+	if !slices.Contains(Drivers(), "iouring") {
+		t.Skip("io_uring is not available here")
+	}
+	d := newTestDriver(t, "iouring")
+	s := d.Sockets()
+	fds := rawStreamPair(t)
+	defer rawClose(fds[1])
+	syscall.SetNonblock(int(fds[0]), true)
+	for rawWrite(fds[0], make([]byte, 64<<10)) == nil {
+	}
+	sock, err := s.AdoptStream(fds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.ReleaseRef(sock)
+	var w ioResult
+	sent := make(chan struct{})
+	park := make(chan struct{})
+	defer close(park)
+	go func() { // the first ring: its thread stays, parked
+		d.Core().ProcessEvents(0)
+		s.Write(sock, make([]byte, 1<<20), IOModeAll, w.cb)
+		d.Core().ProcessEvents(0) // submits the send, which waits for room
+		close(sent)
+		<-park
+	}()
+	<-sent
+	if w.done {
+		t.Fatalf("the send completed on a full socket: %+v", w)
+	}
+	d.Core().ProcessEvents(0) // takes the loop over
+	guard := d.Timers().Create()
+	defer d.Timers().ReleaseRef(guard)
+	d.Timers().Set(guard, hangLimit, 0)
+	d.Core().ProcessEvents(Infinite)
+	if !d.Timers().IsPending(guard) || !w.done {
+		t.Fatalf("the wait slept on the new ring with the send's end to report: %+v", w)
+	}
+}
