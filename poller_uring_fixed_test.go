@@ -66,15 +66,8 @@ func TestUringSendSlots(t *testing.T) {
 		t.Skip("io_uring with registered files that close at once (Linux 6.13) is not available here")
 	}
 	t.Run("slot", func(t *testing.T) {
-		d := newTestDriver(t, "iouring")
+		d, p, sock, fds := uringSocket(t)
 		s := d.Sockets()
-		fds := rawStreamPair(t)
-		defer rawClose(fds[1])
-		sock, err := s.AdoptStream(fds[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := d.l.p.(*uringPoller)
 		sendThroughRing(t, d, sock, fds, "through its slot")
 		if slots := ringSlots(t, p); !slices.Equal(slots, []int{int(fds[0])}) {
 			t.Fatalf("slots holding a file: %v, want [%d]", slots, fds[0])
@@ -89,15 +82,8 @@ func TestUringSendSlots(t *testing.T) {
 		}
 	})
 	t.Run("emptied", func(t *testing.T) {
-		d := newTestDriver(t, "iouring")
+		d, p, sock, fds := uringSocket(t)
 		s := d.Sockets()
-		fds := rawStreamPair(t)
-		defer rawClose(fds[1])
-		sock, err := s.AdoptStream(fds[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := d.l.p.(*uringPoller)
 		sendThroughRing(t, d, sock, fds, "first")
 		// Empty the slot behind the poller's back, as a failed update
 		// leaves it.
@@ -116,15 +102,8 @@ func TestUringSendSlots(t *testing.T) {
 		}
 	})
 	t.Run("handover", func(t *testing.T) {
-		d := newTestDriver(t, "iouring")
+		d, p, sock, fds := uringSocket(t)
 		s := d.Sockets()
-		fds := rawStreamPair(t)
-		defer rawClose(fds[1])
-		sock, err := s.AdoptStream(fds[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := d.l.p.(*uringPoller)
 		done := make(chan bool)
 		go func() { // the first ring, bound to this goroutine's thread
 			d.Core().ProcessEvents(0) // takes the loop over
@@ -167,15 +146,8 @@ func TestUringSendSlots(t *testing.T) {
 	t.Run("beyond", func(t *testing.T) {
 		defer func(n int) { uringFilesMax = n }(uringFilesMax)
 		uringFilesMax = 1 // slot 0: stdin's number
-		d := newTestDriver(t, "iouring")
+		d, p, sock, fds := uringSocket(t)
 		s := d.Sockets()
-		fds := rawStreamPair(t)
-		defer rawClose(fds[1])
-		sock, err := s.AdoptStream(fds[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := d.l.p.(*uringPoller)
 		sendThroughRing(t, d, sock, fds, "by descriptor")
 		if p.r.files != 1 {
 			t.Fatalf("file table of %d slots, want 1", p.r.files)

@@ -20,6 +20,41 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// needUring skips t where io_uring cannot be set up.
+func needUring(t *testing.T) {
+	t.Helper()
+	if !slices.Contains(Drivers(), "iouring") {
+		t.Skip("io_uring is not available here")
+	}
+}
+
+// uringSocket makes an iouring driver for t and adopts one end of a new
+// stream pair: it returns the driver, its poller, the socket and the pair,
+// whose other end closes when t ends.
+func uringSocket(t *testing.T) (*Driver, *uringPoller, StreamSocket, [2]uintptr) {
+	t.Helper()
+	d := newTestDriver(t, "iouring")
+	fds := rawStreamPair(t)
+	t.Cleanup(func() { rawClose(fds[1]) })
+	sock, err := d.Sockets().AdoptStream(fds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, d.l.p.(*uringPoller), sock, fds
+}
+
+// stalledUringSocket is uringSocket, the socket's send buffer full, its
+// peer reading nothing, the socket released when t ends.
+func stalledUringSocket(t *testing.T) (*Driver, *uringPoller, StreamSocket, [2]uintptr) {
+	t.Helper()
+	needUring(t)
+	d, p, sock, fds := uringSocket(t)
+	t.Cleanup(func() { d.Sockets().ReleaseRef(sock) })
+	for rawWrite(fds[0], make([]byte, 64<<10)) == nil {
+	}
+	return d, p, sock, fds
+}
+
 // Where io_uring cannot be set up (a container's seccomp profile, a kernel
 // without it, kernel.io_uring_disabled), the iouring driver is not
 // offered, New picks epoll, and asking for iouring fails with the reason.
@@ -115,9 +150,7 @@ func checkUringFallback(errno unix.Errno) error {
 // that arrived before the move is reported after it, and a socket closed
 // after it is closed at once.
 func TestUringHandover(t *testing.T) {
-	if !slices.Contains(Drivers(), "iouring") {
-		t.Skip("io_uring is not available here")
-	}
+	needUring(t)
 	d := newTestDriver(t, "iouring")
 	s := d.Sockets()
 	fds := rawStreamPair(t)
@@ -169,9 +202,7 @@ func TestUringHandover(t *testing.T) {
 // taken over by another goroutine, is polled once on the new ring the
 // poller moves to: its release then leaves no poll holding it open.
 func TestUringAddDuringHandover(t *testing.T) {
-	if !slices.Contains(Drivers(), "iouring") {
-		t.Skip("io_uring is not available here")
-	}
+	needUring(t)
 	d := newTestDriver(t, "iouring")
 	s := d.Sockets()
 	p := d.l.p.(*uringPoller)
@@ -215,9 +246,7 @@ func TestUringAddDuringHandover(t *testing.T) {
 // the cancel of its poll queues behind the wake-ups of many others (an
 // enter runs only so much task work): its peer reads the end at once.
 func TestUringCloseBehindWakeups(t *testing.T) {
-	if !slices.Contains(Drivers(), "iouring") {
-		t.Skip("io_uring is not available here")
-	}
+	needUring(t)
 	d := newTestDriver(t, "iouring")
 	s := d.Sockets()
 	var socks []StreamSocket
@@ -258,9 +287,7 @@ func TestUringCloseBehindWakeups(t *testing.T) {
 // receive's end when a loaned-read socket closes) are events the loop
 // reports at its next wait, which must not sleep before it has.
 func TestUringEventsTakenEarly(t *testing.T) {
-	if !slices.Contains(Drivers(), "iouring") {
-		t.Skip("io_uring is not available here")
-	}
+	needUring(t)
 	d := newTestDriver(t, "iouring")
 	s := d.Sockets()
 	a, b := rawStreamPair(t), rawStreamPair(t)
@@ -305,22 +332,8 @@ func TestUringEventsTakenEarly(t *testing.T) {
 // follows it there. The socket's buffer is full and its peer does not
 // read, so the send would wait for ever.
 func TestUringCancelDuringHandover(t *testing.T) {
-	if !slices.Contains(Drivers(), "iouring") {
-		t.Skip("io_uring is not available here")
-	}
-	d := newTestDriver(t, "iouring")
+	d, p, sock, fds := stalledUringSocket(t)
 	s := d.Sockets()
-	p := d.l.p.(*uringPoller)
-	fds := rawStreamPair(t)
-	defer rawClose(fds[1])
-	syscall.SetNonblock(int(fds[0]), true)
-	for rawWrite(fds[0], make([]byte, 64<<10)) == nil {
-	}
-	sock, err := s.AdoptStream(fds[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.ReleaseRef(sock)
 	bound := make(chan struct{})
 	go func() { // binds the ring to this goroutine's thread
 		p.enter(0, 0, nil, false)
@@ -354,21 +367,8 @@ func TestUringCancelDuringHandover(t *testing.T) {
 // ended (a send in flight on the left ring fails), rather than sleeping on
 // the new ring until something else happens.
 func TestUringHandoverReportsAtOnce(t *testing.T) {
-	if !slices.Contains(Drivers(), "iouring") {
-		t.Skip("io_uring is not available here")
-	}
-	d := newTestDriver(t, "iouring")
+	d, _, sock, _ := stalledUringSocket(t)
 	s := d.Sockets()
-	fds := rawStreamPair(t)
-	defer rawClose(fds[1])
-	syscall.SetNonblock(int(fds[0]), true)
-	for rawWrite(fds[0], make([]byte, 64<<10)) == nil {
-	}
-	sock, err := s.AdoptStream(fds[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.ReleaseRef(sock)
 	var w ioResult
 	sent := make(chan struct{})
 	park := make(chan struct{})
