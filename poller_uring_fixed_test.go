@@ -3,6 +3,7 @@
 package eventcore
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -59,7 +60,8 @@ func sendThroughRing(t *testing.T, d *Driver, sock StreamSocket, fds [2]uintptr,
 // ring's file table; releasing the socket empties the slot before the
 // descriptor closes, so that its peer sees the end at once. A slot found
 // empty by a send (its update failed) costs the send nothing: it goes by
-// descriptor. A descriptor beyond the table goes by descriptor from the
+// descriptor. A send whose start moves the poller to a new ring goes out
+// there, once. A descriptor beyond the table goes by descriptor from the
 // start.
 func TestUringSendSlots(t *testing.T) {
 	if !slices.Contains(Drivers(), "iouring") || !uringFixedFiles() {
@@ -101,48 +103,13 @@ func TestUringSendSlots(t *testing.T) {
 			t.Fatal("socket open after its release")
 		}
 	})
-	t.Run("handover", func(t *testing.T) {
-		d, p, sock, fds := uringSocket(t)
-		s := d.Sockets()
-		done := make(chan bool)
-		go func() { // the first ring, bound to this goroutine's thread
-			d.Core().ProcessEvents(0) // takes the loop over
-			var w ioResult
-			s.Write(sock, []byte("first"), IOModeAll, w.cb)
-			for deadline := time.Now().Add(hangLimit); !w.done && time.Now().Before(deadline); {
-				d.Core().ProcessEvents(10 * time.Millisecond)
-			}
-			done <- w.status == IOStatusOK && w.n == 5
-		}()
-		if !<-done {
-			t.Fatal("first write failed")
-		}
-		buf := make([]byte, 16)
-		if n, err := syscall.Read(int(fds[1]), buf); err != nil || string(buf[:n]) != "first" {
-			t.Fatalf("peer read %q, %v", buf[:max(n, 0)], err)
-		}
-		// A full submission queue makes the send's start submit it, which
-		// this thread may not: the poller moves to a new ring then, in the
-		// middle of the start, and the send must go out there once.
-		d.Core().ProcessEvents(0) // takes the loop back, submitting nothing
-		for p.r.sqe() != nil {
-		}
-		sendThroughRing(t, d, sock, fds, "second")
-		if slots := ringSlots(t, p); !slices.Equal(slots, []int{int(fds[0])}) {
-			t.Fatalf("the new ring's slots holding a file: %v, want [%d]", slots, fds[0])
-		}
-		syscall.SetNonblock(int(fds[1]), true)
-		if n, err := syscall.Read(int(fds[1]), buf); err != syscall.EAGAIN {
-			t.Fatalf("peer read %q, %v after the message, want nothing", buf[:max(n, 0)], err)
-		}
-		// The left ring's table goes with it, in the background.
-		s.ReleaseRef(sock)
-		for deadline := time.Now().Add(hangLimit); !peerClosed(fds[1]); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("socket not closed after its release, after the handover")
-			}
-		}
-	})
+	// The first send on the first ring goes on sock, whose slot is then
+	// filled, or on another socket, which leaves sock's slot empty: the
+	// move then comes when the send's start takes an entry for the slot's
+	// update rather than for the send.
+	for _, filled := range []bool{true, false} {
+		t.Run(fmt.Sprintf("handover/filled=%v", filled), func(t *testing.T) { sendSlotHandover(t, filled) })
+	}
 	t.Run("beyond", func(t *testing.T) {
 		defer func(n int) { uringFilesMax = n }(uringFilesMax)
 		uringFilesMax = 1 // slot 0: stdin's number
@@ -160,6 +127,58 @@ func TestUringSendSlots(t *testing.T) {
 			t.Fatal("socket open after its release")
 		}
 	})
+}
+
+// sendSlotHandover is TestUringSendSlots/handover, the slot of the socket
+// filled on the first ring or not.
+func sendSlotHandover(t *testing.T, filled bool) {
+	d, p, sock, fds := uringSocket(t)
+	s := d.Sockets()
+	first, firstFDs := sock, fds
+	if !filled {
+		first, firstFDs = uringSocketOn(t, d)
+	}
+	done := make(chan bool)
+	go func() { // the first ring, bound to this goroutine's thread
+		d.Core().ProcessEvents(0) // takes the loop over
+		var w ioResult
+		s.Write(first, []byte("first"), IOModeAll, w.cb)
+		for deadline := time.Now().Add(hangLimit); !w.done && time.Now().Before(deadline); {
+			d.Core().ProcessEvents(10 * time.Millisecond)
+		}
+		done <- w.status == IOStatusOK && w.n == 5
+	}()
+	if !<-done {
+		t.Fatal("first write failed")
+	}
+	buf := make([]byte, 16)
+	if n, err := syscall.Read(int(firstFDs[1]), buf); err != nil || string(buf[:n]) != "first" {
+		t.Fatalf("peer read %q, %v", buf[:max(n, 0)], err)
+	}
+	// A full submission queue makes the send's start submit it, which
+	// this thread may not: the poller moves to a new ring then, in the
+	// middle of the start, and the send must go out there once.
+	d.Core().ProcessEvents(0) // takes the loop back, submitting nothing
+	for p.r.sqe() != nil {
+	}
+	sendThroughRing(t, d, sock, fds, "second")
+	if slots := ringSlots(t, p); !slices.Equal(slots, []int{int(fds[0])}) {
+		t.Fatalf("the new ring's slots holding a file: %v, want [%d]", slots, fds[0])
+	}
+	syscall.SetNonblock(int(fds[1]), true)
+	if n, err := syscall.Read(int(fds[1]), buf); err != syscall.EAGAIN {
+		t.Fatalf("peer read %q, %v after the message, want nothing", buf[:max(n, 0)], err)
+	}
+	// The left ring's table goes with it, in the background.
+	s.ReleaseRef(sock)
+	for deadline := time.Now().Add(hangLimit); !peerClosed(fds[1]); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("socket not closed after its release, after the handover")
+		}
+	}
+	if !filled {
+		s.ReleaseRef(first)
+	}
 }
 
 func TestKernelAtLeast(t *testing.T) {

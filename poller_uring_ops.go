@@ -66,17 +66,16 @@ func (p *uringPoller) startOp(o uringOp) uint64 {
 
 // submitOp queues the request of operation o, whose user data is id.
 func (p *uringPoller) submitOp(id uint64, o *entry[uringOp]) bool {
-	if o.v.kind == uringOpKindSend {
-		o.v.fixed = p.fileSlot(o.v.fd)
-	}
-	// Should sqe move to a new ring (rebind), moveOps submits o there, as
-	// one the left ring never saw; the entry sqe returns then stays a no-op.
+	// Should taking an entry, for the send's slot or for o, move the
+	// poller to a new ring (rebind), moveOps submits o there, as one the
+	// left ring never saw; the entries taken here then stay no-ops.
 	o.v.queued = true
+	fixed := o.v.kind == uringOpKindSend && p.fileSlot(o.v.fd)
 	e := p.sqe()
 	if !o.v.queued {
 		return true
 	}
-	o.v.queued = false
+	o.v.queued, o.v.fixed = false, fixed
 	if e == nil {
 		return false
 	}

@@ -34,13 +34,21 @@ func needUring(t *testing.T) {
 func uringSocket(t *testing.T) (*Driver, *uringPoller, StreamSocket, [2]uintptr) {
 	t.Helper()
 	d := newTestDriver(t, "iouring")
+	sock, fds := uringSocketOn(t, d)
+	return d, d.l.p.(*uringPoller), sock, fds
+}
+
+// uringSocketOn adopts one end of a new stream pair on d, and returns the
+// socket and the pair, whose other end closes when t ends.
+func uringSocketOn(t *testing.T, d *Driver) (StreamSocket, [2]uintptr) {
+	t.Helper()
 	fds := rawStreamPair(t)
 	t.Cleanup(func() { rawClose(fds[1]) })
 	sock, err := d.Sockets().AdoptStream(fds[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d, d.l.p.(*uringPoller), sock, fds
+	return sock, fds
 }
 
 // stalledUringSocket is uringSocket, the socket's send buffer full, its
