@@ -145,7 +145,12 @@
 // [SignalID], [File], [Pipe], [WatcherID], [ProcessID], [ProcessWaitID],
 // [DNSLookupID]); the zero value is invalid. A handle carries a generation, so
 // a released handle is refused even after its slot, or its file descriptor,
-// has been reused; so are handles of another kind or another driver. Misuse
+// has been reused (until the slot has been reused 2^27 times); so are
+// handles of another kind, and handles of another driver: each live driver
+// of the process tags its handles with a tag of its own, up to 256 live
+// drivers, and one beyond them shares a tag but begins its generations at
+// random. A driver holds up to 16,777,214 live handles of a kind, sockets
+// and pipes counted together ([ErrTooManyHandles] beyond). Misuse
 // never panics: it is reported by a status (IOStatusInvalidHandle,
 // IOStatusBusy), a false result or an error, and [Driver.LastError] returns
 // the error behind the last failure status of a handle. Handles are

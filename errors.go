@@ -27,7 +27,8 @@ var (
 	ErrInvalidAddress = errors.New("eventcore: invalid address")
 	// ErrUnknownDriver: no driver of that name exists on this platform.
 	ErrUnknownDriver = errors.New("eventcore: unknown driver")
-	// ErrTooManyHandles: the driver's handle table is full.
+	// ErrTooManyHandles: the driver's handle table is full (16,777,214
+	// live handles; sockets and pipes share one table).
 	ErrTooManyHandles = errors.New("eventcore: too many handles")
 	// ErrOutOfRange: a value given to a setter lies outside the range the
 	// system takes; the error wrapping it names the range and the value,

@@ -1,22 +1,82 @@
 package eventcore
 
-import "strconv"
+import (
+	"math/rand/v2"
+	"strconv"
+	"sync"
+)
 
 // handle is the value inside every public handle type. Its bits are
 //
-//	[63..59] kind  [58..32] slot index + 1  [31..0] generation
+//	[63..59] kind  [58..35] slot index + 1  [34..27] loop tag  [26..0] generation
 //
 // The kind makes a handle of one type useless as another; the generation
-// makes a released handle useless once its slot is reused; the zero value
-// (index 0) is never valid.
+// makes a released handle useless once its slot is reused; the loop tag
+// makes it useless to every other loop (see loopTags); the zero value
+// (index 0) is never valid. The tag and the generation together are what
+// a table entry's gen holds: a release counts the generation on and keeps
+// the tag.
 type handle uint64
 
 const (
 	handleKindShift = 59
-	handleIndexBits = 27
+	handleIndexBits = 24
 	handleIndexMask = 1<<handleIndexBits - 1
 	maxSlots        = handleIndexMask - 1
+	handleGenBits   = 35 // the loop tag and the generation
+	handleGenMask   = 1<<handleGenBits - 1
+	loopTagBits     = 8
+	genCountBits    = handleGenBits - loopTagBits
+	genCountMask    = 1<<genCountBits - 1
 )
+
+// nextGen is the generation after gen, under the same loop tag: a slot
+// reused 2^27 times comes back to the generation it began with.
+func nextGen(gen uint64) uint64 {
+	return gen&^genCountMask | (gen+1)&genCountMask
+}
+
+// loopTags hands each loop a tag of its own among the live loops of the
+// process, while fewer than 256 are live: a handle presented to a loop
+// other than the one that issued it names a tag that loop has not, and is
+// refused whatever its slot and generation. Tags go round, so the tag of a
+// disposed loop is the last to be taken again; past 256 live loops a new
+// one shares a tag at random, and only the random first generation of its
+// slots (tableSalt) tells its handles from those of the loop it shares with.
+var loopTags struct {
+	mu   sync.Mutex
+	used [1 << loopTagBits]bool
+	next int
+}
+
+// takeLoopTag returns a tag for a new loop, and whether it is the loop's
+// own, to be given back by giveLoopTag when the loop is disposed.
+func takeLoopTag() (tag uint8, own bool) {
+	lt := &loopTags
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	for range len(lt.used) {
+		t := lt.next
+		lt.next = (lt.next + 1) % len(lt.used)
+		if !lt.used[t] {
+			lt.used[t] = true
+			return uint8(t), true
+		}
+	}
+	return uint8(rand.Uint32()), false
+}
+
+func giveLoopTag(tag uint8) {
+	loopTags.mu.Lock()
+	loopTags.used[tag] = false
+	loopTags.mu.Unlock()
+}
+
+// tableSalt is the first generation of every slot of a loop's tables: the
+// loop's tag, and a random count to start from.
+func tableSalt(tag uint8) uint64 {
+	return uint64(tag)<<genCountBits | rand.Uint64()&genCountMask
+}
 
 // kind tells which table and which type a handle belongs to.
 type kind uint8
@@ -70,19 +130,19 @@ func (k kind) String() string {
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
-func makeHandle(k kind, index, gen uint32) handle {
-	return handle(uint64(k)<<handleKindShift | uint64(index+1)<<32 | uint64(gen))
+func makeHandle(k kind, index uint32, gen uint64) handle {
+	return handle(uint64(k)<<handleKindShift | uint64(index+1)<<handleGenBits | gen&handleGenMask)
 }
 
 func (h handle) kind() kind { return kind(h >> handleKindShift) }
 
 // index returns the slot index and whether the handle names a slot at all.
 func (h handle) index() (uint32, bool) {
-	i := uint32(h>>32) & handleIndexMask
+	i := uint32(h>>handleGenBits) & handleIndexMask
 	return i - 1, i != 0
 }
 
-func (h handle) gen() uint32 { return uint32(h) }
+func (h handle) gen() uint64 { return uint64(h) & handleGenMask }
 
 func (h handle) format() string {
 	if h == 0 {

@@ -256,7 +256,7 @@ func TestHostileCallers(t *testing.T) {
 func randomHandle(typ reflect.Type) reflect.Value {
 	h := handle(rand.Uint64())
 	if rand.IntN(2) == 0 {
-		h = makeHandle(kind(rand.IntN(int(numKinds))), uint32(rand.IntN(64)), rand.Uint32())
+		h = makeHandle(kind(rand.IntN(int(numKinds))), uint32(rand.IntN(64)), rand.Uint64())
 	}
 	v := reflect.New(typ)
 	*(*handle)(v.UnsafePointer()) = h

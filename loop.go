@@ -1,7 +1,6 @@
 package eventcore
 
 import (
-	"math/rand/v2"
 	"net"
 	"os"
 	"runtime"
@@ -20,6 +19,8 @@ type loop struct {
 	epoch    int64 // nanotime at creation
 	exit     atomicFlag
 	owner    ownerCheck // the checked mode's record of the owner goroutine
+	tag      uint8      // carried by every handle of the loop (loopTags)
+	ownTag   bool       // tag is the loop's alone, to be given back
 
 	// xq is written by other goroutines: the padding keeps the loop's own
 	// fields off its cache lines.
@@ -90,7 +91,8 @@ const maxSyncDepth = 8
 func newLoop(name string) *loop {
 	l := &loop{name: name, epoch: nanotime(), owner: newOwnerCheck()}
 	l.xq.init()
-	salt := rand.Uint32()
+	l.tag, l.ownTag = takeLoopTag()
+	salt := tableSalt(l.tag)
 	initTable(&l.timers, salt, l.owner)
 	initTable(&l.events, salt, l.owner)
 	initTable(&l.eventWaits, salt, l.owner)
@@ -526,6 +528,9 @@ func (l *loop) dispose() bool {
 	l.sysDispose()
 	l.waiters = 0
 	l.disposed = true
+	if l.ownTag {
+		giveLoopTag(l.tag)
+	}
 	return len(l.leaks) == 0
 }
 

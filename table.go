@@ -14,7 +14,7 @@ const (
 
 // header is what every entry has, whatever it holds.
 type header struct {
-	gen  uint32
+	gen  uint64 // loop tag and generation, as in a handle
 	refs int32
 	kind kind
 	user any   // UserData
@@ -30,12 +30,12 @@ type table[T any] struct {
 	chunks []*[chunkSize]entry[T]
 	n      uint32   // slots ever handed out
 	free   []uint32 // released slots: a min-heap, see takeFree
-	salt   uint32   // first generation of every slot: differs per driver
+	salt   uint64   // first generation of every slot (tableSalt)
 	live   int
 	own    ownerCheck // the checked mode's owner check (checked.go)
 }
 
-func initTable[T any](t *table[T], salt uint32, own ownerCheck) {
+func initTable[T any](t *table[T], salt uint64, own ownerCheck) {
 	t.salt, t.own = salt, own
 }
 
@@ -101,7 +101,7 @@ func (t *table[T]) release(h handle, e *entry[T]) {
 	e.err = nil
 	e.kind = kindNone
 	e.refs = 0
-	e.gen++
+	e.gen = nextGen(e.gen)
 	t.putFree(idx)
 	t.live--
 }
