@@ -3,7 +3,9 @@
 //
 // Each loop is an [eventcore.Driver] made, run and disposed on a goroutine
 // of its own; its callbacks run there, so the state of one loop needs no
-// lock, and loops share nothing unless the program shares it. A setup
+// lock, and loops share nothing unless the program shares it. A handle
+// belongs to the loop that gave it out, and every other loop refuses it
+// (eventcore.ErrInvalidHandle). A setup
 // function ([WithSetup]) runs on each loop before it serves, to build that
 // loop's state; [Loop.Run] and [Group.RunAll] queue functions to a loop or
 // to all of them (through [eventcore.Core.RunInOwnerThread]).
