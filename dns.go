@@ -120,7 +120,7 @@ func (j *dnsJob) finish(l *loop) {
 	st := DNSStatusOK
 	if j.err != nil {
 		st = DNSStatusError
-		e.err = j.err
+		e.setErr(j.err)
 	}
 	cb := e.v.cb
 	e.v.done = true

@@ -173,7 +173,7 @@ func (d *Driver) LastError(h Handle) error {
 		return ErrDisposed
 	}
 	if hd := d.l.header(h.raw()); hd != nil {
-		return hd.err
+		return hd.lastErr()
 	}
 	return ErrInvalidHandle
 }

@@ -56,7 +56,7 @@ func (ev Events) Wait(id EventID, cb EventCallback) EventWaitID {
 	}
 	wh := addWaiter(&l.eventWaits, kindEventWait, &e.v.waits, id.h, cb)
 	if wh == 0 {
-		e.err = ErrTooManyHandles
+		e.setErr(ErrTooManyHandles)
 		return EventWaitID{}
 	}
 	l.waiters++

@@ -127,18 +127,18 @@ func (l *loop) usable(h handle, e *entry[fdObj], write bool, cb any) bool {
 	case e == nil:
 		l.callIO(cb, h, IOStatusInvalidHandle, 0, Addr{})
 	case e.v.fd == invalidFD && h.kind() == kindPipe:
-		e.err = ErrClosed
+		e.setErr(ErrClosed)
 		l.callIO(cb, h, IOStatusNotAllowed, 0, Addr{})
 	case e.v.fd == invalidFD || e.v.state == ConnectionConnecting:
 		// Checked before busy: a connecting socket's connect occupies the
 		// write slot, yet a write then is "not connected", not "busy".
-		e.err = errNotConn
+		e.setErr(errNotConn)
 		l.callIO(cb, h, IOStatusError, 0, Addr{})
 	case e.v.flags&shut != 0:
-		e.err = ErrClosed
+		e.setErr(ErrClosed)
 		l.callIO(cb, h, IOStatusDisconnected, 0, Addr{})
 	case !write && e.v.rd.active, write && e.v.wr.active:
-		e.err = ErrBusy
+		e.setErr(ErrBusy)
 		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 	default:
 		return true
@@ -238,7 +238,7 @@ func (l *loop) serviceWaitReadable(h handle, e *entry[fdObj], op *ioOp) {
 	ok, err := l.readable(h, e)
 	switch {
 	case err != nil:
-		e.err = err
+		e.setErr(err)
 		l.complete(h, op, IOStatusError, Addr{})
 	case ok:
 		l.complete(h, op, IOStatusOK, Addr{})
@@ -311,7 +311,7 @@ func statusSoFar(op *ioOp) IOStatus {
 
 // streamFailed records err and tells whether it ended the connection.
 func (l *loop) streamFailed(e *entry[fdObj], err error) IOStatus {
-	e.err = err
+	e.setErr(err)
 	if isDisconnect(err) {
 		e.v.state = ConnectionClosed
 		return IOStatusDisconnected
@@ -356,7 +356,7 @@ func (l *loop) callConnect(cb ConnectCallback, h handle, st ConnectStatus) {
 }
 
 func (l *loop) connectFailed(h handle, e *entry[fdObj], cb ConnectCallback, st ConnectStatus, err error) StreamSocket {
-	e.err = err
+	e.setErr(err)
 	l.closeSysFD(e)
 	e.v.state = ConnectionClosed
 	l.callConnect(cb, h, st)
@@ -388,7 +388,7 @@ func (l *loop) sockShutdown(h handle, read, write bool) error {
 		l.cancelSys(e, true)
 	}
 	if err := sysShutdown(e.v.fd, read, write); err != nil {
-		e.err = err
+		e.setErr(err)
 		if e.v.wr.active {
 			l.deferService(h) // the write goes on without the settled send
 		}
@@ -410,7 +410,7 @@ func (l *loop) sockShutdown(h handle, read, write bool) error {
 		if op.done == len(op.buf) || op.mode == IOModeOnce && op.done > 0 {
 			st = IOStatusOK // the settled send wrote it all
 		} else {
-			e.err = ErrClosed
+			e.setErr(ErrClosed)
 		}
 		l.complete(h, op, st, Addr{})
 		if e = l.fds.get(h, kindStreamSocket); e == nil {
@@ -418,7 +418,7 @@ func (l *loop) sockShutdown(h handle, read, write bool) error {
 		}
 	}
 	if read && e.v.rd.active {
-		e.err = ErrClosed
+		e.setErr(ErrClosed)
 		l.cancelSys(e, false)
 		l.complete(h, &e.v.rd, IOStatusDisconnected, Addr{})
 	}
@@ -504,7 +504,7 @@ func (l *loop) dgramStart(h handle, write bool, buf []byte, mode IOMode, cb Data
 		op = &e.v.wr
 	}
 	if op.active {
-		e.err = ErrBusy
+		e.setErr(ErrBusy)
 		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 		return nil
 	}
@@ -546,7 +546,7 @@ func (l *loop) serviceReceive(h handle, e *entry[fdObj]) {
 			l.awaitRead(h, e)
 		}
 	default:
-		e.err = err
+		e.setErr(err)
 		l.complete(h, op, IOStatusError, Addr{})
 	}
 }
@@ -582,7 +582,7 @@ func (l *loop) serviceSend(h handle, e *entry[fdObj]) {
 			l.awaitWrite(h, e, to)
 		}
 	default:
-		e.err = err
+		e.setErr(err)
 		l.complete(h, op, IOStatusError, to)
 	}
 }
@@ -639,13 +639,13 @@ func (l *loop) pipeClose(h handle, cb PipeCloseCallback) {
 			}
 		}
 		if err := l.closeSysFD(e); err != nil {
-			e.err = err
+			e.setErr(err)
 			st = CloseStatusIOError
 		}
 		for _, op := range ops {
 			if op.active {
 				if st == CloseStatusOK {
-					e.err = ErrClosed
+					e.setErr(ErrClosed)
 				}
 				l.complete(h, op, IOStatusDisconnected, Addr{})
 				if e = l.fds.get(h, kindPipe); e == nil {

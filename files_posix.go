@@ -171,7 +171,7 @@ func (l *loop) fileSize(h handle) (int64, error) {
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(e.v.fd, &st); err != nil {
-		e.err = err
+		e.setErr(err)
 		return 0, err
 	}
 	return st.Size, nil
@@ -191,11 +191,11 @@ func (l *loop) fileStart(h handle, write bool, cb FileIOCallback) (*entry[fileOb
 	}
 	switch {
 	case op.job != nil:
-		e.err = ErrBusy
+		e.setErr(ErrBusy)
 		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 		return nil, nil, nil
 	case e.v.closed():
-		e.err = ErrClosed
+		e.setErr(ErrClosed)
 		l.callIO(cb, h, IOStatusNotAllowed, 0, Addr{})
 		return nil, nil, nil
 	}
@@ -213,7 +213,7 @@ func (l *loop) fileIO(h handle, write bool, off int64, buf []byte, mode IOMode, 
 		return
 	}
 	if off < 0 {
-		e.err = unix.EINVAL
+		e.setErr(unix.EINVAL)
 		l.callIO(cb, h, IOStatusError, 0, Addr{})
 		return
 	}
@@ -388,7 +388,7 @@ func (j *fileJob) finish(l *loop) {
 		l.waiters--
 		st := CloseStatusOK
 		if j.err != nil {
-			e.err = j.err
+			e.setErr(j.err)
 			st = CloseStatusIOError
 		}
 		if cb != nil {
@@ -410,7 +410,7 @@ func (j *fileJob) finish(l *loop) {
 	l.waiters--
 	st := j.status()
 	if j.err != nil {
-		e.err = j.err
+		e.setErr(j.err)
 	}
 	// Before the callback: a Close waiting for this operation goes on
 	// whatever the callback does, a panic included (operations it starts

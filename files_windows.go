@@ -182,7 +182,7 @@ func (l *loop) fileSize(h handle) (int64, error) {
 	var size int64
 	r, _, err := procGetFileSizeEx.Call(uintptr(e.v.fh), uintptr(unsafe.Pointer(&size)))
 	if r == 0 {
-		e.err = err
+		e.setErr(err)
 		return 0, err
 	}
 	return size, nil
@@ -202,11 +202,11 @@ func (l *loop) fileStart(h handle, write bool, cb FileIOCallback) (*entry[fileOb
 	}
 	switch {
 	case op.active:
-		e.err = ErrBusy
+		e.setErr(ErrBusy)
 		l.callIO(cb, h, IOStatusBusy, 0, Addr{})
 		return nil, nil
 	case e.v.closing:
-		e.err = ErrClosed
+		e.setErr(ErrClosed)
 		l.callIO(cb, h, IOStatusNotAllowed, 0, Addr{})
 		return nil, nil
 	}
@@ -219,7 +219,7 @@ func (l *loop) fileIO(h handle, write bool, off int64, buf []byte, mode IOMode, 
 		return
 	}
 	if off < 0 {
-		e.err = syscall.EINVAL
+		e.setErr(syscall.EINVAL)
 		l.callIO(cb, h, IOStatusError, 0, Addr{})
 		return
 	}
@@ -314,7 +314,7 @@ func (l *loop) fileFinish(h handle, e *entry[fileObj], op *fileOp) {
 		st = IOStatusError
 	}
 	if err != nil {
-		e.err = err
+		e.setErr(err)
 	}
 	*op = fileOp{}
 	l.waiters--
@@ -345,7 +345,7 @@ func (l *loop) fileService(h handle) {
 		l.waiters--
 		st := CloseStatusOK
 		if err := l.closeHandles(&e.v); err != nil {
-			e.err = err
+			e.setErr(err)
 			st = CloseStatusIOError
 		}
 		e.v.closing = true // closed: no more operations

@@ -13,9 +13,8 @@ import (
 // The kind makes a handle of one type useless as another; the generation
 // makes a released handle useless once its slot is reused; the loop tag
 // makes it useless to every other loop (see loopTags); the zero value
-// (index 0) is never valid. The tag and the generation together are what
-// a table entry's gen holds: a release counts the generation on and keeps
-// the tag.
+// (index 0) is never valid. A table entry keeps its kind and generation
+// (header.gen), its table the loop's tag.
 type handle uint64
 
 const (
@@ -25,16 +24,10 @@ const (
 	maxSlots        = handleIndexMask - 1
 	handleGenBits   = 35 // the loop tag and the generation
 	handleGenMask   = 1<<handleGenBits - 1
-	loopTagBits     = 8
-	genCountBits    = handleGenBits - loopTagBits
+	genCountBits    = 27
 	genCountMask    = 1<<genCountBits - 1
+	loopTagBits     = handleGenBits - genCountBits
 )
-
-// nextGen is the generation after gen, under the same loop tag: a slot
-// reused 2^27 times comes back to the generation it began with.
-func nextGen(gen uint64) uint64 {
-	return gen&^genCountMask | (gen+1)&genCountMask
-}
 
 // loopTags hands each loop a tag of its own among the live loops of the
 // process, while fewer than 256 are live: a handle presented to a loop
@@ -42,7 +35,8 @@ func nextGen(gen uint64) uint64 {
 // refused whatever its slot and generation. Tags go round, so the tag of a
 // disposed loop is the last to be taken again; past 256 live loops a new
 // one shares a tag at random, and only the random first generation of its
-// slots (tableSalt) tells its handles from those of the loop it shares with.
+// slots (table.salt) tells its handles from those of the loop it shares
+// with.
 var loopTags struct {
 	mu   sync.Mutex
 	used [1 << loopTagBits]bool
@@ -70,12 +64,6 @@ func giveLoopTag(tag uint8) {
 	loopTags.mu.Lock()
 	loopTags.used[tag] = false
 	loopTags.mu.Unlock()
-}
-
-// tableSalt is the first generation of every slot of a loop's tables: the
-// loop's tag, and a random count to start from.
-func tableSalt(tag uint8) uint64 {
-	return uint64(tag)<<genCountBits | rand.Uint64()&genCountMask
 }
 
 // kind tells which table and which type a handle belongs to.
@@ -130,6 +118,8 @@ func (k kind) String() string {
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
+// makeHandle makes the handle of kind k for slot index under gen, the loop
+// tag and the generation.
 func makeHandle(k kind, index uint32, gen uint64) handle {
 	return handle(uint64(k)<<handleKindShift | uint64(index+1)<<handleGenBits | gen&handleGenMask)
 }
@@ -142,7 +132,10 @@ func (h handle) index() (uint32, bool) {
 	return i - 1, i != 0
 }
 
+// gen returns the loop tag and the generation.
 func (h handle) gen() uint64 { return uint64(h) & handleGenMask }
+
+func (h handle) tag() uint8 { return uint8(h >> genCountBits) }
 
 func (h handle) format() string {
 	if h == 0 {
@@ -285,11 +278,12 @@ func UserData[T any, H Handle](d *Driver, h H) *T {
 	if hd == nil {
 		return nil
 	}
-	if hd.user == nil {
+	c := hd.coldPart()
+	if c.user == nil {
 		p := new(T)
-		hd.user = p
+		c.user = p
 		return p
 	}
-	p, _ := hd.user.(*T)
+	p, _ := c.user.(*T)
 	return p
 }

@@ -3,6 +3,7 @@ package eventcore
 import (
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // Two live loops whose tables begin at the same generation: a timer in
@@ -15,7 +16,7 @@ func TestHandlesNameTheirLoop(t *testing.T) {
 			if !a.l.ownTag || !b.l.ownTag || a.l.tag == b.l.tag {
 				t.Fatalf("two live loops with tags %d (own %v) and %d (own %v)", a.l.tag, a.l.ownTag, b.l.tag, b.l.ownTag)
 			}
-			b.l.timers.salt = b.l.timers.salt&^genCountMask | a.l.timers.salt&genCountMask
+			b.l.timers.salt = a.l.timers.salt
 			ta, tb := a.Timers().Create(), b.Timers().Create()
 			ia, _ := ta.h.index()
 			ib, _ := tb.h.index()
@@ -79,14 +80,17 @@ func TestLoopTags(t *testing.T) {
 	}
 }
 
-// A slot's generation counts round within its bits and keeps the loop's
-// tag; the handle of the slot's last generation is refused once the slot is
-// reused.
+// A slot's generation counts round within its bits, and its handles keep
+// the loop's tag; the handle of the slot's last generation is refused once
+// the slot is reused.
 func TestGenerationWrapsUnderItsTag(t *testing.T) {
 	const tag = 0xa5
 	var tb table[int]
-	initTable(&tb, tag<<genCountBits|genCountMask, newOwnerCheck())
+	initTable(&tb, tag, genCountMask, newOwnerCheck())
 	old, e := tb.alloc(kindTimer)
+	if old.gen() != tag<<genCountBits|genCountMask {
+		t.Fatalf("first generation %#x; want %#x", old.gen(), tag<<genCountBits|genCountMask)
+	}
 	tb.release(old, e)
 	h, _ := tb.alloc(kindTimer)
 	if h.gen() != tag<<genCountBits {
@@ -94,5 +98,15 @@ func TestGenerationWrapsUnderItsTag(t *testing.T) {
 	}
 	if tb.get(old, kindTimer) != nil || tb.get(h, kindTimer) == nil {
 		t.Fatal("after the wrap, the old handle is taken or the new one refused")
+	}
+}
+
+// An entry is 16 bytes and what it holds: a timer's fills a cache line.
+func TestEntrySizes(t *testing.T) {
+	if s := unsafe.Sizeof(header{}); s != 16 {
+		t.Errorf("header: %d bytes; want 16", s)
+	}
+	if s := unsafe.Sizeof(entry[timerObj]{}); s != 64 {
+		t.Errorf("a timer's entry: %d bytes; want 64", s)
 	}
 }

@@ -1,6 +1,7 @@
 package eventcore
 
 import (
+	"math/rand/v2"
 	"net"
 	"os"
 	"runtime"
@@ -92,17 +93,17 @@ func newLoop(name string) *loop {
 	l := &loop{name: name, epoch: nanotime(), owner: newOwnerCheck()}
 	l.xq.init()
 	l.tag, l.ownTag = takeLoopTag()
-	salt := tableSalt(l.tag)
-	initTable(&l.timers, salt, l.owner)
-	initTable(&l.events, salt, l.owner)
-	initTable(&l.eventWaits, salt, l.owner)
-	initTable(&l.signals, salt, l.owner)
-	initTable(&l.lookups, salt, l.owner)
-	initTable(&l.fds, salt, l.owner)
-	initTable(&l.files, salt, l.owner)
-	initTable(&l.procs, salt, l.owner)
-	initTable(&l.procWaits, salt, l.owner)
-	initTable(&l.watchers, salt, l.owner)
+	salt := rand.Uint32()
+	initTable(&l.timers, l.tag, salt, l.owner)
+	initTable(&l.events, l.tag, salt, l.owner)
+	initTable(&l.eventWaits, l.tag, salt, l.owner)
+	initTable(&l.signals, l.tag, salt, l.owner)
+	initTable(&l.lookups, l.tag, salt, l.owner)
+	initTable(&l.fds, l.tag, salt, l.owner)
+	initTable(&l.files, l.tag, salt, l.owner)
+	initTable(&l.procs, l.tag, salt, l.owner)
+	initTable(&l.procWaits, l.tag, salt, l.owner)
+	initTable(&l.watchers, l.tag, salt, l.owner)
 	l.workers = workerPool{max: DefaultWorkers, xq: &l.xq}
 	l.dnsWorkers = workerPool{max: DefaultDNSWorkers, xq: &l.xq}
 	l.resolver = net.DefaultResolver
@@ -547,7 +548,7 @@ func (l *loop) openHandles() []HandleInfo {
 		out = append(out, HandleInfo{Kind: h.kind().String(), Handle: h.kind().String() + "(" + h.format() + ")", Refs: int(hd.refs)})
 	}
 	l.timers.each(func(h handle, e *entry[timerObj]) {
-		if e.kind == kindTimer {
+		if e.kind() == kindTimer {
 			add(h, &e.header)
 		}
 	})

@@ -278,7 +278,7 @@ func (l *loop) syncInterest(h handle) {
 		if err := l.p.modify(int(e.v.fd), h, want); err == nil {
 			e.v.sys.interest = want
 		} else {
-			e.err = err
+			e.setErr(err)
 		}
 	}
 }

@@ -78,7 +78,7 @@ func (l *loop) procWait(h handle, cb ProcessExitCallback) handle {
 	}
 	wh := addWaiter(&l.procWaits, kindProcessWait, &e.v.waits, h, cb)
 	if wh == 0 {
-		e.err = ErrTooManyHandles
+		e.setErr(ErrTooManyHandles)
 		return 0
 	}
 	l.waiters++

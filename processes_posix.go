@@ -370,7 +370,7 @@ func (l *loop) procKill(h handle, sig os.Signal) error {
 	}
 	err := l.sysKill(e.v.pid, e.v.sys.watch, s)
 	if err != nil {
-		e.err = err
+		e.setErr(err)
 	}
 	return err
 }

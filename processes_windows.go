@@ -326,7 +326,7 @@ func (l *loop) procKill(h handle, sig os.Signal) error {
 		if r, _ := windows.WaitForSingleObject(e.v.sys.ph, 0); r == windows.WAIT_OBJECT_0 {
 			return os.ErrProcessDone
 		}
-		e.err = err
+		e.setErr(err)
 		return err
 	}
 	return nil

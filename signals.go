@@ -158,7 +158,7 @@ func (l *loop) nextListener(d *sigDelivery) (handle, *entry[signalObj]) {
 		if e.refs > 0 && e.v.sig == d.sig && e.v.seq < d.limit {
 			i := d.next
 			d.next++
-			return makeHandle(kindSignal, i, e.gen), e
+			return t.handle(i, e), e
 		}
 	}
 	return 0, nil

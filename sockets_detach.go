@@ -40,10 +40,10 @@ func (l *loop) sockDetach(h handle) (uintptr, error) {
 	case e.v.fd == invalidFD:
 		return 0, ErrClosed
 	case e.v.rd.active || e.v.wr.active:
-		e.err = errDetachPending
+		e.setErr(errDetachPending)
 		return 0, errDetachPending
 	case !l.recvQuiet(e):
-		e.err = errDetachHeld
+		e.setErr(errDetachHeld)
 		return 0, errDetachHeld
 	}
 	fd := l.detachSysFD(e)

@@ -199,7 +199,7 @@ func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
 			case unix.EAGAIN:
 				return
 			}
-			e.err = err
+			e.setErr(err)
 			l.acceptPause(h, e)
 			return
 		}
@@ -208,7 +208,7 @@ func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
 		sh, se, err := l.newFD(kindStreamSocket, fd, e.v.flags&(fdUnix|fdIPv6))
 		if err != nil {
 			unix.Close(fd)
-			e.err = err
+			e.setErr(err)
 			continue
 		}
 		se.v.state = ConnectionConnected
@@ -311,7 +311,7 @@ func (l *loop) dgramSetTarget(h handle, target Addr) error {
 		}
 	}
 	if err != nil {
-		e.err = err
+		e.setErr(err)
 	}
 	return err
 }

@@ -301,7 +301,7 @@ func (l *loop) failRead(h handle, e *entry[fdObj], err error) {
 		l.complete(h, &e.v.rd, l.streamFailed(e, err), Addr{})
 		return
 	}
-	e.err = err
+	e.setErr(err)
 	l.complete(h, &e.v.rd, IOStatusError, Addr{})
 }
 
@@ -310,7 +310,7 @@ func (l *loop) failWrite(h handle, e *entry[fdObj], err error) {
 		l.complete(h, &e.v.wr, l.streamFailed(e, err), Addr{})
 		return
 	}
-	e.err = err
+	e.setErr(err)
 	l.complete(h, &e.v.wr, IOStatusError, e.v.ext.to)
 }
 
@@ -603,7 +603,7 @@ func (l *loop) serviceAccept(h handle, e *entry[fdObj]) {
 			continue
 		default:
 			// WSAEMFILE, WSAENOBUFS: the connection stays queued.
-			e.err = err
+			e.setErr(err)
 			l.acceptPause(h, e)
 			return
 		}
@@ -620,13 +620,13 @@ func (l *loop) accepted(h handle, e *entry[fdObj], s windows.Handle, remote Addr
 	flags := e.v.flags & (fdUnix | fdIPv6)
 	if err := sysSetNonblock(s); err != nil {
 		windows.Closesocket(s)
-		e.err = err
+		e.setErr(err)
 		return e
 	}
 	sh, se, err := l.newFD(kindStreamSocket, s, flags)
 	if err != nil {
 		windows.Closesocket(s)
-		e.err = err
+		e.setErr(err)
 		return e
 	}
 	se.v.state = ConnectionConnected
@@ -656,7 +656,7 @@ func (l *loop) postAccept(h handle, e *entry[fdObj]) {
 	s, err := sysSocket(family, windows.SOCK_STREAM)
 	if err != nil {
 		// Without a socket no AcceptEx waits: retry after a backoff.
-		e.err = err
+		e.setErr(err)
 		l.acceptPause(h, e)
 		return
 	}
@@ -668,7 +668,7 @@ func (l *loop) postAccept(h handle, e *entry[fdObj]) {
 	err = windows.AcceptEx(e.v.fd, s, &op.abuf[0], 0, half, half, &got, &op.ov)
 	if err != nil && err != windows.ERROR_IO_PENDING {
 		l.putOp(op)
-		e.err = err
+		e.setErr(err)
 		l.acceptPause(h, e)
 		return
 	}
@@ -682,7 +682,7 @@ func (l *loop) finishAccept(h handle, e *entry[fdObj], op *winOp, status error) 
 		return
 	}
 	if status != nil {
-		e.err = status
+		e.setErr(status)
 		l.putOp(op)
 		switch status {
 		case windows.WSAECONNRESET, windows.WSAECONNABORTED, windows.ERROR_NETNAME_DELETED:
@@ -825,7 +825,7 @@ func (l *loop) dgramSetTarget(h handle, target Addr) error {
 		}
 	}
 	if err != nil {
-		e.err = err
+		e.setErr(err)
 	}
 	return err
 }

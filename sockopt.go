@@ -42,7 +42,7 @@ func (l *loop) openSocket(h handle, k kind) (*entry[fdObj], error) {
 // failed records err as the last error of e and returns it.
 func failed(e *entry[fdObj], err error) error {
 	if err != nil {
-		e.err = err
+		e.setErr(err)
 	}
 	return err
 }

@@ -12,13 +12,43 @@ const (
 	chunkSize = 1 << chunkBits
 )
 
-// header is what every entry has, whatever it holds.
+// header is what every entry has, whatever it holds. It is 16 bytes, so
+// that an entry whose object is 48 bytes (a timer's) fills one cache line;
+// what few entries use lives apart, in cold.
 type header struct {
-	gen  uint64 // loop tag and generation, as in a handle
+	gen  uint32 // kind<<genCountBits | generation; kindNone when released
 	refs int32
-	kind kind
+	cold *coldHeader // nil until first used; kept, emptied, through reuse
+}
+
+// coldHeader is the part of an entry that few use.
+type coldHeader struct {
 	user any   // UserData
 	err  error // LastError
+}
+
+func (h *header) kind() kind { return kind(h.gen >> genCountBits) }
+
+// setErr records err for LastError.
+func (h *header) setErr(err error) {
+	if err != nil || h.cold != nil {
+		h.coldPart().err = err
+	}
+}
+
+// lastErr is what setErr recorded last.
+func (h *header) lastErr() error {
+	if h.cold == nil {
+		return nil
+	}
+	return h.cold.err
+}
+
+func (h *header) coldPart() *coldHeader {
+	if h.cold == nil {
+		h.cold = new(coldHeader)
+	}
+	return h.cold
 }
 
 type entry[T any] struct {
@@ -30,13 +60,14 @@ type table[T any] struct {
 	chunks []*[chunkSize]entry[T]
 	n      uint32   // slots ever handed out
 	free   []uint32 // released slots: a min-heap, see takeFree
-	salt   uint64   // first generation of every slot (tableSalt)
+	tag    uint8    // the loop's tag (loopTags)
+	salt   uint32   // first generation of every slot: random
 	live   int
 	own    ownerCheck // the checked mode's owner check (checked.go)
 }
 
-func initTable[T any](t *table[T], salt uint64, own ownerCheck) {
-	t.salt, t.own = salt, own
+func initTable[T any](t *table[T], tag uint8, salt uint32, own ownerCheck) {
+	t.tag, t.salt, t.own = tag, salt&genCountMask, own
 }
 
 // alloc takes a slot for a new object of kind k with one reference.
@@ -60,10 +91,15 @@ func (t *table[T]) alloc(k kind) (handle, *entry[T]) {
 		e = t.at(idx)
 		e.gen = t.salt
 	}
-	e.kind = k
+	e.gen = uint32(k)<<genCountBits | e.gen&genCountMask
 	e.refs = 1
 	t.live++
-	return makeHandle(k, idx, e.gen), e
+	return t.handle(idx, e), e
+}
+
+// handle is the handle of e, the entry in slot idx.
+func (t *table[T]) handle(idx uint32, e *entry[T]) handle {
+	return makeHandle(e.kind(), idx, uint64(t.tag)<<genCountBits|uint64(e.gen&genCountMask))
 }
 
 func (t *table[T]) at(idx uint32) *entry[T] {
@@ -76,7 +112,7 @@ func (t *table[T]) at(idx uint32) *entry[T] {
 // handle's slot index wraps past t.n when it names no slot, the entry is
 // found without calling at, and a released slot (kind kindNone until its
 // next alloc, and a generation the handles issued before do not have) is
-// told by its kind alone.
+// told by its gen alone.
 func (t *table[T]) get(h handle, k kind) *entry[T] {
 	if checkedMode {
 		t.own.check(k)
@@ -86,7 +122,7 @@ func (t *table[T]) get(h handle, k kind) *entry[T] {
 		return nil
 	}
 	e := &t.chunks[idx>>chunkBits][idx&(chunkSize-1)]
-	if e.gen != h.gen() || e.kind != k {
+	if e.gen != uint32(k)<<genCountBits|uint32(h)&genCountMask || h.tag() != t.tag {
 		return nil
 	}
 	return e
@@ -97,11 +133,11 @@ func (t *table[T]) release(h handle, e *entry[T]) {
 	idx, _ := h.index()
 	var zero T
 	e.v = zero
-	e.user = nil
-	e.err = nil
-	e.kind = kindNone
+	if e.cold != nil {
+		*e.cold = coldHeader{}
+	}
 	e.refs = 0
-	e.gen = nextGen(e.gen)
+	e.gen = (e.gen + 1) & genCountMask // kindNone, the next generation
 	t.putFree(idx)
 	t.live--
 }
@@ -162,7 +198,7 @@ func (t *table[T]) each(fn func(h handle, e *entry[T])) {
 	for i := uint32(0); i < t.n; i++ {
 		e := t.at(i)
 		if e.refs > 0 {
-			fn(makeHandle(e.kind, i, e.gen), e)
+			fn(t.handle(i, e), e)
 		}
 	}
 }

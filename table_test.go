@@ -11,7 +11,7 @@ import (
 // released slot stays refused after the slot is reused.
 func TestTableReusesLowestSlot(t *testing.T) {
 	var tb table[int]
-	initTable(&tb, 7, newOwnerCheck())
+	initTable(&tb, 0, 7, newOwnerCheck())
 	const n = 1000
 	hs := make([]handle, n)
 	for i := range hs {

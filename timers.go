@@ -150,7 +150,7 @@ func (t Timers) Wait(id TimerID, cb TimerCallback) bool {
 		return false
 	}
 	if e.v.cb != nil {
-		e.err = ErrBusy
+		e.setErr(ErrBusy)
 		return false
 	}
 	e.v.cb = cb
@@ -285,7 +285,7 @@ func (l *loop) fireTimers(now int64) bool {
 		if e.v.round == l.timerRound {
 			break
 		}
-		h := makeHandle(e.kind, top.idx, e.gen)
+		h := l.timers.handle(top.idx, e)
 		if e.v.repeat > 0 {
 			// The last period that began by now (no overflow: it is not
 			// after now), then one more, which may be never.

@@ -62,7 +62,7 @@ func popWaiter[C any](t *table[waiter[C]], list *waitList, limit uint32) (C, boo
 		return cb, false
 	}
 	cb = w.v.cb
-	removeWaiter(t, list, makeHandle(w.kind, idx, w.gen), w)
+	removeWaiter(t, list, t.handle(idx, w), w)
 	return cb, true
 }
 
@@ -72,7 +72,7 @@ func clearWaiters[C any](t *table[waiter[C]], list *waitList) int {
 	for list.head != 0 {
 		idx := list.head - 1
 		w := t.at(idx)
-		removeWaiter(t, list, makeHandle(w.kind, idx, w.gen), w)
+		removeWaiter(t, list, t.handle(idx, w), w)
 		n++
 	}
 	return n

@@ -68,7 +68,7 @@ type watchNode struct {
 }
 
 func (l *loop) initScanState() {
-	l.nodes.salt = l.timers.salt
+	l.nodes.tag, l.nodes.salt = l.timers.tag, l.timers.salt
 	l.pollerVnodes, _ = l.p.(vnodeWatcher)
 	l.pollEvery = scanPollInterval
 }

@@ -334,7 +334,7 @@ func (l *loop) watchReport(h handle, ch FileChange) {
 // watchEnd stops a watcher whose directory went away (or failed): its
 // callback hears of the removal of the watched directory itself.
 func (l *loop) watchEnd(h handle, e *entry[watcherObj], err error) {
-	e.err = err
+	e.setErr(err)
 	l.watchStop(e)
 	l.watchReport(h, FileChange{Kind: FileChangeRemoved})
 }
