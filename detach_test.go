@@ -180,15 +180,29 @@ func TestDetachInvalid(t *testing.T) {
 			t.Errorf("Detach of a released handle: %v", err)
 		}
 
-		// A failed connect leaves a valid handle without a descriptor.
-		lst, _ := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenDefaults, nil)
-		addr, _ := s.LocalAddress(lst)
-		s.ReleaseRef(lst)
+		// A failed connect leaves a valid handle without a descriptor. The
+		// port a listener left can be taken again before the connect (by
+		// another test process, or by the connect itself, whose source port
+		// may be that port: a self-connect): then another one is tried.
+		var sock StreamSocket
 		status := ConnectStatus(255)
-		sock := s.ConnectStream(addr, Addr{}, func(_ StreamSocket, st ConnectStatus) { status = st })
-		runUntil(t, d, "refusal", func() bool { return status != 255 })
+		for attempt := 1; ; attempt++ {
+			lst, _ := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenDefaults, nil)
+			addr, _ := s.LocalAddress(lst)
+			s.ReleaseRef(lst)
+			status = 255
+			sock = s.ConnectStream(addr, Addr{}, func(_ StreamSocket, st ConnectStatus) { status = st })
+			runUntil(t, d, "refusal", func() bool { return status != 255 })
+			if status != ConnectStatusConnected {
+				break
+			}
+			s.ReleaseRef(sock)
+			if attempt == 10 {
+				t.Fatal("10 connects to the port a listener left were accepted")
+			}
+		}
 		if _, err := s.Detach(sock); err != ErrClosed {
-			t.Errorf("Detach of a failed connect's socket: %v", err)
+			t.Errorf("Detach of a failed connect's socket (%v): %v", status, err)
 		}
 		if err := d.LastError(sock); err == ErrInvalidHandle {
 			t.Error("refused Detach released the handle")
