@@ -363,6 +363,24 @@ func (l *loop) connectFailed(h handle, e *entry[fdObj], cb ConnectCallback, st C
 	return StreamSocket{h}
 }
 
+// selfConnected reports whether the TCP connection e has just made is to
+// itself. A connect to a local port no one listens on may take that very
+// port as its source and then reach itself (TCP's simultaneous open): Linux
+// does it now and then, and more often where the socket is bound to port 0
+// before it connects, as Windows's ConnectEx needs. Nothing listens there,
+// so the connect counts as refused, as in Go's net.
+func selfConnected(e *entry[fdObj]) bool {
+	if e.v.flags&fdUnix != 0 {
+		return false
+	}
+	local, err := sockName(e.v.fd, false)
+	if err != nil {
+		return false
+	}
+	peer, err := sockName(e.v.fd, true)
+	return err == nil && local == peer
+}
+
 func (l *loop) sockCancelConnect(h handle) {
 	e := l.fds.get(h, kindStreamSocket)
 	if e == nil || e.v.state != ConnectionConnecting {

@@ -98,7 +98,10 @@ type Sockets struct{ l *loop }
 // and calls cb with the outcome. It always returns a socket with one
 // reference, which the caller must release, even when the connection fails.
 // cb may run before ConnectStream returns: when the connection is made at
-// once (often so for Unix-domain sockets) or fails at once.
+// once (often so for Unix-domain sockets) or fails at once. A TCP connection
+// that reaches itself (a connect to a local port no one listens on that
+// took that port as its source: TCP's simultaneous open) is refused,
+// [ConnectStatusRefused], as nothing listens there.
 func (s Sockets) ConnectStream(peer, bind Addr, cb ConnectCallback) StreamSocket {
 	return s.l.sockConnect(peer, bind, cb)
 }

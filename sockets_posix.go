@@ -57,7 +57,11 @@ func (l *loop) sockConnect(peer, bind Addr, cb ConnectCallback) StreamSocket {
 	}
 	l.setByFD(fd, h)
 	e.v.state = ConnectionConnecting
-	switch err := unix.Connect(fd, sa); err {
+	err = unix.Connect(fd, sa)
+	if err == nil && selfConnected(e) {
+		err = unix.ECONNREFUSED
+	}
+	switch err {
 	case nil:
 		e.v.state = ConnectionConnected
 		l.callConnect(cb, h, ConnectStatusConnected)
@@ -92,6 +96,9 @@ func (l *loop) finishConnect(h handle, e *entry[fdObj]) {
 		return
 	}
 	cb, _ := l.disarm(&e.v.wr).cb.(ConnectCallback)
+	if err == nil && selfConnected(e) {
+		err = unix.ECONNREFUSED
+	}
 	if err != nil {
 		l.connectFailed(h, e, cb, connectStatusOf(err), err)
 		return

@@ -334,6 +334,33 @@ func TestStreamSecondReadIsBusy(t *testing.T) {
 	})
 }
 
+// A socket bound to a free port and connected to that same address reaches
+// itself (TCP's simultaneous open), as a connect to a port no one listens
+// on sometimes does by picking it as its source: refused, since nothing
+// listens there.
+func TestStreamConnectToItselfRefused(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		s := d.Sockets()
+		for attempt := 1; ; attempt++ {
+			lst, _ := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenDefaults, nil)
+			addr, _ := s.LocalAddress(lst)
+			s.ReleaseRef(lst)
+			status := ConnectStatus(255)
+			sock := s.ConnectStream(addr, addr, func(_ StreamSocket, st ConnectStatus) { status = st })
+			runUntil(t, d, "the connect", func() bool { return status != 255 })
+			err := d.LastError(sock)
+			s.ReleaseRef(sock)
+			if status == ConnectStatusBindFailure && attempt < 10 {
+				continue // another process took the port meanwhile
+			}
+			if status != ConnectStatusRefused || !errors.Is(err, errConnRefused) {
+				t.Fatalf("connect to itself: status %v, LastError %v", status, err)
+			}
+			return
+		}
+	})
+}
+
 func TestStreamConnectRefused(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()

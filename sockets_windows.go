@@ -510,6 +510,10 @@ func (l *loop) finishConnect(h handle, e *entry[fdObj], status error) {
 	}
 	// Without it getpeername, shutdown and friends fail on the socket.
 	windows.Setsockopt(e.v.fd, windows.SOL_SOCKET, windows.SO_UPDATE_CONNECT_CONTEXT, nil, 0)
+	if selfConnected(e) {
+		l.connectFailed(h, e, cb, ConnectStatusRefused, windows.WSAECONNREFUSED)
+		return
+	}
 	e.v.state = ConnectionConnected
 	l.callConnect(cb, h, ConnectStatusConnected)
 }
