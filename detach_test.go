@@ -181,9 +181,8 @@ func TestDetachInvalid(t *testing.T) {
 		}
 
 		// A failed connect leaves a valid handle without a descriptor. The
-		// port a listener left can be taken again before the connect (by
-		// another test process, or by the connect itself, whose source port
-		// may be that port: a self-connect): then another one is tried.
+		// port a listener left can be taken again by another process before
+		// the connect: then another one is tried.
 		var sock StreamSocket
 		status := ConnectStatus(255)
 		for attempt := 1; ; attempt++ {
