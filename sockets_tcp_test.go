@@ -334,6 +334,16 @@ func TestStreamSecondReadIsBusy(t *testing.T) {
 	})
 }
 
+// leftPort returns the address of a listener made and released at once: a
+// local port that was free a moment ago, and that no one listens on unless
+// another process took it since.
+func leftPort(s Sockets) Addr {
+	lst, _ := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenDefaults, nil)
+	addr, _ := s.LocalAddress(lst)
+	s.ReleaseRef(lst)
+	return addr
+}
+
 // A socket bound to a free port and connected to that same address reaches
 // itself (TCP's simultaneous open), as a connect to a port no one listens
 // on sometimes does by picking it as its source: refused, since nothing
@@ -342,9 +352,7 @@ func TestStreamConnectToItselfRefused(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()
 		for attempt := 1; ; attempt++ {
-			lst, _ := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenDefaults, nil)
-			addr, _ := s.LocalAddress(lst)
-			s.ReleaseRef(lst)
+			addr := leftPort(s)
 			status := ConnectStatus(255)
 			sock := s.ConnectStream(addr, addr, func(_ StreamSocket, st ConnectStatus) { status = st })
 			runUntil(t, d, "the connect", func() bool { return status != 255 })
@@ -364,10 +372,7 @@ func TestStreamConnectToItselfRefused(t *testing.T) {
 func TestStreamConnectRefused(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, d *Driver) {
 		s := d.Sockets()
-		// A port that was free a moment ago.
-		lst, _ := s.ListenStream(MustParseAddr("127.0.0.1:0"), ListenDefaults, nil)
-		addr, _ := s.LocalAddress(lst)
-		s.ReleaseRef(lst)
+		addr := leftPort(s)
 		status := ConnectStatus(255)
 		sock := s.ConnectStream(addr, Addr{}, func(_ StreamSocket, st ConnectStatus) { status = st })
 		runUntil(t, d, "refusal", func() bool { return status != 255 })
