@@ -25,19 +25,22 @@ import (
 type server struct {
 	s       eventcore.Sockets
 	release func(eventcore.StreamSocket) // ends a connection
-
-	// pending holds the copy of a connection's message while it is
-	// written; free holds the copies not in use.
-	pending map[eventcore.StreamSocket][]byte
-	free    [][]byte
-
 	onData  eventcore.LoanCallback
-	onWrote eventcore.IOCallback
+	free    []*echoWrite // writes not in use
+}
+
+// echoWrite is one echo being written: the copy of a connection's message,
+// which the write keeps until it completes, and the callback that learns
+// which write completed from its receiver, as libuv's write requests do.
+type echoWrite struct {
+	sv    *server
+	buf   []byte
+	wrote eventcore.IOCallback
 }
 
 func newServer(d *eventcore.Driver, release func(eventcore.StreamSocket)) *server {
-	sv := &server{s: d.Sockets(), release: release, pending: map[eventcore.StreamSocket][]byte{}}
-	sv.onData, sv.onWrote = sv.read, sv.wrote
+	sv := &server{s: d.Sockets(), release: release}
+	sv.onData = sv.read
 	return sv
 }
 
@@ -97,38 +100,33 @@ func serveOne(a eventcore.Addr) {
 	}
 }
 
-func (sv *server) drop(sock eventcore.StreamSocket) {
-	if buf, ok := sv.pending[sock]; ok {
-		delete(sv.pending, sock)
-		sv.free = append(sv.free, buf)
-	}
-	sv.release(sock)
-}
-
-// read echoes what the loan holds. It copies it into a buffer of the
-// server's, which the write keeps until it completes (at once where the
+// read echoes what the loan holds. It copies it into a write of the
+// server's, which keeps it until the write completes (at once where the
 // socket has room, or after the loop's next wait where the driver hands
-// writes to the kernel, io_uring), and reads again then.
+// writes to the kernel, io_uring), and reads again then. A connection
+// that waits for data holds neither a loan nor a write.
 func (sv *server) read(sock eventcore.StreamSocket, st eventcore.IOStatus, data []byte) {
 	if st != eventcore.IOStatusOK {
-		sv.drop(sock)
+		sv.release(sock)
 		return
 	}
-	var buf []byte
+	var w *echoWrite
 	if n := len(sv.free); n > 0 {
-		buf, sv.free = sv.free[n-1], sv.free[:n-1]
+		w, sv.free = sv.free[n-1], sv.free[:n-1]
+	} else {
+		w = &echoWrite{sv: sv}
+		w.wrote = w.done
 	}
-	buf = append(buf[:0], data...) // grows a copy too small for it
-	sv.pending[sock] = buf
-	sv.s.Write(sock, buf, eventcore.IOModeAll, sv.onWrote)
+	w.buf = append(w.buf[:0], data...) // grows a copy too small for it
+	sv.s.Write(sock, w.buf, eventcore.IOModeAll, w.wrote)
 }
 
-func (sv *server) wrote(sock eventcore.StreamSocket, st eventcore.IOStatus, _ int) {
+func (w *echoWrite) done(sock eventcore.StreamSocket, st eventcore.IOStatus, _ int) {
+	sv := w.sv
+	sv.free = append(sv.free, w)
 	if st != eventcore.IOStatusOK {
-		sv.drop(sock)
+		sv.release(sock)
 		return
 	}
-	sv.free = append(sv.free, sv.pending[sock])
-	delete(sv.pending, sock)
 	sv.s.ReadLoaned(sock, sv.onData)
 }
