@@ -673,6 +673,6 @@ func (l *loop) pipeClose(h handle, cb PipeCloseCallback) {
 		}
 	}
 	if cb != nil {
-		l.xq.push(crossItem{op: crossRun, x: func() { cb(Pipe{h}, st) }})
+		l.post(func() { cb(Pipe{h}, st) })
 	}
 }

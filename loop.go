@@ -46,6 +46,12 @@ type loop struct {
 	// servicing is the handle whose service (readiness, a completion, a
 	// deferred look) is under way, 0 when none.
 	servicing handle
+	// posted holds the callbacks the loop queued for itself, to run from
+	// ProcessEvents rather than before the call that queued them returns
+	// (Pipes.Close's); pi is the cursor. They stay off xq, which other
+	// goroutines and a group's other loops share under a lock.
+	posted []func()
+	pi     int
 
 	wake    wakeAll     // a wake-up of every waiter of an event or a process, under way
 	sigd    sigDelivery // a signal's delivery to its listeners, under way
@@ -172,6 +178,7 @@ func (l *loop) run(timeout time.Duration) ExitReason {
 	defer l.leave(l.enter())
 	got := l.resume()
 	got = l.drainCross() || got
+	got = l.runPosted() || got
 	if l.exit.take() {
 		return ExitExited
 	}
@@ -220,6 +227,7 @@ func (l *loop) run(timeout time.Duration) ExitReason {
 			got = polled || got
 		}
 		got = l.drainCross() || got
+		got = l.runPosted() || got
 		if len(l.timerHeap) > 0 {
 			got = l.fireTimers(l.now()) || got
 		}
@@ -248,7 +256,7 @@ func (l *loop) sleepTimeout(wait time.Duration) time.Duration {
 		return 0
 	}
 	l.xq.sleeping.Store(true)
-	if l.xq.pending.Load() || l.exit.load() || len(l.deferred) > 0 || l.sysPending() {
+	if l.xq.pending.Load() || l.exit.load() || len(l.deferred) > 0 || l.pi < len(l.posted) || l.sysPending() {
 		return 0
 	}
 	return wait
@@ -322,8 +330,9 @@ func (l *loop) awake() {
 
 // Batches. Whatever the loop works through, one item after another with
 // callbacks in between, it keeps in its state with a cursor, never in a
-// local variable: the cross-goroutine items (in xq), the poller's ready events
-// and the deferred handles (db), Windows's completions, the waiters of an
+// local variable: the cross-goroutine items (in xq), the callbacks the loop
+// posted itself, the poller's ready events and the deferred handles (db),
+// Windows's completions, the waiters of an
 // event or a process being woken (wake), the listeners of a signal being
 // delivered (sigd), the directory changes being reported (changes). The
 // cursor moves past an item before the item's callback runs. So when a
@@ -368,6 +377,7 @@ func (l *loop) resume() bool {
 	got = l.finishSignal() || got
 	got = l.reportChanges() || got
 	got = l.runCross() || got
+	got = l.runPosted() || got
 	if h := l.servicing; h != 0 {
 		l.servicing = 0
 		l.deferService(h)
@@ -415,6 +425,29 @@ func (l *loop) runCross() bool {
 		case crossJob:
 			x.x.(job).finish(l)
 		}
+	}
+	return ran
+}
+
+// post queues fn to run from the loop's ProcessEvents, after what it is
+// running now.
+func (l *loop) post(fn func()) { l.posted = append(l.posted, fn) }
+
+// runPosted runs the posted callbacks from the cursor on, those they post
+// included; it reports whether there were any.
+func (l *loop) runPosted() bool {
+	ran := false
+	for l.pi < len(l.posted) && !l.disposed {
+		fn := l.posted[l.pi]
+		l.posted[l.pi] = nil
+		l.pi++
+		ran = true
+		l.depth++
+		fn()
+		l.depth--
+	}
+	if l.pi == len(l.posted) {
+		l.posted, l.pi = l.posted[:0], 0
 	}
 	return ran
 }
@@ -516,6 +549,7 @@ func (l *loop) dispose() bool {
 	l.leaks = l.openHandles()
 	l.xq.close()
 	l.deferred, l.db, l.di = nil, nil, 0
+	l.posted, l.pi = nil, 0
 	l.wake, l.sigd = wakeAll{}, sigDelivery{}
 	l.changes = changeQueue{}
 	l.workers.close()

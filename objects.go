@@ -126,7 +126,7 @@ func (l *loop) fileClose(h handle, cb FileCloseCallback) {
 	e := l.files.get(h, kindFile)
 	if e == nil || e.v.closed() {
 		if cb != nil {
-			l.xq.push(crossItem{op: crossRun, x: func() { cb(File{h}, CloseStatusInvalidHandle) }})
+			l.post(func() { cb(File{h}, CloseStatusInvalidHandle) })
 		}
 		return
 	}

@@ -3,6 +3,7 @@ package eventcore
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -67,6 +68,33 @@ func TestPanicKeepsQueuedFunctions(t *testing.T) {
 		// ProcessEvents after the panic runs them.
 		if r := c.ProcessEvents(0); r != ExitOutOfWaiters || calls != [3]int{1, 1, 1} {
 			t.Fatalf("after the panic: ProcessEvents = %v, functions ran %v times, want once each", r, calls)
+		}
+	})
+}
+
+// Close callbacks the loop posts itself run from ProcessEvents, never
+// before Close returns, in order, and a panic in one keeps the rest.
+func TestPanicKeepsPostedCallbacks(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, d *Driver) {
+		var calls []string
+		d.Pipes().Close(Pipe{}, func(_ Pipe, st CloseStatus) {
+			calls = append(calls, "pipe "+st.String())
+			panic(boom{})
+		})
+		d.Files().Close(File{}, func(_ File, st CloseStatus) { calls = append(calls, "file "+st.String()) })
+		d.Pipes().Close(Pipe{}, func(_ Pipe, st CloseStatus) { calls = append(calls, "pipe "+st.String()) })
+		if len(calls) != 0 {
+			t.Fatalf("Close ran its callback before it returned: %v", calls)
+		}
+		if v := processRecovering(d, 0); v != (boom{}) {
+			t.Fatalf("ProcessEvents did not pass the callback's panic on: %v", v)
+		}
+		if r := d.Core().ProcessEvents(0); r != ExitOutOfWaiters {
+			t.Fatalf("after the panic: ProcessEvents = %v", r)
+		}
+		inv := CloseStatusInvalidHandle.String()
+		if want := []string{"pipe " + inv, "file " + inv, "pipe " + inv}; !slices.Equal(calls, want) {
+			t.Fatalf("callbacks ran as %v, want %v", calls, want)
 		}
 	})
 }
