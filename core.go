@@ -65,11 +65,12 @@ func (c Core) WaiterCount() int {
 // the goroutine (on epoll and kqueue in the runtime's own poller), so its P
 // runs other goroutines meanwhile. While other goroutines wake the loop
 // often, it first yields its P a few times (runtime.Gosched), looking for
-// their work in between. While its waits are short (under a millisecond:
-// a connection in ping-pong), epoll and poll on Linux wait in the system
-// call itself, keeping the P (yielded first if it has not been in the
-// last 100 µs, so that runnable goroutines run); such a wait lasts 10 ms
-// at most, and one that lasts a millisecond or more returns the loop to
+// their work in between. While its rounds are short (a wait and the
+// callbacks after it under a millisecond: a connection in ping-pong),
+// epoll and poll on Linux wait in the system call itself, keeping the P
+// (yielded first if it has not been in the last 100 µs, so that runnable
+// goroutines run; 10 ms with GOMAXPROCS 1); such a wait lasts 10 ms at
+// most, and a round that lasts a millisecond or more returns the loop to
 // parking. Loops wait so only while that leaves a P free for the rest of
 // the process; with GOMAXPROCS 1, only when the loop's goroutine is the
 // process's only one.

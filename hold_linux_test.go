@@ -109,14 +109,58 @@ func TestHoldReadsGOMAXPROCSAgain(t *testing.T) {
 		t.Fatalf("GOMAXPROCS %d after the first wait that would hold, want 2", l.maxProcs)
 	}
 	runtime.GOMAXPROCS(3)
-	l.maxProcsAt = l.now() + int64(time.Hour) // read an hour from now: not yet
+	l.maxProcsAt = l.woke + int64(time.Hour) // read an hour from now: not yet
 	wait()
 	if l.maxProcs != 2 {
 		t.Fatalf("GOMAXPROCS %d before holdMax passed, want 2 as read before", l.maxProcs)
 	}
-	l.maxProcsAt = l.now() - int64(holdMax)
+	l.maxProcsAt = l.woke - int64(holdMax)
 	wait()
 	if l.maxProcs != 3 {
 		t.Fatalf("GOMAXPROCS %d holdMax after GOMAXPROCS changed, want 3", l.maxProcs)
+	}
+}
+
+// TestHoldYieldGap: a holding loop yields yieldEvery apart, but holdMax
+// apart where its goroutine is locked to its thread or GOMAXPROCS is 1.
+func TestHoldYieldGap(t *testing.T) {
+	for _, c := range []struct {
+		bound bool
+		procs int
+		want  time.Duration
+	}{{false, 2, yieldEvery}, {false, 1, holdMax}, {true, 2, holdMax}, {true, 1, holdMax}} {
+		l := &loop{}
+		l.bound, l.maxProcs = c.bound, c.procs
+		if got := time.Duration(l.yieldGap()); got != c.want {
+			t.Errorf("bound %v, GOMAXPROCS %d: yields %v apart, want %v", c.bound, c.procs, got, c.want)
+		}
+	}
+}
+
+// TestHoldRound: a loop holds after a round (wake-up to wake-up) shorter
+// than holdShort, and stops after a longer one.
+func TestHoldRound(t *testing.T) {
+	d, err := New(WithDriver("epoll"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Dispose()
+	l := d.l
+	l.sysWait(time.Microsecond)
+	if l.woke == 0 || l.holdWaits {
+		t.Fatalf("after the first wait: woke %d, holds %v; want the time, and no hold (no round measured yet)", l.woke, l.holdWaits)
+	}
+	// A loaded machine may take the thread away for longer than
+	// holdShort within a round: one short round in a hundred will do.
+	for i := 0; i < 100 && !l.holdWaits; i++ {
+		l.sysWait(time.Microsecond)
+	}
+	if !l.holdWaits {
+		t.Fatal("rounds of microseconds do not make the loop hold")
+	}
+	time.Sleep(2 * holdShort) // callbacks that take that long
+	l.sysWait(time.Microsecond)
+	if l.holdWaits {
+		t.Fatalf("a round of %v leaves the loop holding", 2*holdShort)
 	}
 }

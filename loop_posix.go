@@ -24,14 +24,15 @@ type sysLoop struct {
 	rsa unix.RawSockaddrAny // scratch address for accept and receive
 
 	// canHold: the poller can hold (see "Holding"); holdWaits: the loop's
-	// sleeps are short, and it holds; yielded: when it last yielded;
-	// yieldGap: how long it holds between yields; maxProcs: GOMAXPROCS as
-	// read at maxProcsAt (runtime.GOMAXPROCS takes the scheduler's lock, so
-	// it is read again only holdMax later).
-	canHold, holdWaits bool
-	yielded, yieldGap  int64
-	maxProcs           int
-	maxProcsAt         int64
+	// rounds are short, and it holds; woke: when its last wait that could
+	// sleep returned, 0 before the first; yielded: when it last yielded;
+	// bound: its goroutine is locked to its thread (threadBound);
+	// maxProcs: GOMAXPROCS as read at maxProcsAt (runtime.GOMAXPROCS takes
+	// the scheduler's lock, so it is read again only holdMax later).
+	canHold, holdWaits, bound bool
+	woke, yielded             int64
+	maxProcs                  int
+	maxProcsAt                int64
 
 	// trustReady: the poller's events describe each descriptor as it was
 	// when the wait returned (see statePoller).
@@ -67,10 +68,7 @@ func (l *loop) initPosix(p poller) {
 	l.recvs, _ = p.(recvRing)
 	l.fileOps, _ = p.(fileRing)
 	l.canHold = p.canHold()
-	l.yieldGap = int64(yieldEvery)
-	if _, ok := p.(threadBound); ok {
-		l.yieldGap = int64(holdMax)
-	}
+	_, l.bound = p.(threadBound)
 	l.initWatchState()
 	l.xq.wake = p.wake
 }
@@ -80,15 +78,17 @@ func (l *loop) initPosix(p poller) {
 // the goroutine switch, the runtime's own wait, and the waits around it; or
 // sysmon taking the P away from the blocked thread and handing it on. For
 // long sleeps that is cheap; for short ones, a connection in ping-pong,
-// it is most of the cost of a message. So while its sleeps are short
-// (under holdShort), and takeHold allows it, the loop sleeps in a plain
-// system call that keeps its P, as a C loop does. It yields the P
-// (runtime.Gosched) before such a sleep if it has not for yieldEvery, so
-// that goroutines waiting for it run, and holds it for holdMax at most.
-// A sleep that lasts holdShort or longer turns it back to the runtime's
-// way, and one of those that ends sooner turns it to holding again. A loop
-// woken by other goroutines does not hold (see "Spinning" in loop.go):
-// their wake-ups are cheaper when it parks in the runtime.
+// it is most of the cost of a message. So while its rounds are short (a
+// wait and the callbacks after it, wake-up to wake-up, under holdShort),
+// and takeHold allows it, the loop sleeps in a plain system call that
+// keeps its P, as a C loop does. It yields the P (runtime.Gosched) before
+// such a sleep if it has not for yieldEvery, so that goroutines waiting
+// for it run, and holds it for holdMax at most. A round that lasts
+// holdShort or longer turns it back to the runtime's way, and one of those
+// that ends sooner turns it to holding again. A loop woken by other
+// goroutines does not hold (see "Spinning" in loop.go): their wake-ups
+// are cheaper when it parks in the runtime. The clock is read once a
+// round, as the wait returns.
 //
 // holdMax is longer than a scheduler tick on purpose: a wait whose timeout
 // comes before the kernel's next tick makes it reprogram the CPU's timer
@@ -97,11 +97,14 @@ func (l *loop) initPosix(p poller) {
 // ping-pong over eventfd: 16.6 µs with a 1 ms timeout, 12.5 µs with 10 ms
 // or none). Only the sleep that ends a busy spell lasts that long.
 //
-// A loop whose goroutine is locked to its thread (threadBound) yields
-// holdMax apart instead: its yield hands the P to another thread, which
+// Two loops yield holdMax apart instead. One whose goroutine is locked to
+// its thread (threadBound): its yield hands the P to another thread, which
 // finds the loop's goroutine runnable and hands the P back, two thread
 // wake-ups (ping-pong over iouring, 1 connection: two context switches a
 // message with yieldEvery, one with holdMax, as the C io_uring server).
+// And one with GOMAXPROCS 1: it holds only while its goroutine is the
+// process's only one, so its yield serves only the runtime's own (the
+// sweeper, the scavenger, finalizers), which can wait that long.
 const (
 	holdShort  = time.Millisecond
 	holdMax    = 10 * time.Millisecond
@@ -130,20 +133,16 @@ func takeHold(procs int) (ok, counted bool) {
 }
 
 func (l *loop) sysWait(timeout time.Duration) bool {
-	var start int64
-	if timeout > 0 && l.canHold {
-		start = l.now()
-	}
 	hold, counted := false, false
-	if l.holdWaits && l.spin == 0 && timeout > 0 { // holdWaits: canHold, start is set
-		if l.maxProcs == 0 || start-l.maxProcsAt >= int64(holdMax) {
-			l.maxProcs, l.maxProcsAt = runtime.GOMAXPROCS(0), start
+	if l.holdWaits && l.spin == 0 && timeout > 0 { // holdWaits: canHold, woke is set
+		if l.maxProcs == 0 || l.woke-l.maxProcsAt >= int64(holdMax) {
+			l.maxProcs, l.maxProcsAt = runtime.GOMAXPROCS(0), l.woke
 		}
 		hold, counted = takeHold(l.maxProcs)
 	}
-	if hold && start-l.yielded >= l.yieldGap {
+	if hold && l.woke-l.yielded >= l.yieldGap() {
 		runtime.Gosched()
-		l.yielded = start
+		l.yielded = l.woke
 	}
 	t := l.sleepTimeout(timeout)
 	if hold {
@@ -154,12 +153,23 @@ func (l *loop) sysWait(timeout time.Duration) bool {
 		holders.Add(-1)
 	}
 	l.awake()
-	if start != 0 && t > 0 {
-		l.holdWaits = l.now()-start < int64(holdShort)
+	if t > 0 && l.canHold {
+		now := l.now()
+		l.holdWaits = l.woke != 0 && now-l.woke < int64(holdShort)
+		l.woke = now
 	}
 	l.ready, l.rpos = evs, 0
 	got := l.serviceReady()
 	return l.serviceDeferred(true) || got
+}
+
+// yieldGap is how long a holding loop goes without yielding its P (see
+// "Holding").
+func (l *loop) yieldGap() int64 {
+	if l.bound || l.maxProcs == 1 {
+		return int64(holdMax)
+	}
+	return int64(yieldEvery)
 }
 
 // serviceReady services the poller's batch from its cursor on.
