@@ -332,20 +332,19 @@ func (l *loop) awake() {
 // callbacks in between, it keeps in its state with a cursor, never in a
 // local variable: the cross-goroutine items (in xq), the callbacks the loop
 // posted itself, the poller's ready events and the deferred handles (db),
-// Windows's completions, the waiters of an
-// event or a process being woken (wake), the listeners of a signal being
-// delivered (sigd), the directory changes being reported (changes). The
-// cursor moves past an item before the item's callback runs. So when a
-// callback panics and the panic is recovered around ProcessEvents (as a Go
-// server recovers a handler's panic), the rest of the batch is still there,
-// and the next ProcessEvents delivers it first (resume); and when a callback
-// calls ProcessEvents, that call first finishes the batch the callback is
-// part of, then waits anew, and the outer iteration finds its cursor at the
-// end. A readiness service interrupted by a panic (the write side of an
-// event whose read callback panicked, the connections still queued behind a
-// panicking accept callback) is deferred, to be looked at again: servicing
-// a handle more often than needed is harmless, the services make
-// non-blocking calls only.
+// Windows's completions, the waiters of an event or a process being woken
+// (wake), the listeners of a signal being delivered (sigd), the directory
+// changes being reported (changes). The cursor moves past an item before
+// the item's callback runs. So when a callback panics and the panic is
+// recovered around ProcessEvents (as a Go server recovers a handler's
+// panic), the rest of the batch is still there, and the next ProcessEvents
+// delivers it first (resume); and when a callback calls ProcessEvents, that
+// call first finishes the batch the callback is part of, then waits anew,
+// and the outer iteration finds its cursor at the end. A readiness service
+// interrupted by a panic (the write side of an event whose read callback
+// panicked, the connections still queued behind a panicking accept
+// callback) is deferred, to be looked at again: servicing a handle more
+// often than needed is harmless, the services make non-blocking calls only.
 
 // enter and leave bracket ProcessEvents; leave is deferred, so that a panic
 // leaves running and depth right. enter returns the depth to restore.
