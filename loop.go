@@ -48,7 +48,7 @@ type loop struct {
 	servicing handle
 	// posted holds the callbacks the loop queued for itself, to run from
 	// ProcessEvents rather than before the call that queued them returns
-	// (Pipes.Close's); pi is the cursor. They stay off xq, which other
+	// (a Close's); pi is the cursor. They stay off xq, which other
 	// goroutines and a group's other loops share under a lock.
 	posted []func()
 	pi     int
