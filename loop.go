@@ -12,6 +12,15 @@ import (
 // waiter count, the cross-goroutine queue. What differs per OS mechanism is
 // in the embedded sysLoop (loop_posix.go, loop_windows.go).
 type loop struct {
+	// xq is written by other goroutines: the padding keeps the loop's own
+	// fields off its cache lines. It comes first because the nil check of
+	// the loop pointer on the way to xq (Trigger, RunInOwnerThread) reads
+	// the struct's first bytes: they are padding no one writes, so that
+	// read costs another goroutine no cache miss however busy the loop.
+	_  [128]byte
+	xq crossQueue
+	_  [128]byte
+
 	name     string
 	disposed bool
 	waiters  int   // see Core.WaiterCount
@@ -23,11 +32,6 @@ type loop struct {
 	tag      uint8      // carried by every handle of the loop (loopTags)
 	ownTag   bool       // tag is the loop's alone, to be given back
 
-	// xq is written by other goroutines: the padding keeps the loop's own
-	// fields off its cache lines.
-	_  [128]byte
-	xq crossQueue
-	_  [128]byte
 	// spin is how many times the loop yields before it sleeps, polledAt
 	// when it last polled its descriptors, 0 if not known yet (see
 	// "Spinning").

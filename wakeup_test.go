@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // The cross-goroutine path (wakeup.go, park_runtime.go, "Spinning" in
@@ -152,4 +153,22 @@ func TestCrossFloodDoesNotHoldBackIO(t *testing.T) {
 		stop = true
 		runFor(d, 10*time.Millisecond)
 	})
+}
+
+// TestCrossQueueOwnLines guards the loop's layout: other goroutines reach
+// xq through the loop pointer, whose nil check reads the struct's first
+// bytes, so neither those bytes nor the lines around xq may hold fields the
+// loop writes. Trigger from another goroutine took twice as long when the
+// loop's counters shared the first line.
+func TestCrossQueueOwnLines(t *testing.T) {
+	const line = 64
+	var l loop
+	start := unsafe.Offsetof(l.xq)
+	end := start + unsafe.Sizeof(l.xq)
+	if start < line {
+		t.Errorf("xq starts at byte %d of the loop, want at least %d", start, line)
+	}
+	if next := unsafe.Offsetof(l.name); next < end+line {
+		t.Errorf("the loop's fields start %d bytes after xq, want at least %d", int(next)-int(end), line)
+	}
 }
