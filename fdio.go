@@ -170,6 +170,8 @@ func (l *loop) start(h handle, e *entry[fdObj], write bool) {
 		l.deferService(h)
 	case write:
 		l.serviceSendOp(h, e)
+	case l.readEmpty(h, e):
+		l.awaitRead(h, e) // what servicing the read would come to
 	default:
 		l.serviceRead(h, e)
 	}

@@ -88,6 +88,16 @@ func (l *loop) sysRead(h handle, e *entry[fdObj], p []byte) (int, error) {
 // of the loop (see sysRead).
 const markRetries = 4
 
+// readEmpty reports that the pending read of h, on a stream socket or a
+// pipe, is known to find nothing now (see sysRead), so that it can wait
+// for the poller at once: a read armed again from the callback of the last
+// one, which emptied the socket, skips the read's whole service.
+func (l *loop) readEmpty(h handle, e *entry[fdObj]) bool {
+	k := h.kind()
+	return (k == kindStreamSocket || k == kindPipe) && e.v.flags&fdRingRecv == 0 &&
+		e.v.sys.rdState == rdDrained && e.v.rd.mode != IOModeImmediate
+}
+
 // noteRead records what a read or receive of want bytes on h found.
 func (l *loop) noteRead(h handle, e *entry[fdObj], want, n int, err error) {
 	x := &e.v.sys

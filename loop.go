@@ -403,7 +403,7 @@ func (l *loop) drainCross() bool {
 // keeps the cursor, see "Batches").
 func (l *loop) runCross() bool {
 	ran := false
-	for !l.disposed {
+	for !l.disposed && !l.xq.batchDone() {
 		it := l.xq.peek()
 		if it == nil {
 			break

@@ -239,6 +239,10 @@ func (l *loop) readable(h handle, e *entry[fdObj]) (bool, error) {
 	return false, err
 }
 
+// readEmpty: a Windows loop does not know, without asking, that a read
+// would find nothing.
+func (l *loop) readEmpty(handle, *entry[fdObj]) bool { return false }
+
 // awaitRead starts a zero-byte receive, which completes when data (or the
 // end of the stream, or an error) is there without taking any of it; for a
 // datagram socket it peeks, since a zero-byte receive would consume the

@@ -191,6 +191,10 @@ func (q *crossQueue) take() bool {
 	return true
 }
 
+// batchDone reports, without peek's walk, that the loop has run its
+// batch to the end, as it has on most rounds. Loop only.
+func (q *crossQueue) batchDone() bool { return q.rc == q.rEnd && q.ri >= q.rEndN }
+
 // peek returns the next item of the batch, nil when the batch is done; the
 // item stays next until advance. Loop only.
 func (q *crossQueue) peek() *crossItem {
