@@ -54,7 +54,7 @@ func (l *loop) sysRead(h handle, e *entry[fdObj], p []byte) (int, error) {
 	if e.v.flags&fdRingRecv != 0 {
 		return l.recvs.recvRead(e.v.fd, p)
 	}
-	if e.v.sys.rdState == rdDrained && e.v.rd.mode != IOModeImmediate {
+	if knownDrained(e) {
 		return 0, unix.EAGAIN
 	}
 	for tries := 0; ; {
@@ -94,8 +94,14 @@ const markRetries = 4
 // one, which emptied the socket, skips the read's whole service.
 func (l *loop) readEmpty(h handle, e *entry[fdObj]) bool {
 	k := h.kind()
-	return (k == kindStreamSocket || k == kindPipe) && e.v.flags&fdRingRecv == 0 &&
-		e.v.sys.rdState == rdDrained && e.v.rd.mode != IOModeImmediate
+	return (k == kindStreamSocket || k == kindPipe) && e.v.flags&fdRingRecv == 0 && knownDrained(e)
+}
+
+// knownDrained reports that the last read emptied e and the poller has not
+// reported it since, and that its pending read does not ask regardless
+// (IOModeImmediate does).
+func knownDrained(e *entry[fdObj]) bool {
+	return e.v.sys.rdState == rdDrained && e.v.rd.mode != IOModeImmediate
 }
 
 // noteRead records what a read or receive of want bytes on h found.
